@@ -1,0 +1,246 @@
+"""One file's bytes -> one row or one reject: the per-file work of a build.
+
+`process_file` is a pure function of (relative path, bytes, settings): no I/O, no globals
+that change, so it runs the same in this process, in a worker process, or as a task on a
+distributed engine. Everything about a file that can go wrong ends here as a `Reject` with a
+reason code or as a warning code on the row.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import clean, front_matter, rules as rules_mod
+from .dates import parse_date
+from .decode import DecodeFailure, decode
+from .errors import Reject
+from .language import detect_language
+from .settings import BuildSettings
+
+ID_KEYS = ("id", "guid", "uuid")
+URL_KEYS = ("url", "link", "permalink", "source_url", "original_url", "canonical_url")
+DATE_KEYS = ("date", "pubDate", "pubdate", "published", "pub_date", "publishDate", "published_at", "created",
+             "created_at")
+AUTHOR_KEYS = ("author", "authors")
+CATEGORY_KEYS = ("categories", "category", "tags", "tag", "keywords")
+IMAGE_KEYS = ("headimg", "thumbnail", "image", "cover", "cover_image", "featured_image", "img", "banner")
+META_KEYS = ("source", "editor", "original_title")
+# Folders that hold posts in site generators: what follows is the feed, what precedes the site.
+_POST_DIRS = {"_posts", "posts", "post"}
+_GENERIC_DIRS = {"source", "src", "pages", "content", "site", "blog", "docs"}
+_HEADING = re.compile(r"^[ \t]{0,3}#[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+_HTML_TITLE = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1>", re.I | re.S)
+_TAGS = re.compile(r"<[^>]+>")
+_TEMPLATE = re.compile(r"\{[A-Z][A-Z_]{2,}\}|替换为中文标题|替换为中文内容")
+_ERROR_TITLE = re.compile(r"<title>\s*(?:[45]\d\d\b[^<]*|Not Found|Forbidden|Bad Gateway|Service Unavailable)\s*</title>",
+                          re.I)
+_REQUEST_FAILED = re.compile(r"^\s*(?:Request failed with status code \d{3}|[45]\d\d (?:Not Found|Forbidden|Internal "
+                             r"Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out))\.?\s*$", re.I)
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]{2,8});")
+
+
+@dataclass
+class FileResult:
+    """What became of one file: exactly one of `row` and `reject` is set."""
+
+    path: str
+    row: dict[str, Any] | None = None
+    reject: Reject | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def process_file(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
+    """Pure: the file's path within the source root, its bytes and the settings -> FileResult."""
+    try:
+        return _process(rel_path, data, settings)
+    except Exception as exc:  # a bug must cost one file, never the build; the reason says so
+        return FileResult(rel_path, reject=Reject(rel_path, "internal_error", f"{type(exc).__name__}: {exc}"))
+
+
+def _reject(path: str, reason: str, message: str) -> FileResult:
+    return FileResult(path, reject=Reject(path, reason, message))
+
+
+def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
+    if len(data) > settings.max_file_bytes:
+        return _reject(rel_path, "too_large", f"{len(data):,} bytes is over the {settings.max_file_bytes:,}-byte limit")
+    try:
+        text, encoding, low_confidence = decode(data)
+    except DecodeFailure as exc:
+        return _reject(rel_path, exc.reason, exc.message)
+    warnings = ["encoding_fallback"] if low_confidence else []
+    try:
+        fm = front_matter.parse(text, max_bytes=settings.max_frontmatter_bytes,
+                                max_alias_nodes=settings.max_alias_nodes)
+    except front_matter.FrontMatterTooLarge as exc:
+        return _reject(rel_path, "frontmatter_too_large", str(exc))
+    warnings += fm.warnings
+    meta, body = fm.meta, fm.body
+    used: set[str] = set()
+
+    if fm.format == "none" and _is_error_page(text):
+        return _reject(rel_path, "error_page", "a saved HTTP error page or request-failure message, not an article")
+    title = _text_value(_first(meta, ("title",), used))
+    is_html = rel_path.lower().endswith((".html", ".htm")) or body.lstrip().startswith("<")
+    if not title:
+        title, body = _title_from_body(body, is_html)
+        if title and fm.format == "none":
+            warnings.append("no_frontmatter")
+    if not title:
+        return _reject(rel_path, "no_title", "no title in the front matter and no '# ' heading in the body")
+    title = _clean_inline(title)
+    if _TEMPLATE.search(title) or _TEMPLATE.search(body[:2000]):
+        return _reject(rel_path, "template", f"unfilled template placeholders (title {title[:60]!r})")
+
+    categories = _as_list(_first(meta, CATEGORY_KEYS, used))
+    author = _text_value(_first(meta, AUTHOR_KEYS, used))
+    feed = _feed(rel_path, categories)
+    rule_sets = rules_mod.select(rules_mod.load_rules(settings.rules_dirs), feed=feed or "", author=author or "",
+                                 path=rel_path, body=body[:20000])
+    cleaned = clean.clean_body(body, is_html=is_html, rules=rule_sets)
+    warnings += cleaned.warnings
+    text_out = "\n\n".join(cleaned.paragraphs)
+    if not text_out:
+        return _reject(rel_path, "empty_text", "no text is left once markup and boilerplate are removed")
+
+    date_raw = _text_value(_first(meta, DATE_KEYS, used))
+    date, assumed = parse_date(date_raw, settings.naive_timezone) if date_raw else (None, False)
+    if not date_raw:
+        warnings.append("date_missing")
+    elif date is None:
+        warnings.append("date_unparseable")
+
+    ident = _text_value(_first(meta, ID_KEYS, used))
+    url_value = _text_value(_first(meta, URL_KEYS, used))
+    url = url_value if url_value and url_value.startswith(("http://", "https://")) else None
+    image = _image(meta, used, rule_sets)
+    found = {k: _text_value(_first(meta, (k,), used)) for k in META_KEYS}
+    for key in META_KEYS:  # the front matter's word first, then what the body's boilerplate said
+        found[key] = found[key] or _clean_inline(str(cleaned.meta.get(key) or "")) or None
+    extra = {k: v for k, v in meta.items() if k not in used}
+
+    return FileResult(rel_path, row={
+        "id": make_id(rel_path, ident=ident, url=url_value),
+        "title": title,
+        "text": text_out,
+        "date": date,
+        "date_assumed_tz": settings.naive_timezone if date is not None and assumed else None,
+        "author": author or None,
+        "categories": categories,
+        "feed": feed,
+        "source": found["source"],
+        "editor": found["editor"],
+        "original_title": found["original_title"],
+        "stock_codes": list(cleaned.meta.get("stock_codes", [])),
+        "url": url or cleaned.meta.get("url"),
+        "image_url": image,
+        "language": detect_language(text_out),
+        "n_chars": len(text_out),
+        "n_paragraphs": len(cleaned.paragraphs),
+        "source_path": rel_path,
+        "encoding": encoding,
+        "content_sha256": hashlib.sha256(text_out.encode()).hexdigest(),
+        "warnings": sorted(set(warnings)),
+        "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
+    }, warnings=sorted(set(warnings)))
+
+
+def make_id(rel_path: str, *, ident: str | None = None, url: str | None = None) -> str:
+    """Stable id: from the front matter's id, else its URL, else the normalised path.
+    Never from iteration order, so two machines and two runs agree."""
+    if ident:
+        key = "id:" + ident.strip()
+    elif url:
+        key = "url:" + _normalise_url(url)
+    else:
+        key = "path:" + normalise_path(rel_path)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def normalise_path(rel_path: str) -> str:
+    return unicodedata.normalize("NFC", rel_path.replace("\\", "/").strip("/"))
+
+
+def _normalise_url(url: str) -> str:
+    url = url.strip().split("#", 1)[0]
+    m = re.match(r"^([A-Za-z][\w+.-]*://)([^/]*)(.*)$", url)
+    return (m.group(1).lower() + m.group(2).lower() + m.group(3)) if m else url
+
+
+def _first(meta: dict, keys: tuple[str, ...], used: set[str]) -> Any:
+    for key in keys:
+        value = meta.get(key)
+        if value not in (None, "", [], {}):
+            used.add(key)
+            return value
+    return None
+
+
+def _text_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ", ".join(t for t in (_text_value(v) for v in value) if t) or None
+    if isinstance(value, dict):
+        return _text_value(value.get("name") or value.get("title") or value.get("url"))
+    return str(value).strip() or None
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else re.split(r"\s*,\s*", str(value))
+    return [t for t in (_clean_inline(str(v)) for v in items if not isinstance(v, (dict, list))) if t]
+
+
+def _clean_inline(s: str) -> str:
+    if "&" in s and _ENTITY.search(s):
+        s = html.unescape(s)  # the archiver rewrites { and } as &#123; &#125; everywhere
+    return " ".join(s.split()).strip("\u3000")
+
+
+def _image(meta: dict, used: set[str], rule_sets: tuple) -> str | None:
+    for key in IMAGE_KEYS:
+        value = meta.get(key)
+        url = _text_value(value)
+        if url and url.startswith(("http://", "https://", "//")):
+            used.add(key)
+            return None if rules_mod.is_placeholder_image(url, rule_sets) else url
+    return None
+
+
+def _feed(rel_path: str, categories: list[str]) -> str | None:
+    """The folders after the archive's posts folder (Hexo: category/feed/sub-feed), else the
+    categories, else the site folder before the posts folder."""
+    parts = normalise_path(rel_path).split("/")[:-1]
+    marks = [i for i, p in enumerate(parts) if p.lower() in _POST_DIRS]
+    if marks:
+        after = parts[marks[-1] + 1:]
+        if after:
+            return "/".join(after)
+        if categories:
+            return "/".join(categories)
+        before = [p for p in parts[:marks[-1]] if p.lower() not in _GENERIC_DIRS]
+        return "/".join(before) or None
+    return "/".join(categories) if categories else ("/".join(parts) or None)
+
+
+def _title_from_body(body: str, is_html: bool) -> tuple[str | None, str]:
+    """No title in the front matter: the first heading is the title, and leaves the body."""
+    if is_html:
+        m = _HTML_TITLE.search(body)
+        return (_clean_inline(_TAGS.sub("", m.group(2))) or None, body) if m else (None, body)
+    m = _HEADING.search(body)
+    if not m:
+        return None, body
+    return m.group(1), body[:m.start()] + body[m.end():]
+
+
+def _is_error_page(text: str) -> bool:
+    head = text[:4000]
+    return bool(_ERROR_TITLE.search(head) or _REQUEST_FAILED.match(head))

@@ -1,0 +1,147 @@
+"""Bodies (HTML or Markdown) -> clean paragraphs.
+
+One pure function, `clean_body`: parse the body, drop the elements the rules name, walk the
+tree turning block elements (and line breaks in the source) into paragraph breaks, then let
+the paragraph rules turn boilerplate lines into metadata. lxml is used directly (it is
+BeautifulSoup's fast back end; its tree is what BeautifulSoup would build, at a fraction of
+the cost). Markdown is rendered to HTML by markdown-it first, so both share one cleaner.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from lxml import etree
+
+from .rules import RuleSet, apply_paragraph_rules, apply_raw_rules
+
+BLOCK_TAGS = frozenset(
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table thead tbody tfoot tr td th section article "
+    "header footer aside nav figure figcaption hr dl dt dd address main center details summary form "
+    "fieldset caption body html".split())
+_WS = re.compile(r"[ \t\n\r\f\v\u00a0\u2000-\u200b\u202f\u205f]+")
+_EDGE = " \t\n\r\f\v\u00a0\u3000\u200b\ufeff"
+_TAG = re.compile(r"<(/?)(div|section|span|font|center|blockquote|table|tr|td|ul|li)\b[^>]*>", re.I)
+_MAX_DEPTH = 200  # libxml2 silently drops content nested deeper than 256 elements
+
+
+@dataclass
+class Cleaned:
+    paragraphs: list[str]
+    meta: dict[str, object] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...]) -> Cleaned:
+    """Pure: body text and the rule sets that apply -> paragraphs, extracted metadata, warnings."""
+    meta: dict[str, object] = {}
+    apply_raw_rules(body, rules, meta)
+    html = body if is_html else _markdown_to_html(body)
+    warnings: list[str] = []
+    if html.count("<") > 4 * _MAX_DEPTH and _too_deep(html):
+        # Flatten containers to line breaks (which are paragraph breaks here), rather than let
+        # the parser drop what lies below its depth limit.
+        html = _TAG.sub("\n", html)
+        warnings.append("html_truncated")
+    paragraphs = html_to_paragraphs(html, _drop_xpath(rules))
+    paragraphs = apply_paragraph_rules(paragraphs, rules, meta)
+    return Cleaned(paragraphs, meta, warnings)
+
+
+def html_to_paragraphs(html: str, drop: etree.XPath | None = None) -> list[str]:
+    """HTML -> paragraphs: comments and dropped elements gone, entities unescaped, whitespace
+    collapsed inside a paragraph, leading U+3000 indentation stripped."""
+    if not html.strip():
+        return []
+    root = etree.fromstring(html, _parser())
+    if root is None:
+        return []
+    if drop is not None:
+        for el in drop(root):
+            _remove_keep_tail(el)
+    paragraphs: list[str] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        if buf:
+            text = _WS.sub(" ", "".join(buf)).strip(_EDGE)
+            if text:
+                paragraphs.append(text)
+            buf.clear()
+
+    def add(text: str | None) -> None:
+        if not text:
+            return
+        lines = text.split("\n")  # a line break in the source separates paragraphs in these feeds
+        buf.append(lines[0])
+        for line in lines[1:]:
+            flush()
+            buf.append(line)
+
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if event == "start":
+            if tag in BLOCK_TAGS:
+                flush()
+            add(el.text)
+        else:
+            if tag in BLOCK_TAGS:
+                flush()
+            add(el.tail)
+    flush()
+    return paragraphs
+
+
+def _remove_keep_tail(el: etree._Element) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def _too_deep(html: str) -> bool:
+    depth = 0
+    for m in _TAG.finditer(html):
+        depth += -1 if m.group(1) else 1
+        if depth > _MAX_DEPTH:
+            return True
+    return False
+
+
+@lru_cache(maxsize=1)
+def _parser() -> etree.HTMLParser:
+    return etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, default_doctype=False)
+
+
+@lru_cache(maxsize=64)
+def _drop_xpath(rules: tuple[RuleSet, ...]) -> etree.XPath | None:
+    tags, classes, ids = set(), set(), set()
+    for rs in rules:
+        tags |= set(rs.drop_tags)
+        classes |= set(rs.drop_classes)
+        ids |= set(rs.drop_ids)
+    parts = [f"self::{t}" for t in sorted(tags)]
+    parts += [f"contains(concat(' ', normalize-space(@class), ' '), ' {c} ')" for c in sorted(classes)]
+    parts += [f"@id='{i}'" for i in sorted(ids)]
+    return etree.XPath("//*[" + " or ".join(parts) + "]") if parts else None
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> object:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": True})
+    # A soft line break inside a Markdown paragraph is a wrapped line, not a new paragraph.
+    md.add_render_rule("softbreak", lambda *args: " ")
+    return md
+
+
+def _markdown_to_html(text: str) -> str:
+    return _markdown().render(text)

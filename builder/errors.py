@@ -1,0 +1,77 @@
+"""Every error and every reason code of the project, in one place.
+
+Two kinds of trouble, kept apart:
+- A bad *input file* is not an exception the user sees: it becomes a `Reject` with a
+  stable reason code (REJECT_REASONS) or a warning code on its row (WARNINGS), and the
+  build goes on.
+- A bad *call* (no such folder, unwritable output, a bad setting) raises a subclass of
+  `CorpusError`, whose message names the value and the fix; the CLI prints it on one line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CorpusError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class ConfigError(CorpusError):
+    """A setting or argument is invalid."""
+
+
+class SourceError(CorpusError):
+    """The source folder cannot be read."""
+
+
+class OutputError(CorpusError):
+    """The output folder cannot be written."""
+
+
+class RuleError(ConfigError):
+    """A boilerplate rule file is invalid."""
+
+
+# Stable reject reason codes: published in rejects.jsonl and the card, so never renamed.
+REJECT_REASONS: dict[str, str] = {
+    "empty_file": "the file is empty or holds only whitespace",
+    "binary": "the file is binary (NUL bytes or a known binary signature), not text",
+    "undecodable": "no supported encoding decodes the file",
+    "too_large": "the file is larger than the max_file_bytes limit",
+    "frontmatter_too_large": "the front matter is larger than the max_frontmatter_bytes limit",
+    "no_title": "neither the front matter nor a '# ' heading gives a title",
+    "empty_text": "no text is left once markup and boilerplate are removed",
+    "error_page": "the file is a saved HTTP error page or a request-failure message",
+    "template": "the file is an unfilled template ({TITLE}, 替换为中文标题, ...)",
+    "duplicate_id": "another file (earlier in path order) has the same id",
+    "timeout": "reading the file took longer than the per-file time limit",
+    "internal_error": "an unexpected error while reading the file (a bug: please report it)",
+}
+
+# Warning codes: the row is kept, the warning is recorded on it and counted in the summary.
+WARNINGS: dict[str, str] = {
+    "frontmatter_lenient": "the front matter is not valid YAML/TOML/JSON; it was read line by line",
+    "frontmatter_alias_limit": "the YAML front matter expands aliases past the limit; it was read line by line",
+    "frontmatter_unterminated": "the front matter has no closing delimiter",
+    "no_frontmatter": "the file has no front matter; the title comes from its first heading",
+    "date_missing": "no date in the front matter",
+    "date_unparseable": "the date could not be parsed; the date column is null",
+    "encoding_fallback": "the encoding was guessed with low confidence; some characters were replaced",
+    "html_truncated": "the HTML was nested deeper than the parser allows; text below that depth was flattened",
+}
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A file that cannot become a row: where it is, why (a code) and what to tell a person."""
+
+    path: str
+    reason: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.reason not in REJECT_REASONS:
+            raise ValueError(f"unknown reject reason {self.reason!r}")
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "reason": self.reason, "message": self.message}

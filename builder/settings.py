@@ -1,0 +1,43 @@
+"""Build settings: one frozen, picklable value every stage reads, and that a worker process
+(or a Ray task) receives whole. Changing a setting that shapes rows changes `fingerprint`."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from .dates import resolve_zone
+from .errors import ConfigError
+
+DEFAULT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    suffixes: tuple[str, ...] = DEFAULT_SUFFIXES
+    naive_timezone: str = "UTC"          # zone for dates written without one
+    rules_dirs: tuple[str, ...] = ()     # extra rule folders, after the built-in ones
+    max_file_bytes: int = 32 * 2**20     # larger files are rejected unread
+    max_frontmatter_bytes: int = 256 * 2**10
+    max_alias_nodes: int = 10_000        # YAML alias expansion budget (billion-laughs guard)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "suffixes", tuple(s.lower() if s.startswith(".") else "." + s.lower()
+                                                   for s in self.suffixes))
+        if not self.suffixes:
+            raise ConfigError("suffixes is empty: give at least one article suffix such as '.md'")
+        try:
+            resolve_zone(self.naive_timezone)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        for name in ("max_file_bytes", "max_frontmatter_bytes", "max_alias_nodes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything that shapes a row (for caches and provenance)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
