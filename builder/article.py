@@ -216,17 +216,14 @@ def _image(meta: dict, used: set[str], rule_sets: tuple) -> str | None:
 
 def _feed(rel_path: str, categories: list[str]) -> str | None:
     """The folders after the archive's posts folder (Hexo: category/feed/sub-feed), else the
-    categories, else the site folder before the posts folder."""
+    site folder before it (an Astro site's posts sit directly in src/pages/posts), else the
+    categories, else the file's folder."""
     parts = normalise_path(rel_path).split("/")[:-1]
     marks = [i for i, p in enumerate(parts) if p.lower() in _POST_DIRS]
     if marks:
         after = parts[marks[-1] + 1:]
-        if after:
-            return "/".join(after)
-        if categories:
-            return "/".join(categories)
         before = [p for p in parts[:marks[-1]] if p.lower() not in _GENERIC_DIRS]
-        return "/".join(before) or None
+        return "/".join(after or before or categories) or None
     return "/".join(categories) if categories else ("/".join(parts) or None)
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from lxml import etree
 
-from .rules import RuleSet, apply_paragraph_rules, apply_raw_rules
+from .rules import RuleSet, apply_paragraph_rules, apply_raw_rules, apply_strip_rules
 
 BLOCK_TAGS = frozenset(
     "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table thead tbody tfoot tr td th section article "
@@ -37,7 +37,7 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...]) -> Clean
     """Pure: body text and the rule sets that apply -> paragraphs, extracted metadata, warnings."""
     meta: dict[str, object] = {}
     apply_raw_rules(body, rules, meta)
-    html = body if is_html else _markdown_to_html(body)
+    html = apply_strip_rules(body if is_html else _markdown_to_html(body), rules)
     warnings: list[str] = []
     if html.count("<") > 4 * _MAX_DEPTH and _too_deep(html):
         # Flatten containers to line breaks (which are paragraph breaks here), rather than let

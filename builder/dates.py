@@ -66,9 +66,8 @@ def _parse(s: str) -> tuple[datetime, bool] | None:
                           int((frac or "0").ljust(6, "0")))
         except ValueError:  # 0000-00-00, month 13 ...
             return None
-        if zone is None:
-            # A bare date is a calendar day, not a local time: midnight UTC, no zone assumed.
-            return (dt.replace(tzinfo=timezone.utc), True) if h is None else (dt, False)
+        if zone is None:  # a bare date too: midnight in the zone the caller assumes, and say so
+            return dt, False
         return dt.replace(tzinfo=_zone(zone)), True
     if m := _CTIME.match(s):
         mon, day, h, mi, sec, zone, year = m.groups()

@@ -34,6 +34,8 @@ class RuleError(ConfigError):
 
 # Stable reject reason codes: published in rejects.jsonl and the card, so never renamed.
 REJECT_REASONS: dict[str, str] = {
+    "outside_root": "a symbolic link that leads outside the source root (not followed)",
+    "unreadable": "the file could not be read (permissions, a broken link, an I/O error)",
     "empty_file": "the file is empty or holds only whitespace",
     "binary": "the file is binary (NUL bytes or a known binary signature), not text",
     "undecodable": "no supported encoding decodes the file",

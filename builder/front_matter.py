@@ -201,8 +201,10 @@ def _unquote(value: str) -> str:
             return json.loads('"' + inner + '"') if "\\" in inner else inner
         except ValueError:
             return inner
-    if value[:1] in "'\"" and value.count(value[0]) == 1:  # opened and never closed
+    if not value:
+        return value
+    if value[0] in "'\"" and value.count(value[0]) == 1:  # opened and never closed
         return value[1:]
-    if value[-1:] in "'\"" and value.count(value[-1]) == 1:
+    if value[-1] in "'\"" and value.count(value[-1]) == 1:
         return value[:-1]
     return value

@@ -5,6 +5,8 @@ A rule file (see builder/rules/*.toml) has:
 - `[match]`: when the rules apply (any listed substring of the feed, the author, the source
   path or the raw body); a file without `[match]` applies to every article;
 - `[drop]`: `tags`, `classes`, `ids` of elements removed before text is taken;
+- `[[strip]]`: regexes whose matches are cut from the raw body before parsing (blocks that
+  only comments delimit, such as `<!-- 开户二维码 --> … <!-- 开户二维码 -->`);
 - `[[raw]]`: regexes over the raw body (comments included) whose named groups become
   metadata, e.g. stock codes from `<!-- news_keyword_pub,stock,sz002024&sh603885 -->`;
 - `[[paragraph]]`: regexes over each clean paragraph. A match removes the paragraph and its
@@ -40,6 +42,7 @@ class RuleSet:
     drop_classes: tuple[str, ...] = ()
     drop_ids: tuple[str, ...] = ()
     raw: tuple[re.Pattern, ...] = ()
+    strip: tuple[re.Pattern, ...] = ()
     paragraph: tuple[tuple[re.Pattern, int], ...] = ()  # (pattern, max paragraph length)
     placeholder_images: tuple[str, ...] = ()
 
@@ -78,6 +81,7 @@ def load_rule_file(path: Path) -> RuleSet:
         drop_tags=tuple(drop.get("tags", ())), drop_classes=tuple(drop.get("classes", ())),
         drop_ids=tuple(drop.get("ids", ())),
         raw=tuple(pattern(e, "raw") for e in data.get("raw", ())),
+        strip=tuple(pattern(e, "strip") for e in data.get("strip", ())),
         paragraph=tuple((pattern(e, "paragraph"), int(e.get("max_chars", 200))) for e in data.get("paragraph", ())),
         placeholder_images=tuple(data.get("placeholder_images", ())),
     )
@@ -116,6 +120,13 @@ def apply_raw_rules(body: str, rules: tuple[RuleSet, ...], meta: dict) -> None:
         for rx in rs.raw:
             for m in rx.finditer(body):
                 _record(meta, m.groupdict())
+
+
+def apply_strip_rules(body: str, rules: tuple[RuleSet, ...]) -> str:
+    for rs in rules:
+        for rx in rs.strip:
+            body = rx.sub("\n", body)
+    return body
 
 
 def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], meta: dict) -> list[str]:

@@ -1,0 +1,75 @@
+"""The `corpus` command: thin argument parsing over library functions.
+
+Every flag is a keyword argument of the library function it calls; errors the user can fix
+are printed on one line (exit 2), never as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .errors import CorpusError
+
+log = logging.getLogger("builder")
+
+
+def _build(args: argparse.Namespace) -> int:
+    from splits import SplitSpec
+
+    from .pipeline import build
+    from .settings import DEFAULT_SUFFIXES, BuildSettings
+
+    settings = BuildSettings(
+        suffixes=tuple(args.suffixes.split(",")) if args.suffixes else DEFAULT_SUFFIXES,
+        naive_timezone=args.timezone, rules_dirs=tuple(args.rules or ()), max_file_bytes=args.max_file_bytes)
+    spec = SplitSpec.from_sizes(test_size=args.test_size, validation_size=args.validation_size,
+                                **({"salt": args.salt} if args.salt else {}))
+    report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
+                   progress=not args.quiet, card_template=args.card_template)
+    for line in report.summary_lines():
+        print(line, file=sys.stderr)
+    return 0 if report.balanced else 1
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="corpus", description="Turn folders of raw articles into datasets.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build a dataset folder from article files",
+                       epilog="Example: corpus build path/to/articles -o out/   (no SOURCE: the bundled sample)")
+    b.add_argument("source", nargs="?", help="folder of article files (default: the bundled sample corpus)")
+    b.add_argument("-o", "--output", default="out", help="dataset folder to write (default: out)")
+    b.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
+    b.add_argument("--suffixes", help="comma-separated article suffixes (default: .md,.markdown,.html,.htm)")
+    b.add_argument("--timezone", default="UTC", help="zone for dates written without one (default: UTC)")
+    b.add_argument("--rules", action="append", help="extra folder of boilerplate rule files (repeatable)")
+    b.add_argument("--max-file-bytes", type=int, default=32 * 2**20, help="reject larger files (default: 32 MiB)")
+    b.add_argument("--test-size", type=float, default=0.1, help="share of rows in test (default: 0.1)")
+    b.add_argument("--validation-size", type=float, default=0.0, help="share in validation (default: 0)")
+    b.add_argument("--salt", help="split salt (changing it moves rows between splits)")
+    b.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_build)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except CorpusError as exc:
+        print(f"corpus: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad settings caught by the splits package's own checks
+        print(f"corpus: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("corpus: interrupted; the previous output is unchanged", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Splits that never leak, stay put as the corpus grows, and can be regenerated from the published data.
+
+The core needs only the standard library; reading Parquet (`verify_published`) and
+`regenerate` import pyarrow / datasets when called.
+
+    from splits import SplitSpec, assign
+    spec = SplitSpec.from_sizes(test_size=0.1, validation_size=0.1)
+    result = assign({"id": ids, "content_sha256": hashes}, spec)
+    result.split  # ["train", "test", ...], one per row
+"""
+from .assign import Assignment, assign
+from .audit import audit, format_audit
+from .errors import PublishedDataError, SpecError, SplitError
+from .hashing import NUM_BUCKETS, bucket_edges, bucket_of
+from .manifest import FORMAT, build_manifest, id_list_sha256, manifest_spec, verify
+from .published import MANIFEST_NAME, read_manifest, read_published, verify_published, write_manifest
+from .regenerate import regenerate
+from .spec import SplitSpec
+
+__all__ = [
+    "FORMAT", "MANIFEST_NAME", "NUM_BUCKETS",
+    "Assignment", "PublishedDataError", "SpecError", "SplitError", "SplitSpec",
+    "assign", "audit", "bucket_edges", "bucket_of", "build_manifest", "format_audit", "id_list_sha256",
+    "manifest_spec", "read_manifest", "read_published", "regenerate", "verify", "verify_published",
+    "write_manifest",
+]

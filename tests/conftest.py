@@ -1,0 +1,30 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+
+def write_corpus(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return root
+
+
+def article(title: str, body: str, date: str = "Fri, 25 Mar 2022 02:14:53 GMT", feed=("金融", "新浪财经", "国内")) -> str:
+    cats = "".join(f"\n - {c}" for c in feed)
+    return (f"\n---\ntitle: '{title}'\ncategories: {cats}\nauthor: {feed[1]}\ncomments: false\ndate: {date}\n"
+            f"---\n\n<div>   \n{body}\n</div>\n")
+
+
+@pytest.fixture
+def shared_corpus() -> Path:
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present (a user's clone has none)")
+    return SHARED_CORPUS

@@ -1,0 +1,108 @@
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from builder.article import make_id, process_file
+from builder.settings import BuildSettings
+
+S = BuildSettings()
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def row(text, path="source/_posts/金融/新浪财经/新浪财经－国內/a.md", settings=S, encoding="utf-8"):
+    result = process_file(path, text.encode(encoding) if isinstance(text, str) else text, settings)
+    assert result.reject is None, result.reject
+    return result.row
+
+
+def reject(data, path="x.md"):
+    result = process_file(path, data.encode() if isinstance(data, str) else data, S)
+    assert result.row is None
+    return result.reject
+
+
+def test_sina_fixture_end_to_end():
+    r = row((FIXTURES / "sina_article.md").read_text(encoding="utf-8"))
+    assert r["title"] == "央行开展逆回购操作 维护月末流动性合理充裕"
+    assert r["date"] == datetime(2022, 2, 28, 3, 5, 9, tzinfo=timezone.utc) and r["date_assumed_tz"] is None
+    assert (r["editor"], r["source"], r["original_title"]) == ("张晓明", "金融时报", "央行今日开展逆回购")
+    assert r["stock_codes"] == ["sz000001", "sh600036"]
+    assert r["categories"] == ["金融", "新浪财经", "新浪财经－国內"] and r["feed"] == "金融/新浪财经/新浪财经－国內"
+    assert r["image_url"] is None  # the Sina QR code is a placeholder, not the article's image
+    assert r["n_paragraphs"] == 3 and r["text"].count("\n\n") == 2 and r["language"] == "zh"
+    for junk in ("海量资讯", "appendQr", "&#123;", "责任编辑", "<p", "推荐阅读", "来源："):
+        assert junk not in r["text"]
+    extra = json.loads(r["extra"])
+    assert extra == {"comments": "false", "thumbnail": "https://n.sinaimg.cn/finance/cece9e13/20200514/343233024.png"}
+
+
+def test_id_is_stable_and_prefers_front_matter():
+    assert make_id("a/b.md") == make_id("a\\b.md") == make_id("/a/b.md")
+    assert make_id("a/b.md", url="HTTPS://Example.com/x#frag") == make_id("c.md", url="https://example.com/x")
+    assert make_id("a/b.md", ident="42") != make_id("a/b.md")
+    r = row("---\ntitle: t\nurl: https://example.com/p/1\n---\n正文。", path="any/where.md")
+    assert r["id"] == make_id("other.md", url="https://example.com/p/1") and r["url"] == "https://example.com/p/1"
+
+
+def test_naive_date_zone_is_recorded():
+    r = row("---\ntitle: t\ndate: 2021-11-26 07:21:47\n---\n正文。", settings=BuildSettings(naive_timezone="Asia/Shanghai"))
+    assert r["date"] == datetime(2021, 11, 25, 23, 21, 47, tzinfo=timezone.utc)
+    assert r["date_assumed_tz"] == "Asia/Shanghai"
+
+
+def test_bad_date_is_null_with_warning():
+    r = row("---\ntitle: t\ndate: Invalid Date\n---\n正文。")
+    assert r["date"] is None and r["warnings"] == ["date_unparseable"]
+    assert row("---\ntitle: t\n---\n正文。")["warnings"] == ["date_missing"]
+
+
+def test_no_front_matter_heading_becomes_title():
+    r = row("![cover](https://x/c.jpg)\n\n# 这是标题\n\n正文第一段。\n\n正文第二段。\n", path="src/pages/posts/1.md")
+    assert r["title"] == "这是标题" and r["text"] == "正文第一段。\n\n正文第二段。"
+    assert "no_frontmatter" in r["warnings"]
+
+
+def test_astro_dialect():
+    text = ("---\nlayout: '../../layouts/MarkdownPost.astro'\ntitle: 'タイトル'\npubDate: 2023-06-01T10:00:00+0900\n"
+            "author: 'Someone'\ncover:\n  url: 'https://img.example/c.jpg'\n  alt: 'cover'\ntags: ['news', \"anime\"]\n"
+            "---\n\n![cover](https://img.example/c.jpg)\n\nアニメの新作が発表されました。ファンの期待が高まっています。\n\n"
+            ">[原文地址](https://animeanime.jp/article/2023/06/01/1.html)\n")
+    r = row(text, path="animenews/src/pages/posts/202306011000.md")
+    assert r["title"] == "タイトル" and r["language"] == "ja"
+    assert r["date"] == datetime(2023, 6, 1, 1, tzinfo=timezone.utc)
+    assert r["categories"] == ["news", "anime"] and r["feed"] == "animenews"
+    assert r["image_url"] == "https://img.example/c.jpg"
+    assert r["url"] == "https://animeanime.jp/article/2023/06/01/1.html"
+    assert r["text"] == "アニメの新作が発表されました。ファンの期待が高まっています。"
+
+
+def test_gb18030_and_crlf_file():
+    text = "\r\n---\r\ntitle: '人民币汇率中间价上调'\r\ndate: 2022-01-05\r\n---\r\n\r\n<div>\r\n汇率上调。\r\n</div>"
+    r = row(text.encode("gb18030"))
+    assert r["title"] == "人民币汇率中间价上调" and r["encoding"] == "gb18030" and r["text"] == "汇率上调。"
+
+
+@pytest.mark.parametrize("data,reason", [
+    (b"", "empty_file"),
+    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00", "binary"),
+    ("<html>\n<head><title>404 Not Found</title></head>\n<body><center><h1>404 Not Found</h1></center></body></html>",
+     "error_page"),
+    ("Request failed with status code 404", "error_page"),
+    ("只有一行没有标题的文字。", "no_title"),
+    ("---\ntitle: \"{TITLE}\"\npubDate: {DATE}\n---\n{CONTENT}", "template"),
+    ("---\ntitle: t\n---\n<div><img src='x.png'><div class='appendQr_wrap'>海量资讯</div></div>", "empty_text"),
+])
+def test_rejects_with_reason(data, reason):
+    assert reject(data).reason == reason
+
+
+def test_size_limit():
+    result = process_file("big.md", b"x" * 2000, BuildSettings(max_file_bytes=1000))
+    assert result.reject.reason == "too_large" and "1,000" in result.reject.message
+
+
+def test_nothing_lost_extra_keeps_unmapped_keys():
+    r = row("---\ntitle: t\ncode: 000001\nflag: no\nnested:\n  a: 1\n---\n正文。")
+    assert json.loads(r["extra"]) == {"code": "000001", "flag": "no", "nested": {"a": "1"}}

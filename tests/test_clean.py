@@ -1,0 +1,79 @@
+from builder.clean import clean_body, html_to_paragraphs
+from builder.rules import load_rules, select
+
+RULES = load_rules()
+
+
+def rules_for(feed="", author="", body=""):
+    return select(RULES, feed=feed, author=author, path="x.md", body=body)
+
+
+def test_blocks_become_paragraphs_and_whitespace_collapses():
+    html = "<div>\n<p>　　第一段  文字\t很长。</p><p>第二段</p>尾巴<br>另一行</div>"
+    assert html_to_paragraphs(html) == ["第一段 文字 很长。", "第二段", "尾巴", "另一行"]
+
+
+def test_entities_comments_and_never_text_elements():
+    html = ("<div><!-- 注释 --><p>a &#123;b&#125; &amp; c&nbsp;d</p><script>x()</script><style>p{}</style>"
+            "<iframe>f</iframe><noscript>n</noscript>e</div>")
+    paragraphs = clean_body(html, is_html=True, rules=rules_for()).paragraphs
+    assert paragraphs == ["a {b} & c d", "e"]
+
+
+def test_line_breaks_in_source_separate_paragraphs():
+    # 36kr-style briefs: paragraphs separated only by newlines inside one <div>.
+    assert html_to_paragraphs("<div>\n第一条快讯。\n第二条快讯。\n</div>") == ["第一条快讯。", "第二条快讯。"]
+
+
+def test_markdown_body():
+    md = "![cover](https://x/y.jpg)\n\n## 小标题\n\n第一段 **加粗** 和 [链接](https://a)。\n续行\n\n- 项目一\n- 项目二\n"
+    assert clean_body(md, is_html=False, rules=rules_for()).paragraphs == [
+        "小标题", "第一段 加粗 和 链接。 续行", "项目一", "项目二"]
+
+
+def test_markdown_source_link_becomes_url_metadata():
+    md = "正文一段。\n\n>[原文地址](https://animeanime.jp/article/2023/05/10/1.html)  "
+    cleaned = clean_body(md, is_html=False, rules=rules_for())
+    assert cleaned.paragraphs == ["正文一段。"]
+    assert cleaned.meta["url"] == "https://animeanime.jp/article/2023/05/10/1.html"
+
+
+def test_sina_boilerplate_becomes_metadata(tmp_path):
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "fixtures" / "sina_article.md").read_text(encoding="utf-8")
+    body = text.split("---", 2)[2]
+    cleaned = clean_body(body, is_html=True, rules=rules_for(feed="金融/新浪财经/新浪财经－国內", body=body))
+    assert cleaned.paragraphs == [
+        "为维护月末流动性合理充裕，人民银行今日以利率招标方式开展了逆回购操作，中标利率与此前持平。",
+        "市场人士表示，月末资金面通常偏紧，{央行}适时投放有助于平抑波动。",
+        "分析人士认为，后续政策仍将保持稳健，&流动性总体无忧。",
+    ]
+    assert cleaned.meta == {"original_title": "央行今日开展逆回购", "source": "金融时报", "editor": "张晓明",
+                            "stock_codes": ["sz000001", "sh600036"]}
+
+
+def test_36kr_trailing_outlet_becomes_source():
+    body = "<div>   \n商务部发布消息，多方共同联署联合声明。（央视新闻）  \n</div>"
+    cleaned = clean_body(body, is_html=True, rules=rules_for(feed="新媒体/36kr/快讯"))
+    assert cleaned.paragraphs == ["商务部发布消息，多方共同联署联合声明。"]
+    assert cleaned.meta["source"] == "央视新闻"
+
+
+def test_cnbeta_related_links_dropped():
+    body = ('<p>正文内容。</p><div class="article-relation"><p><strong>相关文章:</strong></p>'
+            '<p><a href="https://www.cnbeta.com/a.htm">旧闻标题</a></p></div>')
+    cleaned = clean_body(body, is_html=True, rules=rules_for(feed="新媒体/cnBeta/最新"))
+    assert cleaned.paragraphs == ["正文内容。"]
+
+
+def test_rules_do_not_apply_to_other_sites():
+    body = "<p>来源：某机构</p><p>正文。</p>"
+    assert clean_body(body, is_html=True, rules=rules_for(feed="新媒体/36kr/快讯")).paragraphs == ["来源：某机构", "正文。"]
+
+
+def test_very_deep_html_keeps_its_text():
+    body = "<p>前文。</p>" + "<div>" * 5000 + "<p>深处的段落。</p>" + "</div>" * 5000 + "<p>后文。</p>"
+    cleaned = clean_body(body, is_html=True, rules=rules_for())
+    assert cleaned.paragraphs == ["前文。", "深处的段落。", "后文。"]
+    assert cleaned.warnings == ["html_truncated"]

@@ -1,0 +1,39 @@
+import os
+
+from builder.discover import discover
+from conftest import write_corpus
+
+SUFFIXES = (".md", ".markdown", ".html", ".htm")
+
+
+def test_recursive_sorted_and_ignored_by_suffix(tmp_path):
+    write_corpus(tmp_path, {"b/z.md": "x", "a/y.MD": "x", "a/x.html": "x", "c/.DS_Store": "x", "c/img.png": "x",
+                            "notes": "x", "d/e/f.markdown": "x"})
+    found = discover(tmp_path, SUFFIXES)
+    assert [rel for rel, _ in found.articles] == ["a/x.html", "a/y.MD", "b/z.md", "d/e/f.markdown"]
+    assert found.ignored == {".ds_store": 1, ".png": 1, "(none)": 1}
+    assert found.n_found == 7
+
+
+def test_symlinks_leaving_the_root_are_not_followed(tmp_path):
+    outside = tmp_path / "outside"
+    write_corpus(outside, {"secret.md": "---\ntitle: s\n---\nsecret"})
+    root = write_corpus(tmp_path / "root", {"in.md": "x"})
+    os.symlink(outside / "secret.md", root / "leak.md")
+    os.symlink(outside, root / "leakdir")
+    os.symlink(root / "in.md", root / "alias.md")  # inside the root: followed
+    os.symlink(root, root / "loop")                  # a folder reached twice is walked once
+    found = discover(root, SUFFIXES)
+    assert [rel for rel, _ in found.articles] == ["alias.md", "in.md"]
+    assert sorted((r.path, r.reason) for r in found.rejects) == [("leak.md", "outside_root"), ("leakdir", "outside_root")]
+
+
+def test_odd_file_names(tmp_path):
+    names = ['"quoted" title.md', " leading space.md", ".hidden.md", "名字 with spaces.md"]
+    write_corpus(tmp_path, {n: "x" for n in names})
+    (tmp_path / os.fsdecode(b"bad-\xff-byte.md")).write_text("x")
+    found = discover(tmp_path, SUFFIXES)
+    rels = [rel for rel, _ in found.articles]
+    assert len(rels) == 5 and "bad-\\xff-byte.md" in rels
+    for rel in rels:
+        rel.encode("utf-8")  # every path can be written to Parquet and JSON

@@ -1,0 +1,126 @@
+"""End-to-end: raw files -> dataset folder -> datasets.load_dataset."""
+import json
+import shutil
+from datetime import datetime, timezone
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from builder.pipeline import build
+from builder.schema import ROW_SCHEMA
+from conftest import article, write_corpus
+
+CORPUS = {
+    "source/_posts/金融/新浪财经/国内/一.md": article("第一篇", "<p>　　第一篇的正文，讲述市场。</p><p class=\"article-editor\">责任编辑：王五 </p>"),
+    "source/_posts/金融/新浪财经/国内/二.md": article("第二篇", "<p>　　第二篇的正文。</p>", date="2021-11-26 07:21:47"),
+    "source/_posts/金融/新浪财经/国内/三.md": article("第三篇", "<p>第三篇的正文。</p>", date="Invalid Date"),
+    "source/_posts/新媒体/36kr/快讯/四.md": article("第四篇", "快讯正文。（央视新闻）", feed=("新媒体", "36kr", "快讯")),
+    "src/pages/posts/202305101640.md": "---\ntitle: 'Astro'\npubDate: 2023-05-10\ntags: ['a']\n---\n\nEnglish text is here for the news.\n",
+    "broken/404.md": "<html><head><title>404 Not Found</title></head><body>404</body></html>",
+    "broken/empty.md": "",
+    "broken/bin.md": b"\x89PNG\r\n\x1a\n\x00\x01\xff",
+    "broken/notitle.md": "just text, no title",
+    "assets/logo.png": b"\x89PNG",
+    "assets/.DS_Store": b"\x00",
+}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return write_corpus(tmp_path / "src", CORPUS)
+
+
+def test_build_loads_with_datasets(corpus, tmp_path):
+    out = tmp_path / "out"
+    report = build(corpus, out, progress=False)
+    assert report.files_found == 11 and report.rows == 5
+    assert report.rejected == {"error_page": 1, "empty_file": 1, "binary": 1, "no_title": 1}
+    assert report.ignored == {".png": 1, ".ds_store": 1}
+    assert report.balanced
+
+    ds = datasets.load_dataset(str(out))
+    assert set(ds) == {name for name, n in report.splits.items() if n}  # an empty split has no files
+    assert sum(len(s) for s in ds.values()) == 5
+    features = ds["train"].features
+    assert str(features["date"].dtype) == "timestamp[us, tz=UTC]"
+    assert isinstance(features["categories"], datasets.List) and features["n_chars"].dtype == "int32"
+    rows = {r["title"]: r for split in ds.values() for r in split}
+    assert rows["第一篇"]["editor"] == "王五" and rows["第一篇"]["text"] == "第一篇的正文，讲述市场。"
+    assert rows["第二篇"]["date_assumed_tz"] == "UTC"
+    assert rows["第三篇"]["date"] is None and rows["第三篇"]["warnings"] == ["date_unparseable"]
+    assert rows["第四篇"]["source"] == "央视新闻"
+    assert rows["Astro"]["date"] == datetime(2023, 5, 10, tzinfo=timezone.utc) and rows["Astro"]["language"] == "en"
+
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["reason"]) for r in rejects] == [
+        ("broken/404.md", "error_page"), ("broken/bin.md", "binary"), ("broken/empty.md", "empty_file"),
+        ("broken/notitle.md", "no_title")]
+    summary = json.loads((out / "build_summary.json").read_text())
+    assert summary["accounting_ok"] and summary["rows"] == 5
+
+
+def test_parquet_layout_schema_and_order(corpus, tmp_path):
+    out = tmp_path / "out"
+    build(corpus, out, progress=False)
+    files = sorted(p.name for p in (out / "data").iterdir())
+    assert "train-00000-of-00001.parquet" in files and len(files) <= 2
+    for name in files:
+        pf = pq.ParquetFile(out / "data" / name)
+        assert pf.schema_arrow.remove_metadata() == ROW_SCHEMA
+        assert b"huggingface" in pf.schema_arrow.metadata
+        assert pf.metadata.row_group(0).column(0).compression == "ZSTD"
+        ids = pf.read().column("id").to_pylist()
+        assert ids == sorted(ids)
+
+
+def test_same_input_same_bytes_whatever_the_order_or_workers(corpus, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    build(corpus, a, progress=False, workers=1)
+    # Same files, created in the reverse order (a different directory order on disk).
+    other = tmp_path / "src2"
+    for rel in reversed(list(CORPUS)):
+        (other / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(corpus / rel, other / rel)
+    build(other, b, progress=False, workers=2)
+    names = sorted(str(p.relative_to(a)) for p in a.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(b)) for p in b.rglob("*") if p.is_file())
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_parallel_build_equals_serial(tmp_path):
+    files = {f"source/_posts/c/f/s/{i:04d}.md": article(f"标题{i}", f"<p>正文{i}，内容。</p>") for i in range(260)}
+    src = write_corpus(tmp_path / "src", files)
+    build(src, tmp_path / "one", progress=False, workers=1)
+    build(src, tmp_path / "two", progress=False, workers=2)  # above the inline threshold: real workers
+    for split in ("train", "test"):  # 260 rows: both splits have some
+        one = pq.read_table(tmp_path / "one" / "data" / f"{split}-00000-of-00001.parquet")
+        two = pq.read_table(tmp_path / "two" / "data" / f"{split}-00000-of-00001.parquet")
+        assert one.equals(two)
+
+
+def test_duplicate_ids_are_rejected_not_lost(tmp_path):
+    src = write_corpus(tmp_path / "src", {
+        "a.md": "---\ntitle: A\nurl: https://example.com/1\n---\n正文甲。",
+        "b.md": "---\ntitle: B\nurl: https://example.com/1\n---\n正文乙。"})
+    report = build(src, tmp_path / "out", progress=False)
+    assert report.rows == 1 and report.rejected == {"duplicate_id": 1} and report.balanced
+    line = json.loads((tmp_path / "out" / "rejects.jsonl").read_text())
+    assert line["path"] == "b.md" and "a.md" in line["message"]
+
+
+def test_card_configs_let_load_dataset_find_splits(corpus, tmp_path):
+    out = tmp_path / "out"
+    build(corpus, out, progress=False)
+    card = (out / "README.md").read_text()
+    assert "configs:" in card and "path: data/train-*" in card and "{{" not in card
+
+
+def test_bundled_sample_builds(tmp_path):
+    from builder.pipeline import SAMPLE_DIR
+
+    if not any(SAMPLE_DIR.rglob("*.md")):
+        pytest.skip("sample corpus not present")
+    report = build(None, tmp_path / "out", progress=False)
+    assert report.balanced and report.rows >= 30
