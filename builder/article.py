@@ -41,6 +41,8 @@ _ERROR_TITLE = re.compile(r"<title>\s*(?:[45]\d\d\b[^<]*|Not Found|Forbidden|Bad
                           re.I)
 _REQUEST_FAILED = re.compile(r"^\s*(?:Request failed with status code \d{3}|[45]\d\d (?:Not Found|Forbidden|Internal "
                              r"Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out))\.?\s*$", re.I)
+# Markdown that an HTML-looking body may still hold (Astro posts mix <p> blocks with these).
+_MARKDOWN = re.compile(r"^[ \t]{0,3}(?:!\[|>\s*\[|\[[^\]\n]+\]\(|#{1,6}[ \t])|\]\(https?://", re.M)
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]{2,8});")
 
 
@@ -86,7 +88,8 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     if fm.format == "none" and _is_error_page(text):
         return _reject(rel_path, "error_page", "a saved HTTP error page or request-failure message, not an article")
     title = _text_value(_first(meta, ("title",), used))
-    is_html = rel_path.lower().endswith((".html", ".htm")) or body.lstrip().startswith("<")
+    is_html = rel_path.lower().endswith((".html", ".htm")) or (
+        body.lstrip().startswith("<") and not _MARKDOWN.search(body))
     if not title:
         title, body = _title_from_body(body, is_html)
         if title and fm.format == "none":
@@ -94,8 +97,8 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     if not title:
         return _reject(rel_path, "no_title", "no title in the front matter and no '# ' heading in the body")
     title = _clean_inline(title)
-    if _TEMPLATE.search(title) or _TEMPLATE.search(body[:2000]):
-        return _reject(rel_path, "template", f"unfilled template placeholders (title {title[:60]!r})")
+    if _TEMPLATE.search(title):
+        return _reject(rel_path, "template", f"unfilled template placeholders in the title {title[:60]!r}")
 
     categories = _as_list(_first(meta, CATEGORY_KEYS, used))
     author = _text_value(_first(meta, AUTHOR_KEYS, used))
@@ -107,6 +110,8 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     text_out = "\n\n".join(cleaned.paragraphs)
     if not text_out:
         return _reject(rel_path, "empty_text", "no text is left once markup and boilerplate are removed")
+    if len(_TEMPLATE.sub("", text_out).strip()) < 20 and _TEMPLATE.search(text_out):
+        return _reject(rel_path, "template", "the body is unfilled template placeholders")
 
     date_raw = _text_value(_first(meta, DATE_KEYS, used))
     date, assumed = parse_date(date_raw, settings.naive_timezone) if date_raw else (None, False)

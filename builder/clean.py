@@ -39,11 +39,11 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...]) -> Clean
     apply_raw_rules(body, rules, meta)
     html = apply_strip_rules(body if is_html else _markdown_to_html(body), rules)
     warnings: list[str] = []
-    if html.count("<") > 4 * _MAX_DEPTH and _too_deep(html):
-        # Flatten containers to line breaks (which are paragraph breaks here), rather than let
-        # the parser drop what lies below its depth limit.
-        html = _TAG.sub("\n", html)
-        warnings.append("html_truncated")
+    if html.count("<") > 4 * _MAX_DEPTH:
+        flat = _flatten_deep(html)
+        if flat is not html:
+            html = flat
+            warnings.append("html_truncated")
     paragraphs = html_to_paragraphs(html, _drop_xpath(rules))
     paragraphs = apply_paragraph_rules(paragraphs, rules, meta)
     return Cleaned(paragraphs, meta, warnings)
@@ -106,13 +106,27 @@ def _remove_keep_tail(el: etree._Element) -> None:
     parent.remove(el)
 
 
-def _too_deep(html: str) -> bool:
-    depth = 0
+def _flatten_deep(html: str) -> str:
+    """Containers nested past _MAX_DEPTH become line breaks (paragraph breaks here), rather
+    than let the parser drop what lies below its depth limit. Shallower markup, and so the
+    classes the rules drop by, is left alone. Returns `html` itself when nothing is too deep."""
+    out: list[str] = []
+    flattened: list[bool] = []  # per open container: was its opening tag flattened?
+    last, changed = 0, False
     for m in _TAG.finditer(html):
-        depth += -1 if m.group(1) else 1
-        if depth > _MAX_DEPTH:
-            return True
-    return False
+        if m.group(1):  # closing tag
+            flat = flattened.pop() if flattened else False
+        else:
+            flat = len(flattened) >= _MAX_DEPTH
+            flattened.append(flat)
+        if flat:
+            out.append(html[last:m.start()])
+            out.append("\n")
+            last, changed = m.end(), True
+    if not changed:
+        return html
+    out.append(html[last:])
+    return "".join(out)
 
 
 @lru_cache(maxsize=1)
