@@ -1,0 +1,62 @@
+"""Runs on the real archive samples and make_corpus.py's hostile mix when ../shared exists
+(a user's clone has none: these tests are skipped there)."""
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pyarrow.parquet as pq
+import pytest
+
+from builder.pipeline import build
+from conftest import SHARED_CORPUS
+
+SEED = "seed/000_377703ec0894d621.md"
+
+
+def read_rows(out):
+    rows = {}
+    for path in sorted((out / "data").glob("*.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            rows[row["source_path"]] = row
+    return rows
+
+
+def test_real_archive_builds_and_accounts(shared_corpus, tmp_path):
+    report = build(shared_corpus, tmp_path / "out", progress=False)
+    assert report.balanced and report.rows > 250
+    rows = read_rows(tmp_path / "out")
+    seed = rows[SEED]
+    assert seed["editor"] == "李墨轩" and seed["source"] == "工业和信息化部运行监测协调局"
+    assert seed["date"] == datetime(2022, 3, 25, 2, 14, 53, tzinfo=timezone.utc)
+    assert seed["n_paragraphs"] == 4 and seed["text"].startswith("3月24日，工业和信息化部党组成员")
+    assert seed["text"].endswith("工业和信息化部相关司局负责同志参加了会议。")
+    for junk in ("海量资讯", "appendQr", "&#123;", "责任编辑", "<p", "来源："):
+        assert junk not in seed["text"]
+    stock = [r for r in rows.values() if r["stock_codes"]]
+    assert any(r["stock_codes"] == ["sz002024", "sz002607", "sh603885"] for r in stock)
+
+
+def test_hostile_mix_matches_ground_truth(shared_corpus, tmp_path):
+    tool = shared_corpus.parent / "tools" / "make_corpus.py"
+    corpus = tmp_path / "hostile"
+    subprocess.run([sys.executable, str(tool), str(corpus), "--n", "600", "--mix", "hostile"], check=True,
+                   capture_output=True)
+    truth = [json.loads(line) for line in (tmp_path / "hostile.truth.jsonl").read_text().splitlines()]
+    report = build(corpus, tmp_path / "out", progress=False, workers=2)
+    assert report.balanced and report.files_found == len(truth)
+    rows = read_rows(tmp_path / "out")
+    rejects = {json.loads(line)["path"] for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()}
+    want_rows = [t for t in truth if t["expect"] == "row"]
+    assert all(t["path"] in rejects for t in truth if t["expect"] == "reject")
+    assert sum(t["path"] in rows for t in want_rows) >= 0.99 * len(want_rows)
+    for t in want_rows:
+        row = rows.get(t["path"])
+        if row is None:
+            continue
+        if t["title"] is not None:
+            assert row["title"] == t["title"], t["path"]
+        got = row["date"].strftime("%Y-%m-%dT%H:%M:%SZ") if row["date"] else None
+        assert got == t["date_utc"], t["path"]
+        if t["encoding"]:
+            assert row["encoding"] == t["encoding"], t["path"]
