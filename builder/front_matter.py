@@ -63,8 +63,8 @@ def parse(text: str, *, max_bytes: int = 256 * 1024, max_alias_nodes: int = 10_0
         _check_size(fm, max_bytes)
         try:
             meta = _load(name, handler, fm, max_alias_nodes)
-            if isinstance(meta, dict):
-                return FrontMatter(_stringify(meta), body, name)
+            if isinstance(meta, dict):  # YAML's BaseLoader already gives strings only
+                return FrontMatter(meta if name == "yaml" else _stringify(meta), body, name)
             warning = "frontmatter_lenient"
         except _AliasLimit:
             warning = "frontmatter_alias_limit"
@@ -93,7 +93,7 @@ def _load(name: str, handler: BaseHandler, fm: str, max_alias_nodes: int) -> Any
             return {}
         # A billion-laughs document is small as a graph and huge once expanded: measure the
         # expanded size on the graph before anything expands it.
-        if _expanded_size(node, max_alias_nodes) > max_alias_nodes:
+        if "*" in fm and _expanded_size(node, max_alias_nodes) > max_alias_nodes:
             raise _AliasLimit()
         return loader.construct_document(node)
     finally:

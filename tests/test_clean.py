@@ -77,3 +77,7 @@ def test_very_deep_html_keeps_its_text():
     cleaned = clean_body(body, is_html=True, rules=rules_for())
     assert cleaned.paragraphs == ["前文。", "深处的段落。", "后文。"]
     assert cleaned.warnings == ["html_truncated"]
+
+
+def test_control_characters_are_not_text():
+    assert html_to_paragraphs("<p>a\x0bb\x1fc\x00</p><p>d</p>") == ["abc", "d"]
