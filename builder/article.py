@@ -15,8 +15,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import clean, front_matter, rules as rules_mod
+from . import clean, front_matter, quality, rules as rules_mod
 from .dates import parse_date
+from .dedup import content_sha256
 from .decode import DecodeFailure, decode
 from .errors import Reject
 from .language import detect_language
@@ -36,11 +37,6 @@ _GENERIC_DIRS = {"source", "src", "pages", "content", "site", "blog", "docs"}
 _HEADING = re.compile(r"^[ \t]{0,3}#[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
 _HTML_TITLE = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1>", re.I | re.S)
 _TAGS = re.compile(r"<[^>]+>")
-_TEMPLATE = re.compile(r"\{[A-Z][A-Z_]{2,}\}|替换为中文标题|替换为中文内容")
-_ERROR_TITLE = re.compile(r"<title>\s*(?:[45]\d\d\b[^<]*|Not Found|Forbidden|Bad Gateway|Service Unavailable)\s*</title>",
-                          re.I)
-_REQUEST_FAILED = re.compile(r"^\s*(?:Request failed with status code \d{3}|[45]\d\d (?:Not Found|Forbidden|Internal "
-                             r"Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out))\.?\s*$", re.I)
 # Markdown that an HTML-looking body may still hold (Astro posts mix <p> blocks with these).
 _MARKDOWN = re.compile(r"^[ \t]{0,3}(?:!\[|>\s*\[|\[[^\]\n]+\]\(|#{1,6}[ \t])|\]\(https?://", re.M)
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]{2,8});")
@@ -85,8 +81,6 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     meta, body = fm.meta, fm.body
     used: set[str] = set()
 
-    if fm.format == "none" and _is_error_page(text):
-        return _reject(rel_path, "error_page", "a saved HTTP error page or request-failure message, not an article")
     title = _text_value(_first(meta, ("title",), used))
     is_html = rel_path.lower().endswith((".html", ".htm")) or (
         body.lstrip().startswith("<") and not _MARKDOWN.search(body))
@@ -95,10 +89,12 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
         if title and fm.format == "none":
             warnings.append("no_frontmatter")
     if not title:
+        # A saved error page has no title either: say what it is rather than "no title".
+        verdict = quality.check("", _TAGS.sub(" ", body), None, settings.quality)
+        if verdict is not None and verdict[0] == "error_page":
+            return _reject(rel_path, *verdict)
         return _reject(rel_path, "no_title", "no title in the front matter and no '# ' heading in the body")
     title = _clean_inline(title)
-    if _TEMPLATE.search(title):
-        return _reject(rel_path, "template", f"unfilled template placeholders in the title {title[:60]!r}")
 
     categories = _as_list(_first(meta, CATEGORY_KEYS, used))
     author = _text_value(_first(meta, AUTHOR_KEYS, used))
@@ -110,8 +106,10 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     text_out = "\n\n".join(cleaned.paragraphs)
     if not text_out:
         return _reject(rel_path, "empty_text", "no text is left once markup and boilerplate are removed")
-    if len(_TEMPLATE.sub("", text_out).strip()) < 20 and _TEMPLATE.search(text_out):
-        return _reject(rel_path, "template", "the body is unfilled template placeholders")
+    language = detect_language(text_out)
+    verdict = quality.check(title, text_out, language, settings.quality)
+    if verdict is not None:
+        return _reject(rel_path, *verdict)
 
     date_raw = _text_value(_first(meta, DATE_KEYS, used))
     date, assumed = parse_date(date_raw, settings.naive_timezone) if date_raw else (None, False)
@@ -144,12 +142,12 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
         "stock_codes": list(cleaned.meta.get("stock_codes", [])),
         "url": url or cleaned.meta.get("url"),
         "image_url": image,
-        "language": detect_language(text_out),
+        "language": language,
         "n_chars": len(text_out),
         "n_paragraphs": len(cleaned.paragraphs),
         "source_path": rel_path,
         "encoding": encoding,
-        "content_sha256": hashlib.sha256(text_out.encode()).hexdigest(),
+        "content_sha256": content_sha256(text_out),
         "warnings": sorted(set(warnings)),
         "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
     }, warnings=sorted(set(warnings)))
@@ -242,7 +240,3 @@ def _title_from_body(body: str, is_html: bool) -> tuple[str | None, str]:
         return None, body
     return m.group(1), body[:m.start()] + body[m.end():]
 
-
-def _is_error_page(text: str) -> bool:
-    head = text[:4000]
-    return bool(_ERROR_TITLE.search(head) or _REQUEST_FAILED.match(head))

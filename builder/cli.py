@@ -20,16 +20,31 @@ def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
     from .settings import DEFAULT_SUFFIXES, BuildSettings
 
+    from .dedup import DedupSettings
+    from .quality import QualitySettings
+
     settings = BuildSettings(
         suffixes=tuple(args.suffixes.split(",")) if args.suffixes else DEFAULT_SUFFIXES,
-        naive_timezone=args.timezone, rules_dirs=tuple(args.rules or ()), max_file_bytes=args.max_file_bytes)
+        naive_timezone=args.timezone, rules_dirs=tuple(args.rules or ()), max_file_bytes=args.max_file_bytes,
+        quality=QualitySettings(min_chars=args.min_chars,
+                                languages=tuple(args.languages.split(",")) if args.languages else None),
+        dedup=DedupSettings(threshold=args.dedup_threshold, shingle_size=args.shingle_size, num_perm=args.num_perm,
+                            keep_duplicates=args.keep_duplicates))
     spec = SplitSpec.from_sizes(test_size=args.test_size, validation_size=args.validation_size,
                                 **({"salt": args.salt} if args.salt else {}))
     report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
-                   progress=not args.quiet, card_template=args.card_template)
+                   progress=not args.quiet, card_template=args.card_template,
+                   cache_dir=None if args.no_cache else args.cache_dir)
     for line in report.summary_lines():
         print(line, file=sys.stderr)
     return 0 if report.balanced else 1
+
+
+def _default_cache() -> str:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "corpus-builder")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -45,6 +60,14 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--timezone", default="UTC", help="zone for dates written without one (default: UTC)")
     b.add_argument("--rules", action="append", help="extra folder of boilerplate rule files (repeatable)")
     b.add_argument("--max-file-bytes", type=int, default=32 * 2**20, help="reject larger files (default: 32 MiB)")
+    b.add_argument("--min-chars", type=int, default=20, help="reject texts shorter than this (default: 20)")
+    b.add_argument("--languages", help="comma-separated allowed languages, e.g. zh,en (default: all)")
+    b.add_argument("--keep-duplicates", action="store_true", help="keep duplicates, flagged by dup_cluster")
+    b.add_argument("--dedup-threshold", type=float, default=0.5, help="near-duplicate Jaccard threshold (0.5)")
+    b.add_argument("--shingle-size", type=int, default=5, help="characters per shingle (default: 5)")
+    b.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
+    b.add_argument("--cache-dir", default=_default_cache(), help="signature cache (default: %(default)s)")
+    b.add_argument("--no-cache", action="store_true", help="use no cache")
     b.add_argument("--test-size", type=float, default=0.1, help="share of rows in test (default: 0.1)")
     b.add_argument("--validation-size", type=float, default=0.0, help="share in validation (default: 0)")
     b.add_argument("--salt", help="split salt (changing it moves rows between splits)")

@@ -46,6 +46,11 @@ REJECT_REASONS: dict[str, str] = {
     "error_page": "the file is a saved HTTP error page or a request-failure message",
     "template": "the file is an unfilled template ({TITLE}, 替换为中文标题, ...)",
     "duplicate_id": "another file (earlier in path order) has the same id",
+    "duplicate": "the same text (after normalisation) as a kept row: see duplicate_of",
+    "near_duplicate": "nearly the same text as a kept row (MinHash similarity over the threshold): see duplicate_of",
+    "too_short": "the clean text is shorter than min_chars",
+    "title_only": "the text only repeats the title",
+    "language": "the text's language is not in the allowed languages",
     "timeout": "reading the file took longer than the per-file time limit",
     "internal_error": "an unexpected error while reading the file (a bug: please report it)",
 }
@@ -70,10 +75,14 @@ class Reject:
     path: str
     reason: str
     message: str
+    duplicate_of: str | None = None  # the kept row's id, for duplicate / near_duplicate
 
     def __post_init__(self) -> None:
         if self.reason not in REJECT_REASONS:
             raise ValueError(f"unknown reject reason {self.reason!r}")
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "reason": self.reason, "message": self.message}
+        d = {"path": self.path, "reason": self.reason, "message": self.message}
+        if self.duplicate_of is not None:
+            d["duplicate_of"] = self.duplicate_of
+        return d

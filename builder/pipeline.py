@@ -25,6 +25,7 @@ from splits import SplitSpec, assign, build_manifest
 from . import __version__
 from .article import FileResult, process_file
 from .card import render_card
+from .dedup import Deduplicator
 from .discover import discover
 from .errors import OutputError, Reject, SourceError
 from .output import atomic_output
@@ -47,6 +48,7 @@ class BuildReport:
     ignored: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
     splits: dict[str, int] = field(default_factory=dict)
+    dedup: dict = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -57,7 +59,7 @@ class BuildReport:
         return {
             "source": self.source, "output": self.output, "files_found": self.files_found, "rows": self.rows,
             "rejected": dict(sorted(self.rejected.items())), "ignored": dict(sorted(self.ignored.items())),
-            "warnings": dict(sorted(self.warnings.items())), "splits": self.splits,
+            "warnings": dict(sorted(self.warnings.items())), "splits": self.splits, "dedup": self.dedup,
             "accounting_ok": self.balanced, "seconds": round(self.seconds, 3),
         }
 
@@ -79,9 +81,11 @@ class BuildReport:
 def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "out", *,
           settings: BuildSettings | None = None, split_spec: SplitSpec | None = None,
           workers: int | None = None, progress: bool = True,
-          card_template: str | os.PathLike | None = None) -> BuildReport:
+          card_template: str | os.PathLike | None = None,
+          cache_dir: str | os.PathLike | None = None) -> BuildReport:
     """Build the dataset folder `output` from the article files under `source` (default: the
-    bundled sample corpus). Returns the report; raises CorpusError subclasses for bad calls."""
+    bundled sample corpus). `cache_dir` keeps duplicate-detection signatures between builds
+    (deleting it is always safe). Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
     settings = settings or BuildSettings()
     split_spec = split_spec or SplitSpec()
@@ -95,26 +99,33 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     report.files_found = found.n_found
     report.ignored = found.ignored
     rejects: list[Reject] = list(found.rejects)
-    ids: dict[str, str] = {}
+    paths: dict[str, str] = {}  # id -> source path
     tables: list[pa.Table] = []
     batch: list[dict] = []
-    for result in _process_all(found.articles, settings, workers, progress):
-        if result.reject is not None:
-            rejects.append(result.reject)
-            continue
-        row = result.row
-        if row["id"] in ids:
-            rejects.append(Reject(result.path, "duplicate_id", f"same id {row['id']} as {ids[row['id']]}"))
-            continue
-        ids[row["id"]] = result.path
-        report.warnings.update(result.warnings)
-        batch.append(row)
-        if len(batch) >= _BATCH:
+    with Deduplicator(settings.dedup, cache_dir=cache_dir) as dedup:
+        for result in _process_all(found.articles, settings, workers, progress):
+            if result.reject is not None:
+                rejects.append(result.reject)
+                continue
+            row = result.row
+            if row["id"] in paths:
+                rejects.append(Reject(result.path, "duplicate_id", f"same id {row['id']} as {paths[row['id']]}"))
+                continue
+            paths[row["id"]] = result.path
+            report.warnings.update(result.warnings)
+            dedup.add(row["id"], row["text"], date=row["date"], n_chars=row["n_chars"],
+                      text_hash=row["content_sha256"])
+            batch.append(row)
+            if len(batch) >= _BATCH:
+                tables.append(_finish_batch(batch))
+                batch = []
+        if batch:
             tables.append(_finish_batch(batch))
-            batch = []
-    if batch:
-        tables.append(_finish_batch(batch))
+        verdicts = {v.id: v for v in dedup.results()}
+        report.dedup = dedup.stats()
     table = pa.concat_tables(tables) if tables else rows_to_table([])
+    table, dropped = _apply_dedup(table, verdicts, paths)
+    rejects += dropped
     report.rows = table.num_rows
     report.rejected = Counter(r.reason for r in rejects)
 
@@ -149,11 +160,29 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
 
 def _finish_batch(rows: list[dict]) -> pa.Table:
     for row in rows:
-        # Until duplicate detection clusters rows, every row is its own cluster.
+        # Filled in once every row has been seen: the cluster by dedup, the group by the split.
         row.setdefault("dup_cluster", row["id"])
         row.setdefault("split_group", "")
         row.setdefault("split_bucket", 0)
     return rows_to_table(rows)
+
+
+def _apply_dedup(table: pa.Table, verdicts: dict, paths: dict[str, str]) -> tuple[pa.Table, list[Reject]]:
+    """Set dup_cluster on every row; drop the duplicates that are not kept, as rejects that
+    name the kept row."""
+    ids = table.column("id").to_pylist()
+    clusters = [verdicts[i].dup_cluster for i in ids]
+    table = table.set_column(table.schema.get_field_index("dup_cluster"), "dup_cluster",
+                             pa.array(clusters, pa.string()))
+    keep = [verdicts[i].keep for i in ids]
+    rejects = []
+    for i, kept in zip(ids, keep):
+        if not kept:
+            v = verdicts[i]
+            what = "the same text as" if v.reason == "duplicate" else f"a near duplicate (similarity {v.similarity:.2f}) of"
+            rejects.append(Reject(paths[i], v.reason, f"{what} {paths[v.duplicate_of]} (id {v.duplicate_of})",
+                                  duplicate_of=v.duplicate_of))
+    return (table if all(keep) else table.filter(pa.array(keep))), rejects
 
 
 def _assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:

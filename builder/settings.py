@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .dates import resolve_zone
+from .dedup import DedupSettings
+from .quality import QualitySettings
 from .errors import ConfigError
 
 DEFAULT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
@@ -20,6 +22,8 @@ class BuildSettings:
     max_file_bytes: int = 32 * 2**20     # larger files are rejected unread
     max_frontmatter_bytes: int = 256 * 2**10
     max_alias_nodes: int = 10_000        # YAML alias expansion budget (billion-laughs guard)
+    quality: QualitySettings = field(default_factory=QualitySettings)
+    dedup: DedupSettings = field(default_factory=DedupSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "suffixes", tuple(s.lower() if s.startswith(".") else "." + s.lower()
@@ -35,7 +39,10 @@ class BuildSettings:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        # Their own to_dict records derived values too (LSH bands and rows, the keep policy).
+        d["quality"], d["dedup"] = self.quality.to_dict(), self.dedup.to_dict()
+        return d
 
     @property
     def fingerprint(self) -> str:

@@ -5,9 +5,11 @@ from pathlib import Path
 import pytest
 
 from builder.article import make_id, process_file
+from builder.quality import QualitySettings
 from builder.settings import BuildSettings
 
-S = BuildSettings()
+# The reader's tests use short bodies: length is the quality filter's business, tested below.
+S = BuildSettings(quality=QualitySettings(min_chars=1))
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -47,7 +49,8 @@ def test_id_is_stable_and_prefers_front_matter():
 
 
 def test_naive_date_zone_is_recorded():
-    r = row("---\ntitle: t\ndate: 2021-11-26 07:21:47\n---\n正文。", settings=BuildSettings(naive_timezone="Asia/Shanghai"))
+    settings = BuildSettings(naive_timezone="Asia/Shanghai", quality=S.quality)
+    r = row("---\ntitle: t\ndate: 2021-11-26 07:21:47\n---\n正文。", settings=settings)
     assert r["date"] == datetime(2021, 11, 25, 23, 21, 47, tzinfo=timezone.utc)
     assert r["date_assumed_tz"] == "Asia/Shanghai"
 
@@ -96,6 +99,18 @@ def test_gb18030_and_crlf_file():
 ])
 def test_rejects_with_reason(data, reason):
     assert reject(data).reason == reason
+
+
+def test_quality_filters_reject_with_reason():
+    strict = BuildSettings()
+    short = process_file("a.md", "---\ntitle: 标题\n---\n太短了。".encode(), strict)
+    assert short.reject.reason == "too_short"
+    repeat = process_file("b.md", "---\ntitle: 市值蒸发六万亿\n---\n<div>市值蒸发六万亿</div>".encode(), strict)
+    assert repeat.reject.reason == "title_only"
+    only_zh = BuildSettings(quality=QualitySettings(languages=("zh",)))
+    english = process_file("c.md", ("---\ntitle: T\n---\n" + "The bank said that it will hold rates. " * 3).encode(),
+                           only_zh)
+    assert english.reject.reason == "language"
 
 
 def test_size_limit():

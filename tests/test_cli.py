@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from conftest import article, write_corpus
+from conftest import article, distinct_text, write_corpus
 
 
 def run(*args, cwd=None):
@@ -9,7 +9,7 @@ def run(*args, cwd=None):
 
 
 def test_build_prints_summary_and_exits_zero(tmp_path):
-    src = write_corpus(tmp_path / "src", {"a.md": article("标题", "<p>正文。</p>"), "b.md": ""})
+    src = write_corpus(tmp_path / "src", {"a.md": article("标题", f"<p>{distinct_text(1)}</p>"), "b.md": ""})
     proc = run("build", str(src), "-o", str(tmp_path / "out"), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "files found 2: rows 1 + rejected 1 + ignored 0" in proc.stderr
@@ -23,7 +23,7 @@ def test_missing_source_is_one_clean_line(tmp_path):
 
 
 def test_unwritable_output_is_one_clean_line(tmp_path):
-    src = write_corpus(tmp_path / "src", {"a.md": article("标题", "<p>正文。</p>")})
+    src = write_corpus(tmp_path / "src", {"a.md": article("标题", f"<p>{distinct_text(1)}</p>")})
     (tmp_path / "file").write_text("x")
     proc = run("build", str(src), "-o", str(tmp_path / "file" / "out"), "--quiet")
     assert proc.returncode == 2 and "corpus: error:" in proc.stderr and "Traceback" not in proc.stderr

@@ -8,15 +8,22 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.pipeline import build
+from builder.quality import QualitySettings
 from builder.schema import ROW_SCHEMA
-from conftest import article, write_corpus
+from builder.settings import BuildSettings
+from conftest import article, distinct_text, write_corpus
 
 CORPUS = {
-    "source/_posts/金融/新浪财经/国内/一.md": article("第一篇", "<p>　　第一篇的正文，讲述市场。</p><p class=\"article-editor\">责任编辑：王五 </p>"),
-    "source/_posts/金融/新浪财经/国内/二.md": article("第二篇", "<p>　　第二篇的正文。</p>", date="2021-11-26 07:21:47"),
-    "source/_posts/金融/新浪财经/国内/三.md": article("第三篇", "<p>第三篇的正文。</p>", date="Invalid Date"),
-    "source/_posts/新媒体/36kr/快讯/四.md": article("第四篇", "快讯正文。（央视新闻）", feed=("新媒体", "36kr", "快讯")),
-    "src/pages/posts/202305101640.md": "---\ntitle: 'Astro'\npubDate: 2023-05-10\ntags: ['a']\n---\n\nEnglish text is here for the news.\n",
+    "source/_posts/金融/新浪财经/国内/一.md": article(
+        "第一篇", f"<p>　　{distinct_text(1)}</p><p class=\"article-editor\">责任编辑：王五 </p>"),
+    "source/_posts/金融/新浪财经/国内/二.md": article("第二篇", f"<p>　　{distinct_text(2)}</p>", date="2021-11-26 07:21:47"),
+    "source/_posts/金融/新浪财经/国内/三.md": article("第三篇", f"<p>{distinct_text(3)}</p>", date="Invalid Date"),
+    "source/_posts/新媒体/36kr/快讯/四.md": article("第四篇", f"{distinct_text(4)}。（央视新闻）", feed=("新媒体", "36kr", "快讯")),
+    "src/pages/posts/202305101640.md": ("---\ntitle: 'Astro'\npubDate: 2023-05-10\ntags: ['a']\n---\n\n"
+                                        "The studio said that the English text is here for the news of the week.\n"),
+    "source/_posts/金融/新浪财经/国内/重复.md": article("重复的一篇", f"<p>　　{distinct_text(1)}</p>",
+                                                 date="Sat, 26 Mar 2022 02:14:53 GMT"),
+    "source/_posts/金融/新浪财经/国内/短.md": article("太短", "<p>只有几个字。</p>"),
     "broken/404.md": "<html><head><title>404 Not Found</title></head><body>404</body></html>",
     "broken/empty.md": "",
     "broken/bin.md": b"\x89PNG\r\n\x1a\n\x00\x01\xff",
@@ -34,8 +41,9 @@ def corpus(tmp_path):
 def test_build_loads_with_datasets(corpus, tmp_path):
     out = tmp_path / "out"
     report = build(corpus, out, progress=False)
-    assert report.files_found == 11 and report.rows == 5
-    assert report.rejected == {"error_page": 1, "empty_file": 1, "binary": 1, "no_title": 1}
+    assert report.files_found == 13 and report.rows == 5
+    assert report.rejected == {"error_page": 1, "empty_file": 1, "binary": 1, "no_title": 1, "duplicate": 1,
+                               "too_short": 1}
     assert report.ignored == {".png": 1, ".ds_store": 1}
     assert report.balanced
 
@@ -46,7 +54,7 @@ def test_build_loads_with_datasets(corpus, tmp_path):
     assert str(features["date"].dtype) == "timestamp[us, tz=UTC]"
     assert isinstance(features["categories"], datasets.List) and features["n_chars"].dtype == "int32"
     rows = {r["title"]: r for split in ds.values() for r in split}
-    assert rows["第一篇"]["editor"] == "王五" and rows["第一篇"]["text"] == "第一篇的正文，讲述市场。"
+    assert rows["第一篇"]["editor"] == "王五" and rows["第一篇"]["text"] == distinct_text(1)
     assert rows["第二篇"]["date_assumed_tz"] == "UTC"
     assert rows["第三篇"]["date"] is None and rows["第三篇"]["warnings"] == ["date_unparseable"]
     assert rows["第四篇"]["source"] == "央视新闻"
@@ -55,7 +63,11 @@ def test_build_loads_with_datasets(corpus, tmp_path):
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
     assert [(r["path"], r["reason"]) for r in rejects] == [
         ("broken/404.md", "error_page"), ("broken/bin.md", "binary"), ("broken/empty.md", "empty_file"),
-        ("broken/notitle.md", "no_title")]
+        ("broken/notitle.md", "no_title"), ("source/_posts/金融/新浪财经/国内/短.md", "too_short"),
+        ("source/_posts/金融/新浪财经/国内/重复.md", "duplicate")]
+    # The later copy is dropped in favour of the earlier one, and the ledger says which.
+    assert rejects[-1]["duplicate_of"] == rows["第一篇"]["id"] and "一.md" in rejects[-1]["message"]
+    assert rows["第一篇"]["dup_cluster"] == rows["第一篇"]["id"]
     summary = json.loads((out / "build_summary.json").read_text())
     assert summary["accounting_ok"] and summary["rows"] == 5
 
@@ -90,7 +102,7 @@ def test_same_input_same_bytes_whatever_the_order_or_workers(corpus, tmp_path):
 
 
 def test_parallel_build_equals_serial(tmp_path):
-    files = {f"source/_posts/c/f/s/{i:04d}.md": article(f"标题{i}", f"<p>正文{i}，内容。</p>") for i in range(260)}
+    files = {f"source/_posts/c/f/s/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(260)}
     src = write_corpus(tmp_path / "src", files)
     build(src, tmp_path / "one", progress=False, workers=1)
     build(src, tmp_path / "two", progress=False, workers=2)  # above the inline threshold: real workers
@@ -102,8 +114,8 @@ def test_parallel_build_equals_serial(tmp_path):
 
 def test_duplicate_ids_are_rejected_not_lost(tmp_path):
     src = write_corpus(tmp_path / "src", {
-        "a.md": "---\ntitle: A\nurl: https://example.com/1\n---\n正文甲。",
-        "b.md": "---\ntitle: B\nurl: https://example.com/1\n---\n正文乙。"})
+        "a.md": f"---\ntitle: A\nurl: https://example.com/1\n---\n{distinct_text(1)}",
+        "b.md": f"---\ntitle: B\nurl: https://example.com/1\n---\n{distinct_text(2)}"})
     report = build(src, tmp_path / "out", progress=False)
     assert report.rows == 1 and report.rejected == {"duplicate_id": 1} and report.balanced
     line = json.loads((tmp_path / "out" / "rejects.jsonl").read_text())

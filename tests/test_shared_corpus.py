@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 import pyarrow.parquet as pq
 import pytest
 
+from builder.dedup import DedupSettings
 from builder.pipeline import build
+from builder.settings import BuildSettings
 from conftest import SHARED_CORPUS
 
 SEED = "seed/000_377703ec0894d621.md"
@@ -43,7 +45,9 @@ def test_hostile_mix_matches_ground_truth(shared_corpus, tmp_path):
     subprocess.run([sys.executable, str(tool), str(corpus), "--n", "600", "--mix", "hostile"], check=True,
                    capture_output=True)
     truth = [json.loads(line) for line in (tmp_path / "hostile.truth.jsonl").read_text().splitlines()]
-    report = build(corpus, tmp_path / "out", progress=False, workers=2)
+    # keep_duplicates: this checks the reader, so duplicates are flagged, not dropped.
+    settings = BuildSettings(dedup=DedupSettings(keep_duplicates=True))
+    report = build(corpus, tmp_path / "out", progress=False, workers=2, settings=settings)
     assert report.balanced and report.files_found == len(truth)
     rows = read_rows(tmp_path / "out")
     rejects = {json.loads(line)["path"] for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()}
@@ -60,3 +64,11 @@ def test_hostile_mix_matches_ground_truth(shared_corpus, tmp_path):
         assert got == t["date_utc"], t["path"]
         if t["encoding"]:
             assert row["encoding"] == t["encoding"], t["path"]
+    # Copies of one story share a cluster; articles that only share a title do not.
+    for t in want_rows:
+        if t["dup_of"] and t["path"] in rows and t["dup_of"] in rows and t["kind"] == "exact_dup":
+            assert rows[t["path"]]["dup_cluster"] == rows[t["dup_of"]]["dup_cluster"], t["path"]
+        if t["kind"] == "title_repeat" and t["path"] in rows:
+            original = t["variant"].split("=", 1)[1]
+            if original in rows:
+                assert rows[t["path"]]["dup_cluster"] != rows[original]["dup_cluster"], t["path"]

@@ -1,0 +1,261 @@
+import random
+import sqlite3
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from builder.dedup import (EMPTY, DedupIndex, DedupSettings, Deduplicator, content_sha256, normalize_text,
+                           optimal_bands, signature, signatures, similarity)
+from builder.errors import ConfigError
+from builder.sigcache import SignatureCache
+
+S = DedupSettings()
+SENTENCES = [
+    "3月24日，工业和信息化部召开重点行业运行形势分析座谈会，研判当前工业经济形势。",
+    "会议指出，今年以来工业稳增长各项政策措施持续发力，前2个月工业经济运行情况好于预期。",
+    "同时要看到，3月份以来国际国内不确定不稳定因素增多，各种困难挑战不容忽视。",
+    "会上，钢铁、有色、建材、石化、机械、汽车等10个行业协会负责同志作交流发言。",
+    "中国人民银行今日以利率招标方式开展了1000亿元逆回购操作，中标利率为2.1%。",
+    "央行表示，此举旨在维护月末流动性合理充裕，当日有200亿元逆回购到期。",
+    "TV动画《呪術廻戦》第二季将于7月6日在MBS/TBS系列全国28个电视台播出。",
+    "原作漫画的累计发行量已突破8000万部，第一季的TV动画在国内外引起了巨大反响。",
+    "商务部网站发布消息，112个世贸组织成员共同联署《投资便利化联合声明》。",
+    "各方在声明中强调将继续坚持发展导向，并以现有谈判文本为基础推进谈判。",
+    "爱多纷正式宣布完成亿元级Pre-A轮融资，本轮融资将主要用于产品升级及营销推广。",
+    "10年送出300万个馒头，这家开在街角的免费馒头店于本月底正式谢幕。",
+    "12月1日零时起，川渝两地座机通话取消长途费，两地用户拨打电话按本地资费收取。",
+    "警方已介入调查网络上售卖所谓老虎肉的商家，涉事店铺已经下架全部相关商品。",
+    "插旗菜业的清洗车间里，一袋袋酸菜被随意堆放在地上，随后被制成老坛酸菜包。",
+    "多伦多国际电影节是加拿大最大的城市每年举办的电影节，获奖作品屡获奥斯卡青睐。",
+]
+
+
+def body(*idx: int) -> str:
+    return "\n\n".join(SENTENCES[i] for i in idx)
+
+
+def run(rows, settings=S):
+    """rows: (id, text, date) -> {id: DupResult}."""
+    d = Deduplicator(settings)
+    for id, text, date in rows:
+        d.add(id, text, date=date)
+    return {r.id: r for r in d.results()}
+
+
+def day(n: int) -> datetime:
+    return datetime(2022, 3, n, tzinfo=timezone.utc)
+
+
+# ---- normalisation -----------------------------------------------------------------------------
+def test_normalize_folds_width_and_whitespace_only():
+    assert normalize_text("　　Ａｂｃ，１２３！\n\n第二段 。") == "Abc,123!第二段."
+    assert normalize_text("“引号”\u200b") == '"引号"'
+    # Not NFKC: these are different characters, not different widths.
+    assert normalize_text("①m²…、《》") == "①m²…、《》"
+    assert normalize_text("") == ""
+
+
+def test_content_hash_ignores_width_and_whitespace():
+    a = "央行开展逆回购操作，维护流动性。\n\n第二段（完）"
+    assert content_sha256(a) == content_sha256("　　央行开展 逆回购操作,维护流动性.\n第二段(完)")
+    assert content_sha256(a) != content_sha256(a.replace("央行", "银行"))
+
+
+# ---- signatures --------------------------------------------------------------------------------
+def shingles(text: str, k: int) -> set[str]:
+    n = normalize_text(text)
+    return {n[i:i + k] for i in range(len(n) - k + 1)}
+
+
+def test_signature_estimates_jaccard():
+    a, b = body(*range(0, 10)), body(*range(3, 13))
+    exact = len(shingles(a, 5) & shingles(b, 5)) / len(shingles(a, 5) | shingles(b, 5))
+    assert abs(similarity(signature(a, S), signature(b, S)) - exact) < 0.12
+    assert similarity(signature(a, S), signature(a, S)) == 1.0
+    assert similarity(signature(body(0, 1, 2), S), signature(body(6, 7, 8), S)) < 0.1
+
+
+def test_signatures_batch_equals_one_by_one_and_is_width_insensitive():
+    texts = [body(0, 1), body(2), "短", "", "　 ", SENTENCES[5].replace("，", ",")]
+    batch = signatures(texts, S)
+    assert batch.shape == (6, S.num_perm) and batch.dtype == np.uint32
+    assert all((batch[i] == signature(t, S)).all() for i, t in enumerate(texts))
+    assert (signature(SENTENCES[5], S) == batch[5]).all()
+    assert (batch[3] == EMPTY).all() and (batch[4] == EMPTY).all()  # nothing but whitespace: empty
+    assert not (batch[2] == EMPTY).any()  # shorter than a shingle: one shingle, densified
+
+
+def test_signature_is_pinned():
+    # Changing these values changes clusters in published datasets: a major version (see dedup.py).
+    assert signature(SENTENCES[0], S)[:6].tolist() == PINNED
+
+
+PINNED = [3646271533, 4017721380, 2914013161, 1024540734, 3723267943, 200102626]
+
+
+def test_seed_and_shingle_size_change_signatures():
+    t = body(0, 1, 2)
+    assert not (signature(t, S) == signature(t, DedupSettings(seed=2))).all()
+    assert not (signature(t, S) == signature(t, DedupSettings(shingle_size=3))).all()
+
+
+# ---- clustering --------------------------------------------------------------------------------
+def test_exact_duplicate_with_whitespace_and_width_changes():
+    a = body(0, 1, 2, 3)
+    b = "　　" + a.replace("，", ",").replace("\n\n", "\n")
+    res = run([("a", a, day(2)), ("b", b, day(1)), ("c", body(4, 5, 6, 7), day(1))])
+    assert res["a"].dup_cluster == res["b"].dup_cluster == "b"  # b is earlier
+    a_ = res["a"]
+    assert (a_.keep, a_.reason, a_.duplicate_of, a_.similarity) == (False, "duplicate", "b", 1.0)
+    assert res["b"].keep and res["b"].reason is None and res["b"].duplicate_of is None
+    assert res["c"].dup_cluster == "c" and res["c"].keep
+
+
+def test_near_duplicate_with_a_paragraph_added():
+    original = body(0, 1, 2, 3, 4, 5)
+    repost = body(0, 1, 2, 3, 4, 5, 14) + "\n\n（本文来自川观新闻）"
+    res = run([("orig", original, day(1)), ("repost", repost, day(2))])
+    r = res["repost"]
+    assert (r.dup_cluster, r.keep, r.reason, r.duplicate_of) == ("orig", False, "near_duplicate", "orig")
+    assert S.threshold <= r.similarity < 1.0
+
+
+def test_same_title_different_body_is_not_a_duplicate():
+    title = "工信部召开重点行业运行形势分析座谈会"
+    res = run([("a", title + "\n\n" + body(0, 1, 2, 3), day(1)),
+               ("b", title + "\n\n" + body(8, 9, 10, 11), day(2))])
+    assert res["a"].dup_cluster == "a" and res["b"].dup_cluster == "b"
+    assert res["a"].keep and res["b"].keep
+
+
+def test_result_does_not_depend_on_input_order():
+    rows = [("o", body(0, 1, 2, 3, 4, 5), day(3)), ("near", body(0, 1, 2, 3, 4, 5, 6), day(4)),
+            ("exact", body(0, 1, 2, 3, 4, 5), day(3)), ("x", body(8, 9, 10), None),
+            ("y", body(8, 9, 10, 11), None), ("z", body(12, 13), day(1)), ("e", "", None), ("f", "", None)]
+    expected = run(rows)
+    for seed in range(5):
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        assert run(shuffled) == expected
+    assert list(expected) == sorted(expected)  # results come sorted by id
+
+
+def test_kept_member_earliest_date_then_longest_then_smallest_id():
+    t = body(0, 1, 2, 3, 4, 5)
+    longer = t + "\n\n" + SENTENCES[6]
+    res = run([("b", t, day(2)), ("a", t, None), ("c", longer, day(2)), ("d", t, day(2))])
+    assert {r.dup_cluster for r in res.values()} == {"c"}  # day 2 beats no date; c is longest
+    res = run([("b", t, day(2)), ("d", t, day(2)), ("a", t, None)])
+    assert res["d"].dup_cluster == "b"  # same date, same length: smallest id
+    res = run([("b", t, None), ("a", t, None)])
+    assert res["b"].duplicate_of == "a"  # no dates at all: still decided
+    res = run([("late", t, day(9)), ("early", t, datetime(2022, 3, 9))])  # naive counts as UTC
+    assert res["late"].duplicate_of == "early"
+
+
+def test_keep_duplicates_keeps_every_row_flagged():
+    settings = DedupSettings(keep_duplicates=True)
+    res = run([("a", body(0, 1, 2, 3, 4, 5), day(1)), ("b", body(0, 1, 2, 3, 4, 5), day(2)),
+               ("c", body(0, 1, 2, 3, 4, 5, 6), day(3))], settings)
+    assert all(r.keep for r in res.values())
+    assert (res["b"].reason, res["c"].reason) == ("duplicate", "near_duplicate")
+    assert res["b"].dup_cluster == res["c"].dup_cluster == "a"
+
+
+def test_chains_are_transitive():
+    # A~B and B~C pass the threshold, A and C do not: one cluster (documented in DedupIndex).
+    a, b, c = body(0, 1, 2, 3, 4, 5), body(3, 4, 5, 6, 7, 8), body(6, 7, 8, 9, 10, 11)
+    settings = DedupSettings(threshold=0.3)
+    sa, sb, sc = signatures([a, b, c], settings)
+    assert similarity(sa, sb) >= 0.3 and similarity(sb, sc) >= 0.3 and similarity(sa, sc) < 0.3
+    res = run([("a", a, day(1)), ("b", b, day(2)), ("c", c, day(3))], settings)
+    assert {r.dup_cluster for r in res.values()} == {"a"}
+    assert res["c"].similarity < 0.3  # the verdict says how far the chain reached
+
+
+def test_exact_only_when_near_is_off():
+    res = run([("a", body(0, 1, 2, 3, 4, 5), day(1)), ("b", body(0, 1, 2, 3, 4, 5, 6), day(2)),
+               ("c", body(0, 1, 2, 3, 4, 5), day(3))], DedupSettings(near=False))
+    assert res["b"].dup_cluster == "b" and res["c"].duplicate_of == "a"
+
+
+def test_index_takes_signatures_once_per_text():
+    index = DedupIndex(S)
+    sig = signature(body(0, 1), S)
+    index.add("a", "h1", sig, n_chars=10)
+    assert index.has_signature("h1")
+    index.add("b", "h1", n_chars=10)  # known text: no signature needed
+    with pytest.raises(ValueError, match="no signature"):
+        index.add("c", "h2")
+    with pytest.raises(ValueError, match="duplicate row id"):
+        index.add("a", "h1")
+    assert [r.dup_cluster for r in index.results()] == ["a", "a"]
+    assert index.stats()["distinct_texts"] == 1 and index.stats()["duplicates"] == 1
+
+
+def test_a_huge_bucket_is_bounded_but_still_clustered():
+    rows = [(f"id{i:03d}", body(0, 1, 2, 3) + f"\n\n编号{i:03d}", day(1)) for i in range(150)]
+    d = Deduplicator(S)
+    d.index.bucket_window = 8
+    for id, text, date in rows:
+        d.add(id, text, date=date)
+    res = d.results()
+    assert {r.dup_cluster for r in res} == {"id000"}
+    assert d.stats()["candidate_pairs"] < 150 * 149 // 2
+
+
+# ---- settings ----------------------------------------------------------------------------------
+def test_settings_derive_bands_and_record_everything():
+    d = S.to_dict()
+    assert (d["bands"], d["rows"]) == optimal_bands(S.threshold, S.num_perm) == S.lsh_bands
+    assert d["bands"] * d["rows"] <= S.num_perm
+    assert {"threshold", "shingle_size", "num_perm", "seed", "algorithm", "keep_duplicates"} <= set(d)
+    assert DedupSettings(bands=16, rows=8).lsh_bands == (16, 8)
+    # A higher threshold gets longer bands (fewer, more similar candidates).
+    assert optimal_bands(0.8, 128)[1] > optimal_bands(0.5, 128)[1]
+
+
+@pytest.mark.parametrize("kwargs", [dict(threshold=0), dict(threshold=1.5), dict(shingle_size=0),
+                                    dict(num_perm=4), dict(bands=10), dict(bands=20, rows=10)])
+def test_bad_settings_fail_at_construction(kwargs):
+    with pytest.raises(ConfigError):
+        DedupSettings(**kwargs)
+
+
+# ---- signature cache ---------------------------------------------------------------------------
+def test_cache_avoids_recomputing_signatures(tmp_path):
+    rows = [("a", body(0, 1, 2, 3), day(1)), ("b", body(0, 1, 2, 3), day(2)), ("c", body(4, 5, 6), day(3))]
+    with Deduplicator(S, cache_dir=tmp_path) as first:
+        for id, text, date in rows:
+            first.add(id, text, date=date)
+        before = first.results()
+        assert (first.signed, first.cache.stores, first.cache.hits) == (2, 2, 0)
+    with Deduplicator(S, cache_dir=tmp_path) as second:
+        for id, text, date in rows:
+            second.add(id, text, date=date)
+        assert second.results() == before
+        assert (second.signed, second.cache.hits, second.cache.misses) == (0, 2, 0)
+    # Other signature settings: another file, so no stale signatures are read.
+    with Deduplicator(DedupSettings(shingle_size=4), cache_dir=tmp_path) as third:
+        third.add("a", body(0, 1, 2, 3))
+        third.flush()
+        assert (third.signed, third.cache.hits) == (1, 0)
+    # Threshold is not part of a signature: the cache is shared.
+    with Deduplicator(DedupSettings(threshold=0.7), cache_dir=tmp_path) as fourth:
+        fourth.add("a", body(0, 1, 2, 3))
+        fourth.flush()
+        assert (fourth.signed, fourth.cache.hits) == (0, 1)
+
+
+def test_cache_round_trips_and_replaces_a_broken_file(tmp_path):
+    sig = signature(body(0, 1), S)
+    with SignatureCache(tmp_path, S) as cache:
+        cache.put_many({"h": sig})
+        path = cache.path
+    with SignatureCache(tmp_path, S) as cache:
+        assert (cache.get_many(["h", "missing"])["h"] == sig).all() and (cache.hits, cache.misses) == (1, 1)
+    path.write_bytes(b"not a database at all" * 100)
+    with SignatureCache(tmp_path, S) as cache:
+        assert len(cache) == 0 and cache.get_many(["h"]) == {}
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM sig").fetchone() == (0,)
