@@ -52,9 +52,10 @@ def main() -> None:
         ),
     }
     for label, spec in cases.items():
-        seconds = min(timed(columns, spec) for _ in range(3))  # best of 3: the machine's noise is not ours
-        verdict = "ok" if seconds < GOAL_SECONDS else f"over the {GOAL_SECONDS:.0f} s goal"
-        print(f"assign {n:,} rows ({label}): {seconds:.2f} s  [{verdict}]")
+        runs = [timed(columns, spec) for _ in range(3)]
+        # Best of 3 is the figure (a shared VM's noise is not ours); the worst shows how noisy it was.
+        verdict = "ok" if min(runs) < GOAL_SECONDS else f"over the {GOAL_SECONDS:.0f} s goal"
+        print(f"assign {n:,} rows ({label}): {min(runs):.2f} s (worst {max(runs):.2f} s)  [{verdict}]")
 
 
 if __name__ == "__main__":

@@ -14,15 +14,18 @@ time
     Splits are consecutive time slices in the order given: the last split starts at the
     cutoff, and with three or more splits each earlier boundary is a quantile of the group
     times before the cutoff, so `validation` is the slice just before `test`. A group is
-    placed by its latest date. The embargo drops every group whose latest date falls
-    within `embargo_days` before any boundary (`dropped_embargo`), and a group whose dates
-    span a boundary is dropped too (`dropped_straddle`): otherwise a test row could be
-    older than a train row. Hence every row of a later split is dated at or after the
-    boundary, and every row of an earlier split more than the embargo before it.
+    placed by its latest date: rows strictly before the cutoff go to the earlier splits,
+    rows at or after it to the last. The embargo drops every group whose latest date falls
+    within `embargo_days` before any boundary (`dropped_embargo`), and a group whose
+    earliest date lies before the slice its latest date falls in is dropped too
+    (`dropped_crossing`): otherwise a test row could be older than a train row. Hence every
+    dated row of a later split is at or after the boundary, and every dated row of an
+    earlier split more than the embargo before it.
     The cutoff, when not given, is the quantile of group times (each group's latest date)
     that gives the last split its share. A quantile moves as the corpus grows, so the
     manifest pins the boundaries actually used (`Assignment.pinned_spec`); pin `cutoff`
-    yourself for splits that stay put across rebuilds.
+    yourself for splits that stay put across rebuilds (a row then moves only when rows
+    added to its own group change the group's dates).
     Groups with no date at all cannot be shown to predate the cutoff nor to follow it;
     they go by hash among the earlier splits (never the last), at the earlier splits'
     relative ratios, and are counted (`undated`).
@@ -32,8 +35,8 @@ stratify
     if adding rows may never move a row, then the row's split in the full corpus equals
     its split in a corpus holding just its group. So no stable rule can use the other rows
     of a stratum to balance it, and each stratum's share is binomial around the ratio
-    whatever is done (sd = sqrt(r(1-r)/n) for n groups: +-1 point at 1,000 groups,
-    +-7 points at 20). We keep stability, the issue's first promise, and per-group
+    whatever is done (sd = sqrt(r(1-r)/n) for n groups; for r = 0.1, 1 point at 1,000
+    groups, 7 points at 20). We keep stability, the issue's first promise, and per-group
     hashing; the stratum never enters the hash, so relabelling a feed moves nothing.
     `stratify` names the column the audit breaks shares down by, so a skewed small
     stratum is visible rather than silent. The rejected alternative, a quota by hash rank
@@ -44,20 +47,23 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import compress, repeat
 from datetime import datetime, timedelta, timezone
+from itertools import compress, repeat
 
 from .errors import SpecError
-from .hashing import NUM_BUCKETS, bucket_edges, bucket_map
+from .hashing import NUM_BUCKETS, bucket_edges, buckets_of
 from .spec import SplitSpec, parse_time
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
 _ONE_US = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
+# Stands for "no date" where times must be ints: below any datetime (year 1 is -6.2e16).
+_UNDATED = -(2**62)
 # A boundary no row reaches (a quantile on too few groups to give the last split any).
 _NEVER = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc) - EPOCH) // _ONE_US
 
@@ -66,7 +72,7 @@ _NEVER = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc) - EPOC
 class Assignment:
     """The outcome of `assign`, one entry per input row in input order.
 
-    split: split name, or None for a row dropped by the time rules (embargo or straddle).
+    split: split name, or None for a row dropped by the time rules (embargo or crossing).
     bucket: the group key's bucket (0..9999) under the spec's salt, for every strategy.
     group: the group key used for the row.
     cutoffs: time only, the start (ISO, UTC) of each split after the first, as used.
@@ -78,20 +84,16 @@ class Assignment:
     bucket: list[int]
     group: list[str]
     dropped_embargo: int = 0
-    dropped_straddle: int = 0
+    dropped_crossing: int = 0
     undated: int = 0
     cutoffs: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Rows per split, every split of the spec included (in spec order)."""
-        counts = dict.fromkeys(self.spec.names, 0)
-        for name in self.split:
-            if name is not None:
-                counts[name] += 1
-        return counts
+        return {name: self.split.count(name) for name in self.spec.names}
 
     def dropped(self) -> dict[str, int]:
-        return {"embargo": self.dropped_embargo, "straddle": self.dropped_straddle}
+        return {"embargo": self.dropped_embargo, "crossing": self.dropped_crossing}
 
     def ids_by_split(self, ids: Sequence[str]) -> dict[str, list[str]]:
         """The sorted ids of each split (dropped rows are in none)."""
@@ -117,18 +119,14 @@ def assign(columns: Mapping[str, Sequence], spec: SplitSpec) -> Assignment:
     """
     ids = _check_columns(columns, spec)
     keys = _group_keys(columns, spec, ids)
-    sizes = Counter(keys)  # rows per group; its keys are the distinct groups
     try:
-        bucket_by_key = bucket_map(sizes, spec.salt)
+        buckets = buckets_of(keys, spec.salt)
     except TypeError as e:
         raise SpecError(f"group column {spec.group!r} must hold strings: {e}") from None
-    buckets = list(map(bucket_by_key.__getitem__, keys))
-
     if spec.strategy == "hash":
-        split_of_bucket = _split_table(spec.names, spec.ratios)
-        split = list(map(split_of_bucket.__getitem__, buckets))
+        split = list(map(_split_table(spec.names, spec.ratios).__getitem__, buckets))
         return Assignment(spec=spec, split=split, bucket=buckets, group=keys)
-    return _assign_time(columns, spec, ids, keys, sizes, bucket_by_key, buckets)
+    return _assign_time(columns, spec, ids, keys, buckets)
 
 
 def _check_columns(columns: Mapping[str, Sequence], spec: SplitSpec) -> Sequence[str]:
@@ -169,78 +167,84 @@ def _split_table(names: Sequence[str], ratios: Sequence[float]) -> list[str]:
     return table
 
 
-def _assign_time(columns, spec: SplitSpec, ids, keys, sizes, bucket_by_key, buckets) -> Assignment:
-    names = spec.names
-    last = len(names) - 1
-    times = _times(columns[spec.time_column], ids, spec.time_column)
+def _assign_time(columns, spec: SplitSpec, ids, keys, buckets) -> Assignment:
+    # Per-row work is done by C-level map/bisect over plain lists: at a million rows,
+    # a Python loop per row or per group costs more than the whole hash strategy.
+    names, last = spec.names, len(spec.names) - 1
+    row_time = _times(columns[spec.time_column], ids, spec.time_column, undated=_UNDATED)
 
-    # Each group's latest and earliest date (None: undated). Most groups are one row, whose
-    # date is both; only rows of larger groups go through the Python loop.
-    latest: dict[str, int | None] = dict(zip(keys, times))
+    # A row stands for its group by the group's latest date; only groups of several rows
+    # need gathering (and can cross a boundary). Plain int dicts, not [lo, hi] lists,
+    # spare the garbage collector a container per group.
+    sizes = Counter(keys)
     earliest: dict[str, int] = {}
-    larger = {key for key, n in sizes.items() if n > 1}
-    if larger:
-        for key in larger:
-            latest[key] = None
-        for key, t in compress(zip(keys, times), map(larger.__contains__, keys)):
-            if t is not None:
-                hi = latest[key]
-                if hi is None:
-                    latest[key] = earliest[key] = t
-                elif t > hi:
-                    latest[key] = t
-                elif t < earliest[key]:
-                    earliest[key] = t
+    latest: dict[str, int] = {}
+    in_larger = None
+    if len(sizes) < len(keys):
+        larger = {key for key, n in sizes.items() if n > 1}
+        in_larger = list(map(larger.__contains__, keys))
+        for key, t in compress(zip(keys, row_time), in_larger):
+            if t > latest.get(key, _UNDATED - 1):
+                latest[key] = t
+            if t != _UNDATED and t < earliest.get(key, _NEVER + 1):
+                earliest[key] = t
+        for i in compress(range(len(keys)), in_larger):
+            row_time[i] = latest[keys[i]]
 
-    # Groups in time order: each slice of the spec (and its embargo) is then a run of this list.
-    order = sorted([key for key, t in latest.items() if t is not None], key=latest.__getitem__)
-    order_times = list(map(latest.__getitem__, order))
-    bounds = _boundaries(spec, order_times)
+    def group_times() -> list[int]:  # sorted latest date of each dated group; only quantiles need it
+        one_row_groups = compress(row_time, map(operator.not_, in_larger)) if in_larger else row_time
+        times = sorted([*one_row_groups, *latest.values()])
+        return times[bisect.bisect_right(times, _UNDATED):]
+
+    bounds = _boundaries(spec, group_times)
+
+    # The time line as regions: undated, then per split its kept slice and (but the last)
+    # its embargo, the `embargo_days` before the next split's start.
     embargo = round(spec.embargo_days * _DAY_US)
-
-    def position(t: float) -> int:  # first group at or after time t
-        return bisect.bisect_left(order_times, t)
-
-    placed: dict[str, str | None] = {}
-    embargoed: list[str] = []
-    for i, name in enumerate(names):
-        start = bounds[i - 1] if i > 0 else -math.inf
-        if i == last:
-            placed.update(zip(order[position(start):], repeat(name)))
-            continue
-        keep_end = max(start, bounds[i] - embargo)  # a group whose latest date is in [keep_end, bounds[i]) is embargoed
-        placed.update(zip(order[position(start):position(keep_end)], repeat(name)))
-        embargoed += order[position(keep_end):position(bounds[i])]
-    placed.update(zip(embargoed, repeat(None)))
-
-    straddling = []
-    for key in larger:
-        hi = latest[key]
-        if hi is not None and placed[key] is not None:
-            i = bisect.bisect_right(bounds, hi)
-            if i > 0 and earliest[key] < bounds[i - 1]:
-                straddling.append(key)
-    placed.update(zip(straddling, repeat(None)))
+    points, labels = [_UNDATED + 1], [None]  # region 0 (undated) is placed by hash below
+    for i, name in enumerate(names[:last]):
+        start = bounds[i - 1] if i else _UNDATED + 1
+        points += [max(start, bounds[i] - embargo), bounds[i]]
+        labels += [name, None]
+    labels.append(names[last])
+    region = list(map(bisect.bisect_right, repeat(points), row_time))
 
     # Undated groups cannot be shown to precede or follow the cutoff: hashed among the earlier splits.
-    undated = [key for key, t in latest.items() if t is None]
-    earlier_total = math.fsum(spec.ratios[:last])
-    undated_table = _split_table(names[:last], [r / earlier_total for r in spec.ratios[:last]])
-    placed.update((key, undated_table[bucket_by_key[key]]) for key in undated)
+    earlier = spec.ratios[:last]
+    undated_table = _split_table(names[:last], [r / math.fsum(earlier) for r in earlier])
+    split = [labels[r] if r else undated_table[b] for r, b in zip(region, buckets)]
 
-    rows = sizes.__getitem__
+    # A group whose earliest date falls before its slice would put an older row in a later split.
+    crossing = {
+        key for key, lo in earliest.items()
+        if labels[bisect.bisect_right(points, latest[key])] is not None and _slice_start(points, latest[key]) > lo
+    }
+    if crossing:
+        for i in compress(range(len(keys)), in_larger):
+            if keys[i] in crossing:
+                split[i] = None
     return Assignment(
-        spec=spec, split=list(map(placed.__getitem__, keys)), bucket=buckets, group=keys,
-        dropped_embargo=sum(map(rows, embargoed)), dropped_straddle=sum(map(rows, straddling)),
-        undated=sum(map(rows, undated)),
+        spec=spec, split=split, bucket=buckets, group=keys,
+        dropped_embargo=sum(region.count(r) for r in range(2, len(labels), 2)),
+        dropped_crossing=sum(sizes[key] for key in crossing),
+        undated=region.count(0),
         cutoffs=tuple(_iso(b) for b in bounds),
     )
 
 
-def _boundaries(spec: SplitSpec, latest_times: list[int]) -> list[int]:
-    """Start (micros since the epoch) of each split after the first, from the spec or the data."""
+def _slice_start(points: list[int], t: int) -> int:
+    """Start of the region holding t."""
+    return points[bisect.bisect_right(points, t) - 1]
+
+
+def _boundaries(spec: SplitSpec, group_times) -> list[int]:
+    """Start (micros since the epoch) of each split after the first, from the spec or the data.
+
+    `group_times()` gives the sorted latest date of every dated group.
+    """
     if isinstance(spec.cutoff, tuple):
         return [_to_micros(parse_time(v)) for v in spec.cutoff]
+    latest_times = group_times()
     ratios = spec.ratios
     if spec.cutoff is not None:
         cutoff = _to_micros(parse_time(spec.cutoff))
@@ -262,12 +266,13 @@ def _quantile(sorted_times: list[int], fraction: float) -> int:
     return sorted_times[k] if k < len(sorted_times) else _NEVER
 
 
-def _times(values: Sequence, ids: Sequence[str], column: str) -> list[int | None]:
-    """Microseconds since the epoch per row (None when the row has no date)."""
+def _times(values: Sequence, ids: Sequence[str], column: str, *, undated=None) -> list:
+    """Microseconds since the epoch per row (`undated` when the row has no date)."""
     try:  # fast path: aware datetimes and None, as read from the schema's timestamp[us, tz=UTC]
-        return [None if v is None else (v - EPOCH) // _ONE_US for v in values]
+        return [undated if v is None else (v - EPOCH) // _ONE_US for v in values]
     except TypeError:  # naive datetimes, or a value that is no datetime: row by row, naming the bad one
-        return [_micros(v, row_id, column) for v, row_id in zip(values, ids)]
+        times = [_micros(v, row_id, column) for v, row_id in zip(values, ids)]
+        return [undated if t is None else t for t in times]
 
 
 def _micros(value, row_id: str, column: str) -> int | None:

@@ -48,14 +48,16 @@ def format_audit(report: dict) -> str:
     """The audit as a few lines for a terminal."""
     counts = ", ".join(f"{name} {n:,}" for name, n in report["counts"].items())
     dropped = report["dropped"]
-    lines = [f"splits: {counts}; dropped: embargo {dropped['embargo']:,}, straddle {dropped['straddle']:,}"]
+    lines = [f"splits: {counts}; dropped: embargo {dropped['embargo']:,}, crossing a boundary {dropped['crossing']:,}"]
     dups = report["duplicate_texts_across_splits"]
     lines.append(f"duplicate texts across splits: {'not checked' if dups is None else dups}")
     lines.append(f"groups in more than one split: {report['group_straddles']}")
     if "time" in report:
         t = report["time"]
         gap = "n/a" if t["gap_days"] is None else f"{t['gap_days']:.2f} days"
-        lines.append(f"latest train date {t['latest_train_date']} vs earliest test date {t['earliest_test_date']} (gap {gap})")
+        lines.append(
+            f"latest train date {t['latest_train_date']} vs earliest test date {t['earliest_test_date']} (gap {gap})"
+        )
         lines.append(f"undated rows (placed by hash, never in the last split): {t['undated']:,}")
     if "strata" in report:
         worst = max(report["strata"], key=lambda s: s["deviation_points"], default=None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Sequence
 
 NUM_BUCKETS = 10_000
 
@@ -22,23 +22,26 @@ SEPARATOR = "\x00"
 
 def bucket_of(key: str, salt: str) -> int:
     """The bucket (0..9999) of `key` under `salt`: sha256 of salt, NUL and the NFC-normalised key."""
-    return bucket_map((key,), salt)[key]
+    return buckets_of([key], salt)[0]
 
 
-def bucket_map(keys: Collection[str], salt: str) -> dict[str, int]:
-    """{key: bucket_of(key, salt)} for many keys; one inline expression, as this is assign's hot loop."""
+def buckets_of(keys: Sequence[str], salt: str) -> list[int]:
+    """[bucket_of(key, salt) for key in keys], written out inline: this is assign's hot loop.
+
+    Hashing every key, repeated ones included, is faster than de-duplicating them through a dict.
+    """
     if SEPARATOR in salt:
         raise ValueError(f"salt {salt!r} contains NUL, the separator between salt and key; remove it")
     prefix = (salt + SEPARATOR).encode("utf-8")
     sha256, normalize, from_bytes = hashlib.sha256, unicodedata.normalize, int.from_bytes
     try:
-        return {
-            # ASCII is already NFC: skipping normalize() is the fast path for hex keys.
-            key: from_bytes(
+        return [
+            from_bytes(
+                # ASCII is already NFC: skipping normalize() is the fast path for hex keys.
                 sha256(prefix + (key if key.isascii() else normalize("NFC", key)).encode("utf-8")).digest()[:8], "big"
             ) % NUM_BUCKETS
             for key in keys
-        }
+        ]
     except AttributeError:
         bad = next(key for key in keys if not isinstance(key, str))
         raise TypeError(f"keys must be strings, found {bad!r}") from None

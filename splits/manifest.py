@@ -23,7 +23,11 @@ def id_list_sha256(ids: Sequence[str]) -> str:
 
 
 def build_manifest(
-    columns: Mapping[str, Sequence], assignment: Assignment, spec: SplitSpec, *, text_hash_column: str = "content_sha256"
+    columns: Mapping[str, Sequence],
+    assignment: Assignment,
+    spec: SplitSpec,
+    *,
+    text_hash_column: str = "content_sha256",
 ) -> dict:
     """The JSON-safe manifest of `assignment`, computed from `columns` with `spec`.
 
@@ -33,7 +37,9 @@ def build_manifest(
     ones a quantile cutoff was computed with.
     """
     if assignment.spec != spec:
-        raise SpecError(f"the assignment was made with {assignment.spec!r}, not with {spec!r}; pass the spec it was made with")
+        raise SpecError(
+            f"the assignment was made with {assignment.spec!r}, not with {spec!r}; pass the spec it was made with"
+        )
     by_split = assignment.ids_by_split(columns["id"])
     return {
         "format": FORMAT,
@@ -74,9 +80,13 @@ def verify(manifest: Mapping, columns: Mapping[str, Sequence]) -> list[str]:
         ("split_bucket", result.bucket, "bucket"),
     ):
         if column in columns:
-            moved = sorted((row_id, old, new) for row_id, old, new in zip(ids, columns[column], recomputed) if old != new)
+            moved = sorted(
+                (row_id, old, new) for row_id, old, new in zip(ids, columns[column], recomputed) if old != new
+            )
             if moved:
-                first = ", ".join(f"{row_id} ({old!r} -> {new!r})" for row_id, old, new in moved[:FIRST_IDS])
+                first = ", ".join(
+                    f"{row_id} (published {old!r}, recomputed {new!r})" for row_id, old, new in moved[:FIRST_IDS]
+                )
                 problems.append(f"{len(moved):,} row(s) have a different {what} than published; first ids: {first}")
     by_split = result.ids_by_split(ids)
     counts, hashes = manifest.get("counts", {}), manifest.get("id_sha256", {})

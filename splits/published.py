@@ -14,8 +14,8 @@ from .manifest import manifest_spec, verify
 
 MANIFEST_NAME = "splits.json"
 SHARD_NAME = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
-# Read when present: the stored outcome verify compares with, and the audit's text hash.
-STORED_COLUMNS = ("split_group", "split_bucket", "content_sha256")
+# Read when present: the stored outcome of the split, which verify compares row by row.
+STORED_COLUMNS = ("split_group", "split_bucket")
 
 
 def write_manifest(out: str | PathLike, manifest: dict) -> Path:
@@ -26,6 +26,7 @@ def write_manifest(out: str | PathLike, manifest: dict) -> Path:
 
 
 def read_manifest(out: str | PathLike) -> dict:
+    """The manifest in OUT/splits.json."""
     path = Path(out) / MANIFEST_NAME
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -51,8 +52,9 @@ def read_published(out: str | PathLike, columns: list[str]) -> tuple[dict[str, l
         if match is None:
             raise PublishedDataError(f"shard {str(path)!r} is not named {{split}}-{{i:05d}}-of-{{n:05d}}.parquet")
         seen.setdefault((match["split"], int(match["total"])), set()).add(int(match["index"]))
-        present = [name for name in columns if name in pq.read_schema(path).names]
-        table = pq.read_table(path, columns=present)
+        shard = pq.ParquetFile(path)
+        present = [name for name in columns if name in shard.schema_arrow.names]
+        table = shard.read(columns=present)
         for name in present:
             result.setdefault(name, []).extend(table.column(name).to_pylist())
         result["split"].extend([match["split"]] * table.num_rows)
@@ -62,7 +64,9 @@ def read_published(out: str | PathLike, columns: list[str]) -> tuple[dict[str, l
             problems.append(f"split {split!r}: shard(s) {missing} of {total} are missing")
     lengths = {name: len(values) for name, values in result.items()}
     if len(set(lengths.values())) > 1:
-        raise PublishedDataError(f"the shards in {str(data)!r} do not all have the columns {sorted(lengths)}: row counts {lengths}")
+        raise PublishedDataError(
+            f"the shards in {str(data)!r} do not all have the columns {sorted(lengths)}: row counts {lengths}"
+        )
     return result, problems
 
 
@@ -70,6 +74,6 @@ def verify_published(out: str | PathLike) -> list[str]:
     """Recompute the splits of a published folder from its manifest; differences, empty when nothing moved."""
     manifest = read_manifest(out)
     spec = manifest_spec(manifest)
-    wanted = ["id", spec.group, spec.stratify, spec.time_column, *STORED_COLUMNS]
+    wanted = ["id", spec.group, spec.stratify, spec.time_column if spec.strategy == "time" else None, *STORED_COLUMNS]
     columns, problems = read_published(out, [name for name in dict.fromkeys(wanted) if name])
     return problems + verify(manifest, columns)

@@ -15,15 +15,18 @@ It round-trips through `to_dict`/`from_dict` (JSON-safe) and loads from TOML:
 from __future__ import annotations
 
 import math
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from os import PathLike
 
 from .errors import SpecError
 from .hashing import NUM_BUCKETS, bucket_edges
 
 STRATEGIES = ("hash", "time")
+SPLIT_NAME = re.compile(r"\w+(\.\w+)*")  # what `datasets` accepts as a split name (and safe in a file name)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class SplitSpec:
         if not isinstance(self.time_column, str) or not self.time_column:
             raise SpecError(f"time_column must be a column name, got {self.time_column!r}")
         embargo = self.embargo_days
-        if isinstance(embargo, bool) or not isinstance(embargo, (int, float)) or not math.isfinite(embargo) or embargo < 0:
+        if not _is_number(embargo) or not math.isfinite(embargo) or embargo < 0:
             raise SpecError(f"embargo_days must be a number >= 0, got {embargo!r}")
         object.__setattr__(self, "embargo_days", float(embargo))
         if self.strategy == "time":
@@ -109,14 +112,14 @@ class SplitSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> SplitSpec:
-        """Build from `to_dict` output or a TOML table; `splits` may be a table {name: ratio} or [[name, ratio], ...]."""
+        """Build from `to_dict` output or a TOML table.
+
+        `splits` may be a table {name: ratio} (in order) or a list of [name, ratio] pairs.
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise SpecError(f"unknown split spec key(s) {unknown}; known keys are {sorted(known)}")
-        d = dict(d)
-        if isinstance(d.get("splits"), dict):
-            d["splits"] = tuple(d["splits"].items())
         return cls(**d)
 
     @classmethod
@@ -136,11 +139,16 @@ class SplitSpec:
     @classmethod
     def from_sizes(cls, test_size: float = 0.1, validation_size: float = 0.0, **kw) -> SplitSpec:
         """train / validation / test from CLI-style sizes; validation is left out when its size is 0."""
-        for name, size in (("test_size", test_size), ("validation_size", validation_size)):
-            if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 <= size < 1:
-                raise SpecError(f"{name} must be a number in [0, 1), got {size!r}")
+        if not _is_number(test_size) or not 0 < test_size < 1:
+            raise SpecError(f"test_size must be a number in (0, 1), got {test_size!r}")
+        if not _is_number(validation_size) or not 0 <= validation_size < 1:
+            raise SpecError(f"validation_size must be a number in [0, 1), got {validation_size!r}")
         # Rounded so that 1 - 0.1 - 0.1 is stored as 0.8, not 0.7999999999999999.
         train = round(1.0 - test_size - validation_size, 12)
+        if train <= 0:
+            raise SpecError(
+                f"test_size + validation_size must be below 1 to leave rows for train, got {test_size} + {validation_size}"
+            )
         splits = [("train", train)]
         if validation_size:
             splits.append(("validation", float(validation_size)))
@@ -149,6 +157,8 @@ class SplitSpec:
 
 
 def _check_splits(splits) -> tuple[tuple[str, float], ...]:
+    if isinstance(splits, Mapping):
+        splits = splits.items()
     try:
         pairs = [(name, ratio) for name, ratio in splits]
     except (TypeError, ValueError):
@@ -156,9 +166,11 @@ def _check_splits(splits) -> tuple[tuple[str, float], ...]:
     if not pairs:
         raise SpecError("splits is empty; give at least one (name, ratio) pair, e.g. ('train', 1.0)")
     for name, ratio in pairs:
-        if not isinstance(name, str) or not name or "/" in name:
-            raise SpecError(f"split name must be a non-empty string without '/', got {name!r}")
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio <= 0:
+        if not isinstance(name, str) or not SPLIT_NAME.fullmatch(name):
+            raise SpecError(
+                f"split name must be word characters (dots between words), as `datasets` requires, got {name!r}"
+            )
+        if not _is_number(ratio) or not math.isfinite(ratio) or ratio <= 0:
             raise SpecError(f"ratio of split {name!r} must be a positive number, got {ratio!r}")
     names = [name for name, _ in pairs]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -171,9 +183,14 @@ def _check_splits(splits) -> tuple[tuple[str, float], ...]:
     for (name, ratio), start, end in zip(pairs, [0, *edges], edges):
         if end <= start:
             raise SpecError(
-                f"ratio of split {name!r} is {ratio!r}, less than one of {NUM_BUCKETS} buckets; use at least {1 / NUM_BUCKETS}"
+                f"ratio of split {name!r} is {ratio!r}, less than one of {NUM_BUCKETS} buckets; "
+                f"use at least {1 / NUM_BUCKETS}"
             )
     return tuple((name, float(ratio)) for name, ratio in pairs)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def parse_time(value: str) -> datetime:
@@ -181,11 +198,11 @@ def parse_time(value: str) -> datetime:
     if not isinstance(value, str):
         raise SpecError(f"cutoff must be an ISO date or datetime string, got {value!r}")
     try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)  # a date alone parses as its midnight
     except ValueError:
-        raise SpecError(f"cutoff {value!r} is not an ISO date or datetime; write e.g. '2024-06-01' or '2024-06-01T08:00:00+08:00'") from None
+        raise SpecError(
+            f"cutoff {value!r} is not an ISO date or datetime; write e.g. '2024-06-01' or '2024-06-01T08:00:00+08:00'"
+        ) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)

@@ -212,7 +212,7 @@ def test_embargo_drops_the_days_before_the_cutoff_and_counts_them():
     columns = {"id": [f"r{i}" for i in range(6)], "content_sha256": [f"h{i}" for i in range(6)], "date": dates}
     result = assign(columns, SplitSpec(strategy="time", cutoff="2024-03-01", embargo_days=3))
     assert result.split == ["train", "train", None, None, None, "test"]
-    assert (result.dropped_embargo, result.dropped_straddle) == (3, 0)
+    assert (result.dropped_embargo, result.dropped_crossing) == (3, 0)
 
 
 def test_a_group_is_placed_by_its_latest_date():
@@ -233,7 +233,7 @@ def test_a_group_spanning_the_cutoff_is_dropped_and_counted():
     }
     result = assign(columns, SplitSpec(strategy="time", cutoff="2024-03-01"))
     assert result.split == [None, None, "test"]
-    assert (result.dropped_embargo, result.dropped_straddle) == (0, 2)
+    assert (result.dropped_embargo, result.dropped_crossing) == (0, 2)
 
 
 def test_undated_groups_go_by_hash_among_the_earlier_splits():
@@ -282,7 +282,7 @@ def test_pinned_spec_reproduces_the_split_without_the_dropped_rows():
     assert isinstance(pinned.cutoff, tuple) and len(pinned.cutoff) == 2
     again = assign(kept, pinned)  # ...the pinned boundaries do not
     assert again.split == [s for s in result.split if s is not None]
-    assert again.dropped_embargo == again.dropped_straddle == 0
+    assert again.dropped_embargo == again.dropped_crossing == 0
 
 
 # --- time, against a plain per-group restatement of the rules on many small inputs ----------
@@ -344,7 +344,7 @@ def test_time_matches_the_rules_stated_plainly(data, start_days, embargo, salt):
     )
     result = assign(columns, spec)
     assert result.split == reference_time(columns, spec, bounds)
-    assert result.dropped_embargo + result.dropped_straddle == result.split.count(None)
+    assert result.dropped_embargo + result.dropped_crossing == result.split.count(None)
 
 
 @settings(max_examples=200, deadline=None)

@@ -60,7 +60,7 @@ def test_time_report_gives_latest_train_and_earliest_test():
     assert t["gap_days"] == 3.25
     assert t["cutoffs"] == ["2024-03-01T00:00:00+00:00"]
     assert t["undated"] == 1 and t["order_ok"] is True
-    assert report["dropped"] == {"embargo": 1, "straddle": 0}
+    assert report["dropped"] == {"embargo": 1, "crossing": 0}
     assert report["ok"] is True
     json.dumps(report)
 

@@ -44,7 +44,7 @@ def test_manifest_holds_spec_counts_hashes_audit_and_is_json_safe():
     ids = result.ids_by_split(columns["id"])
     assert manifest["id_sha256"] == {name: id_list_sha256(ids[name]) for name in spec.names}
     assert manifest["audit"]["ok"] is True
-    assert manifest["dropped"] == {"embargo": 0, "straddle": 0}
+    assert manifest["dropped"] == {"embargo": 0, "crossing": 0}
     assert json.loads(json.dumps(manifest)) == manifest
 
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import pyarrow as pa
 import pytest
@@ -6,8 +6,6 @@ from datasets import Dataset, DatasetDict, Features, load_dataset
 
 from splits import SpecError, SplitSpec, assign, manifest_spec, read_manifest, regenerate
 from test_splits_published import SCHEMA, corpus, publish
-
-UTC = timezone.utc
 
 
 def dataset_dict(columns, names=("train", "test")):

@@ -20,6 +20,7 @@ def test_defaults_are_the_documented_ones():
         ({"splits": (("train", 1.0), ("test", 0.0))}, "0.0"),
         ({"splits": (("train", 0.5), ("train", 0.5))}, "'train'"),
         ({"splits": (("", 1.0),)}, "''"),
+        ({"splits": (("dev-set", 1.0),)}, "'dev-set'"),
         ({"splits": (("train", "0.9"), ("test", 0.1))}, "'0.9'"),
         ({"splits": (("train", 0.99999), ("test", 0.00001))}, "1e-05"),
         ({"splits": ()}, "empty"),
@@ -70,6 +71,22 @@ def test_lists_and_tuples_give_equal_specs():
 def test_from_dict_accepts_a_table_of_ratios_in_order():
     spec = SplitSpec.from_dict({"splits": {"train": 0.8, "validation": 0.1, "test": 0.1}})
     assert spec.names == ("train", "validation", "test")
+    assert SplitSpec(splits={"train": 0.9, "test": 0.1}) == SplitSpec()
+
+
+@pytest.mark.parametrize(
+    "cutoff, iso",
+    [
+        ("2024-06-01", "2024-06-01T00:00:00+00:00"),
+        ("2024-06-01T08:00:00", "2024-06-01T08:00:00+00:00"),
+        ("2024-06-01T08:00:00+08:00", "2024-06-01T00:00:00+00:00"),
+        ("2024-06-01T08:00:00Z", "2024-06-01T08:00:00+00:00"),
+    ],
+)
+def test_cutoff_forms(cutoff, iso):
+    from splits.spec import parse_time
+
+    assert parse_time(cutoff).isoformat() == iso
 
 
 def test_from_dict_names_unknown_keys():
