@@ -30,14 +30,58 @@ def _build(args: argparse.Namespace) -> int:
                                 languages=tuple(args.languages.split(",")) if args.languages else None),
         dedup=DedupSettings(threshold=args.dedup_threshold, shingle_size=args.shingle_size, num_perm=args.num_perm,
                             keep_duplicates=args.keep_duplicates))
-    spec = SplitSpec.from_sizes(test_size=args.test_size, validation_size=args.validation_size,
-                                **({"salt": args.salt} if args.salt else {}))
+    spec = _split_spec(args)
     report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
                    progress=not args.quiet, card_template=args.card_template,
                    cache_dir=None if args.no_cache else args.cache_dir)
     for line in report.summary_lines():
         print(line, file=sys.stderr)
+    _print_audit(report.audit)
     return 0 if report.balanced else 1
+
+
+def _split_spec(args: argparse.Namespace):
+    from splits import SplitSpec
+
+    from .pipeline import DEFAULT_SPLIT
+
+    if args.spec:
+        return SplitSpec.from_toml(args.spec)
+    kw = {"strategy": args.strategy, "salt": args.salt or DEFAULT_SPLIT.salt,
+          "group": DEFAULT_SPLIT.group if args.group is None else (None if args.group == "id" else args.group),
+          "stratify": args.stratify}
+    if args.strategy == "time":
+        kw.update(cutoff=args.cutoff, embargo_days=args.embargo_days)
+    return SplitSpec.from_sizes(test_size=args.test_size, validation_size=args.validation_size, **kw)
+
+
+def _print_audit(audit: dict) -> None:
+    from splits import format_audit
+
+    print(format_audit(audit), file=sys.stderr)
+
+
+def _split(args: argparse.Namespace) -> int:
+    from .resplit import resplit
+
+    manifest = resplit(args.dataset, args.output, spec=_split_spec(args), card_template=args.card_template)
+    _print_audit(manifest["audit"])
+    return 0 if manifest["audit"]["ok"] else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from splits import SplitError, verify_published
+
+    try:
+        problems = verify_published(args.dataset)
+    except SplitError as exc:
+        print(f"corpus: error: {exc}", file=sys.stderr)
+        return 2
+    for line in problems:
+        print(line, file=sys.stderr)
+    print("verify: OK, every row is in the split its spec gives" if not problems else "verify: FAILED",
+          file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _default_cache() -> str:
@@ -68,13 +112,37 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
     b.add_argument("--cache-dir", default=_default_cache(), help="signature cache (default: %(default)s)")
     b.add_argument("--no-cache", action="store_true", help="use no cache")
-    b.add_argument("--test-size", type=float, default=0.1, help="share of rows in test (default: 0.1)")
-    b.add_argument("--validation-size", type=float, default=0.0, help="share in validation (default: 0)")
-    b.add_argument("--salt", help="split salt (changing it moves rows between splits)")
+    _add_split_flags(b)
     b.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
+
+    sp = sub.add_parser("split", help="re-assign the splits of a built dataset from its Parquet alone",
+                        epilog="Example: corpus split out/ --strategy time --embargo-days 3 -o out-time/")
+    sp.add_argument("dataset", help="dataset folder, or hf://datasets/owner/name@v1.0.0")
+    sp.add_argument("-o", "--output", help="folder to write (default: rewrite DATASET in place)")
+    _add_split_flags(sp)
+    sp.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")
+    sp.set_defaults(func=_split)
+
+    v = sub.add_parser("verify", help="recompute the split assignment and fail if any row moved",
+                       epilog="Example: corpus verify out/")
+    v.add_argument("dataset", help="dataset folder with splits.json and data/*.parquet")
+    v.set_defaults(func=_verify)
     return parser
+
+
+def _add_split_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("split")
+    g.add_argument("--strategy", choices=("hash", "time"), default="hash", help="hash (default) or time")
+    g.add_argument("--test-size", type=float, default=0.1, help="share of rows in test (default: 0.1)")
+    g.add_argument("--validation-size", type=float, default=0.0, help="share in validation (default: 0)")
+    g.add_argument("--salt", "--seed", dest="salt", help="split salt (changing it moves rows between splits)")
+    g.add_argument("--group", help="column whose rows share a split (default: dup_cluster; 'id' for none)")
+    g.add_argument("--stratify", help="column to report per-stratum shares for (e.g. feed)")
+    g.add_argument("--cutoff", help="time strategy: first instant of test (default: the test-size quantile)")
+    g.add_argument("--embargo-days", type=float, default=0.0, help="time strategy: days dropped before the cutoff")
+    g.add_argument("--spec", help="a split spec TOML file (overrides the flags above)")
 
 
 def main(argv: list[str] | None = None) -> int:

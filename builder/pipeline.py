@@ -20,7 +20,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from splits import SplitSpec, assign, build_manifest
+from splits import SplitSpec, assign, build_manifest, write_manifest
 
 from . import __version__
 from .article import FileResult, process_file
@@ -34,6 +34,10 @@ from .write import rows_to_table, write_split
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).with_name("sample")
+# Copies of one story never straddle splits: group by duplicate cluster. With duplicates
+# dropped (the default) every row is its own cluster, so the key is the row id, which adding
+# articles never moves; with --keep-duplicates a cluster's rows move together.
+DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
 _BATCH = 1000
 _INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
 
@@ -49,6 +53,7 @@ class BuildReport:
     warnings: Counter = field(default_factory=Counter)
     splits: dict[str, int] = field(default_factory=dict)
     dedup: dict = field(default_factory=dict)
+    audit: dict = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -73,7 +78,6 @@ class BuildReport:
             f"rejected: {fmt(self.rejected)}",
             f"ignored by suffix: {fmt(self.ignored)}",
             f"warnings: {fmt(self.warnings)}",
-            "splits: " + (", ".join(f"{k} {v}" for k, v in self.splits.items()) or "none"),
             f"written to {self.output} in {self.seconds:.1f} s",
         ]
 
@@ -88,7 +92,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     (deleting it is always safe). Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
     settings = settings or BuildSettings()
-    split_spec = split_spec or SplitSpec()
+    split_spec = split_spec or DEFAULT_SPLIT
     src = Path(source) if source is not None else SAMPLE_DIR
     if not src.is_dir():
         raise SourceError(f"source folder {str(src)!r} does not exist or is not a folder")
@@ -129,33 +133,41 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     report.rows = table.num_rows
     report.rejected = Counter(r.reason for r in rejects)
 
-    table, manifest = _assign_splits(table, split_spec)
+    table, manifest = assign_splits(table, split_spec)
     report.splits = manifest["counts"]
-    with atomic_output(out) as tmp:
-        for name, _ in split_spec.splits:
-            part = table.filter(pc.equal(table.column("_split"), name)).drop_columns(["_split"])
-            write_split(part, tmp / "data", name)
-        rejects.sort(key=lambda r: r.path)
-        with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as fh:
-            for r in rejects:
-                fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
-        (tmp / "splits.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                         encoding="utf-8")
-        report.seconds = time.perf_counter() - t0
-        summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
-                   "settings": settings.to_dict()}
-        # The folder's content depends on the input only: not on where it sat on this machine
-        # (and a published card must not reveal local paths), nor on how fast the machine was.
-        for key in ("seconds", "source", "output"):
-            summary.pop(key)
-        (tmp / "build_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                                encoding="utf-8")
-        (tmp / "README.md").write_text(render_card(
-            tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None), encoding="utf-8")
+    report.audit = manifest["audit"]
+    summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
+               "settings": settings.to_dict()}
+    # The folder's content depends on the input only: not on where it sat on this machine
+    # (a published card must not reveal local paths), nor on how fast the machine was.
+    for key in ("seconds", "source", "output"):
+        summary.pop(key)
+    rejects.sort(key=lambda r: r.path)
+    write_dataset(out, table, split_spec, manifest, summary, rejects=[r.to_dict() for r in rejects],
+                  card_template=card_template)
     report.seconds = time.perf_counter() - t0
     for line in report.summary_lines():
         log.debug(line)
     return report
+
+
+def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, summary: dict, *,
+                  rejects: list[dict], card_template: str | os.PathLike | None = None) -> None:
+    """Write a dataset folder atomically: shards per split, ledger, manifest, summary, card.
+    `table` carries a `_split` column (None: dropped by the split, e.g. a time embargo)."""
+    with atomic_output(out) as tmp:
+        for name, _ in spec.splits:
+            part = table.filter(pc.equal(table.column("_split"), name)).drop_columns(["_split"])
+            write_split(part, tmp / "data", name)
+        with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as fh:
+            for r in rejects:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        write_manifest(tmp, manifest)
+        (tmp / "build_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
+                                                encoding="utf-8")
+        (tmp / "README.md").write_text(render_card(
+            tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None),
+            encoding="utf-8")
 
 
 def _finish_batch(rows: list[dict]) -> pa.Table:
@@ -185,7 +197,11 @@ def _apply_dedup(table: pa.Table, verdicts: dict, paths: dict[str, str]) -> tupl
     return (table if all(keep) else table.filter(pa.array(keep))), rejects
 
 
-def _assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
+def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
+    """Assign every row a split by `spec` (pure: the rows' own columns decide); returns the
+    table with split_group, split_bucket and a `_split` column, and the manifest."""
+    if "_split" in table.column_names:
+        table = table.drop_columns(["_split"])
     names = {"id", spec.group, spec.stratify, spec.time_column} - {None}
     columns = {name: table.column(name).to_pylist() for name in names if name in table.column_names}
     assignment = assign(columns, spec)

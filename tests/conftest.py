@@ -40,3 +40,4 @@ def shared_corpus() -> Path:
     if not SHARED_CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present (a user's clone has none)")
     return SHARED_CORPUS
+from hub_fixture import hub  # noqa: F401,E402

@@ -37,6 +37,15 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 @pytest.fixture
 def hub(tmp_path_factory, monkeypatch):
+    # Import before touching the environment: a first import here would compute the modules'
+    # constants from this test's environment, and monkeypatch would then "restore" those
+    # values (offline off, this test's caches) for every later test.
+    import datasets.config
+    import huggingface_hub.constants as hf_constants
+    import huggingface_hub.hf_api
+    import huggingface_hub.utils._http as hf_http
+    from huggingface_hub import HfFileSystem
+
     root = tmp_path_factory.mktemp("hub")
     home = root / "hf_home"
     server = HubServer(blob_dir=root / "server_blobs").start()
@@ -63,12 +72,6 @@ def hub(tmp_path_factory, monkeypatch):
     # Would override HF_TOKEN (OIDC exchange) or the endpoint (staging mode).
     for name in ("HF_OIDC_RESOURCE", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_CO_STAGING", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
-
-    import datasets.config
-    import huggingface_hub.constants as hf_constants
-    import huggingface_hub.hf_api
-    import huggingface_hub.utils._http as hf_http
-    from huggingface_hub import HfFileSystem
 
     host = urlsplit(url).hostname
     for name, value in {
@@ -118,11 +121,10 @@ def hub(tmp_path_factory, monkeypatch):
     # Any host but loopback fails to resolve, so a call that escaped the patching fails loudly
     # (and is listed) instead of reaching the real Hub.
     real_getaddrinfo = socket.getaddrinfo
-    server.blocked_hosts = []
 
     def loopback_only(host, *args, **kwargs):
         name = host.decode() if isinstance(host, bytes) else host
-        if name not in _LOOPBACK:
+        if name is not None and name not in _LOOPBACK:
             server.blocked_hosts.append(name)
             raise socket.gaierror(socket.EAI_NONAME, f"blocked by the hub fixture: {name}")
         return real_getaddrinfo(host, *args, **kwargs)
@@ -139,4 +141,5 @@ def hub(tmp_path_factory, monkeypatch):
         hf_http.close_session()
         HfFileSystem.clear_instance_cache()
         server.stop()
+    assert not server.errors, "the test Hub failed:\n" + "\n".join(server.errors)
     assert not server.blocked_hosts, f"the clients tried to reach {sorted(set(server.blocked_hosts))}"

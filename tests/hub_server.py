@@ -34,8 +34,10 @@ import hashlib
 import json
 import os
 import re
+import socket
 import tempfile
 import threading
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -131,11 +133,13 @@ class Repo:
         return PREFIXES[self.repo_type] + self.repo_id
 
 
-class RequestRecord(NamedTuple):
+@dataclass
+class RequestRecord:
     method: str
     path: str  # percent-decoded, without the query string
     query: dict[str, list[str]]
-    status: int | None  # None when the connection was dropped without an answer
+    headers: dict[str, str]
+    status: int | None = None  # set once answered; stays None when the connection was dropped
 
 
 @dataclass
@@ -173,7 +177,8 @@ class HubError(Exception):
 
 
 def _json(status: int, data: Any, headers: dict | None = None) -> Resp:
-    return Resp(status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, json.dumps(data).encode())
+    headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+    return Resp(status, headers, json.dumps(data).encode())
 
 
 def _repo_not_found(key: tuple[str, str]) -> HubError:
@@ -197,6 +202,8 @@ class HubServer:
         self.requests: list[tuple[str, str]] = []
         self.log: list[RequestRecord] = []
         self.unhandled: list[tuple[str, str]] = []  # requests no route knew: tells what the clients need next
+        self.errors: list[str] = []  # tracebacks of server bugs (answered with a 500)
+        self.blocked_hosts: list[str] = []  # filled by the fixture's guard: non-loopback hosts the clients tried
         self._triggers: list[Trigger] = []
         self._lock = threading.RLock()
         self._seq = 0
@@ -302,10 +309,10 @@ class HubServer:
         with self._lock:
             key = (repo_type, repo_id)
             if key in self.repos:
-                raise HubError(409, f"You already created this {repo_type} repo", headers={})
+                raise HubError(409, f"You already created this {repo_type} repo")
             repo = Repo(repo_type, repo_id, private, now_iso())
             self.repos[key] = repo
-            init = self._new_commit(repo, (), "initial commit", "", "system", {})
+            init = self._new_commit((), "initial commit", "", "system", {})
             init.tree[".gitattributes"] = self._store_regular(DEFAULT_GITATTRIBUTES.encode())
             init = self._seal(repo, init)
             repo.branches["main"] = init.oid
@@ -336,7 +343,7 @@ class HubServer:
                     tree[path] = Entry(sha, size, True, git_blob_oid(lfs_pointer(sha, size)))
                 else:
                     tree[path] = self._store_regular(data)
-            new = self._seal(repo, self._new_commit(repo, (head.oid,), message, "", USER, tree))
+            new = self._seal(repo, self._new_commit((head.oid,), message, "", USER, tree))
             repo.branches[branch] = new.oid
             return new.oid
 
@@ -400,7 +407,8 @@ class HubServer:
                 return out
             oid = commit.parents[0]
 
-    def _new_commit(self, repo: Repo, parents: tuple[str, ...], title: str, message: str, author: str, tree) -> Commit:
+    @staticmethod
+    def _new_commit(parents: tuple[str, ...], title: str, message: str, author: str, tree) -> Commit:
         return Commit("", parents, title, message, now_iso(), author, dict(tree))
 
     def _seal(self, repo: Repo, commit: Commit) -> Commit:
@@ -489,7 +497,8 @@ class HubServer:
     def _tree_item(self, repo: Repo, commit: Commit, path: str, expand: bool) -> dict:
         entry = commit.tree.get(path)
         if entry is None:
-            item: dict[str, Any] = {"type": "directory", "oid": self._dir_oid(commit.tree, path), "size": 0, "path": path}
+            item: dict[str, Any] = {"type": "directory", "oid": self._dir_oid(commit.tree, path), "size": 0}
+            item["path"] = path
         else:
             item = {"type": "file", "oid": entry.oid, "size": entry.size, "path": path}
             if entry.lfs:
@@ -533,10 +542,10 @@ class HubServer:
                 self._require_auth(headers)
                 return _json(200, {"type": "user", "name": USER, "fullname": "Test User", "orgs": [],
                                    "auth": {"type": "access_token", "accessToken": {"role": "write"}}})
-            if n >= 5 and segs[1] in API_TYPES:
+            if n >= 4 and segs[1] in API_TYPES:
                 key = (API_TYPES[segs[1]], f"{unquote(segs[2])}/{unquote(segs[3])}")
                 return self._route_repo_api(method, key, segs[4:], query, body, headers)
-        if n >= 1 and segs[0] == "_lfs" and n >= 5:
+        if n >= 5 and segs[0] == "_lfs":
             return self._route_lfs_transfer(method, segs, body)
         # /{prefix}{ns}/{name}.git/info/lfs/objects/batch and /{prefix}{ns}/{name}/resolve/{rev}/{path}
         repo_type, rest = "model", segs  # model repos have no URL prefix
@@ -828,11 +837,8 @@ class HubServer:
                 upload: dict[str, Any] = {"href": base, "header": {}}
                 chunk = self.multipart_chunk_size
                 if chunk and size > chunk:
-                    parts = -(-size // chunk)
-                    upload = {
-                        "href": f"{base}/complete",
-                        "header": {"chunk_size": str(chunk), **{str(i): f"{base}/part/{i}" for i in range(1, parts + 1)}},
-                    }
+                    part_urls = {str(i): f"{base}/part/{i}" for i in range(1, -(-size // chunk) + 1)}
+                    upload = {"href": f"{base}/complete", "header": {"chunk_size": str(chunk), **part_urls}}
                 objects.append({"oid": oid, "size": size,
                                 "actions": {"upload": upload, "verify": {"href": f"{base}/verify", "header": {}}}})
         return _json(200, {"transfer": "basic" if not self.multipart_chunk_size else "multipart", "objects": objects},
@@ -926,7 +932,7 @@ class HubServer:
                         del tree[p]
                 else:
                     raise HubError(400, f"Unknown commit operation {kind!r}")
-            commit = self._new_commit(repo, (head.oid,), header.get("summary") or "", header.get("description") or "",
+            commit = self._new_commit((head.oid,), header.get("summary") or "", header.get("description") or "",
                                       USER, tree)
             commit = self._seal(repo, commit)
             repo.branches[branch] = commit.oid
@@ -973,8 +979,6 @@ class HubServer:
 def _front_matter(text: str) -> str | None:
     """The YAML block between the leading '---' lines of a README, or None."""
     m = re.match(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*$", text, re.S | re.M)
-    if m is None:
-        m = re.match(r"\A---[ \t]*\r?\n()^---[ \t]*$", text, re.M)
     return m.group(1) if m else None
 
 
@@ -983,6 +987,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     hub: HubServer
     protocol_version = "HTTP/1.1"  # keep-alive: the clients pool connections
+
+    def setup(self) -> None:
+        super().setup()
+        # Without this, a small answer waits ~40 ms on Nagle + delayed ACK: seconds per test.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):  # noqa: A002 - silence the default stderr logging
         pass
@@ -1006,46 +1015,45 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         method, path = self.command, unquote(split.path)
         query = parse_qs(split.query, keep_blank_values=True)
+        record = RequestRecord(method, path, query, dict(self.headers.items()))
         with hub._lock:
             hub.requests.append((method, path))
+            hub.log.append(record)
         body = self._read_body()
         fault = hub._before(method, path)
-        status: int | None = None
-        try:
-            if fault is not None and fault.action == "drop":
-                self.close_connection = True
-                return
-            if fault is not None and fault.action == "status":
-                resp = _error_resp(HubError(fault.status, f"Injected failure ({fault.status})"))
-            else:
-                try:
-                    resp = hub._route(method, split.path.split("/")[1:], query, body, self.headers)
-                except HubError as exc:
-                    if exc.status == 404 and exc.code is None and exc.message == "Not Found":
-                        with hub._lock:
-                            hub.unhandled.append((method, path))
-                    resp = _error_resp(exc)
-                except Exception as exc:  # a server bug: answer 500 so the test shows it, not a hang
-                    resp = _error_resp(HubError(500, f"Test Hub error: {type(exc).__name__}: {exc}"))
-            if fault is not None and fault.action == "drop_after":
-                self.close_connection = True
-                return
-            status = resp.status
-            self.send_response(resp.status)
-            for name, value in resp.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(resp.body)))
-            self.end_headers()
-            if method != "HEAD":
-                if fault is not None and fault.action == "truncate":
-                    self.wfile.write(resp.body[: len(resp.body) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(resp.body)
-        finally:
-            with hub._lock:
-                hub.log.append(RequestRecord(method, path, query, status))
+        if fault is not None and fault.action == "drop":
+            self.close_connection = True
+            return
+        if fault is not None and fault.action == "status":
+            resp = _error_resp(HubError(fault.status, f"Injected failure ({fault.status})"))
+        else:
+            try:
+                resp = hub._route(method, split.path.split("/")[1:], query, body, self.headers)
+            except HubError as exc:
+                if exc.status == 404 and exc.code is None and exc.message == "Not Found":
+                    with hub._lock:
+                        hub.unhandled.append((method, path))
+                resp = _error_resp(exc)
+            except Exception as exc:  # a server bug: answer 500 and keep the traceback for the fixture to report
+                with hub._lock:
+                    hub.errors.append(f"{method} {path}\n{traceback.format_exc()}")
+                resp = _error_resp(HubError(500, f"Test Hub error: {type(exc).__name__}: {exc}"))
+        if fault is not None and fault.action == "drop_after":
+            self.close_connection = True
+            return
+        record.status = resp.status
+        self.send_response(resp.status)
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.end_headers()
+        if method == "HEAD":
+            return
+        if fault is not None and fault.action == "truncate":
+            self.wfile.write(resp.body[: len(resp.body) // 2])
+            self.close_connection = True
+            return
+        self.wfile.write(resp.body)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 

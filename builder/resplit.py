@@ -1,0 +1,101 @@
+"""Re-split a built or published dataset from its Parquet alone: no raw files, no re-parsing.
+
+The rows already carry every column a split spec can name (id, dup_cluster, date, feed, ...),
+so a new assignment is `splits.assign` over those columns; shards, manifest and card are then
+rewritten together, atomically, by the same writer the build uses. The source may be a dataset
+folder (ours, or a folder of downloaded Parquet) or `hf://datasets/owner/name[@revision]`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from splits import SplitSpec, format_audit
+
+from .errors import SourceError
+from .pipeline import assign_splits, write_dataset
+from .schema import ROW_SCHEMA
+
+_HF_URL = re.compile(r"^hf://datasets/(?P<repo>[^/@]+/[^/@]+)(?:@(?P<rev>[^/]+))?/?$")
+
+
+def read_rows(folder: Path) -> pa.Table:
+    """Every row of every Parquet file under `folder` (any split layout), as ROW_SCHEMA."""
+    files = sorted(folder.rglob("*.parquet"))
+    if not files:
+        raise SourceError(f"no Parquet files under {str(folder)!r}: is it a built dataset folder?")
+    tables = []
+    for path in files:
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise SourceError(f"cannot read {path}: {exc}") from None
+        missing = set(ROW_SCHEMA.names) - set(table.column_names)
+        if missing:
+            raise SourceError(f"{path} lacks the columns {sorted(missing)}: not a corpus-builder dataset")
+        tables.append(table.select(ROW_SCHEMA.names).cast(ROW_SCHEMA))
+    return pa.concat_tables(tables)
+
+
+def resolve_source(source: str | os.PathLike, workdir: Path) -> Path:
+    """A local folder as is; `hf://datasets/owner/name@rev` downloaded (Parquet, manifest,
+    summary, ledger) into `workdir`."""
+    m = _HF_URL.match(str(source))
+    if not m:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise SourceError(f"dataset folder {str(folder)!r} does not exist")
+        return folder
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        return Path(snapshot_download(m.group("repo"), repo_type="dataset", revision=m.group("rev"),
+                                      local_dir=workdir / "download",
+                                      allow_patterns=["*.parquet", "*.json", "*.jsonl"]))
+    except HfHubHTTPError as exc:
+        raise SourceError(f"cannot download {source}: {exc}") from None
+
+
+def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, *, spec: SplitSpec,
+            card_template: str | os.PathLike | None = None) -> dict:
+    """Re-assign the splits of the dataset at `source` by `spec` and write the result to
+    `output` (default: in place). Returns the new manifest."""
+    with tempfile.TemporaryDirectory(prefix="corpus-split-") as work:
+        folder = resolve_source(source, Path(work))
+        out = Path(output) if output is not None else folder
+        if output is None and str(source).startswith("hf://"):
+            raise SourceError("a dataset on the Hub cannot be re-split in place: give an output folder (-o)")
+        table = read_rows(folder)
+        summary = _read_json(folder / "build_summary.json") or {
+            "rows": table.num_rows, "files_found": table.num_rows, "rejected": {}, "ignored": {}, "warnings": {},
+            "tool": {"name": "corpus-builder", "version": "unknown"}, "settings": {}}
+        rejects = [json.loads(line) for line in _read_lines(folder / "rejects.jsonl")]
+        table, manifest = assign_splits(table, spec)
+        summary["splits"] = manifest["counts"]
+        write_dataset(out, table, spec, manifest, summary, rejects=rejects, card_template=card_template)
+    return manifest
+
+
+def describe(manifest: dict) -> str:
+    return format_audit(manifest["audit"])
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError:
+        return []
