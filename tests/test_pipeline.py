@@ -136,3 +136,13 @@ def test_bundled_sample_builds(tmp_path):
         pytest.skip("sample corpus not present")
     report = build(None, tmp_path / "out", progress=False)
     assert report.balanced and report.rows >= 30
+
+
+def test_cached_rebuild_equals_clean_build(corpus, tmp_path):
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
+    build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)  # every signature from the cache
+    build(corpus, tmp_path / "clean", progress=False)
+    names = sorted(str(p.relative_to(tmp_path / "clean")) for p in (tmp_path / "clean").rglob("*") if p.is_file())
+    for name in names:
+        assert (tmp_path / "cached" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Build benchmark: our build and the obvious script, side by side, in one run.
+
+    python bench/bench_build.py                       # 20,000 Sina-format files
+    python bench/bench_build.py --n 100000 --workers 1,2 --incremental
+    python bench/bench_build.py --corpus path/to/articles --no-naive
+
+The corpus comes from ../shared/tools/make_corpus.py when it is there (then filtered to the
+Sina feed with --sina-only, the default), else from bench/gen_corpus.py. Each command runs
+in its own process; its peak memory is the largest sum of RSS over the process and all its
+children (workers included), sampled every 20 ms. Prints docs/s, peak RSS and the ratio to
+the obvious script (bench/naive_build.py). With --incremental: a cached full build, then 1 %
+of the files changed, then a cached rebuild, checked to equal a clean build.
+"""
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MAKE_CORPUS = HERE.parents[1] / "shared" / "tools" / "make_corpus.py"
+
+
+def tree_rss(pid: int) -> int:
+    """RSS in bytes of `pid` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ppid, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack.extend(children.get(p, []))
+    return total
+
+
+def measure(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """(seconds, peak tree RSS in bytes, stderr+stdout tail) of one command."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    peak, done = 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    seconds = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{out[-2000:]}")
+    return seconds, peak, out.strip().splitlines()[-1] if out.strip() else ""
+
+
+def make_corpus(dest: Path, n: int, sina_only: bool, seed: int) -> Path:
+    if MAKE_CORPUS.exists():
+        # Over-generate, then keep the Sina feed only: the baseline figures were measured on it.
+        total = int(n / 0.42) + 100 if sina_only else n
+        subprocess.run([sys.executable, str(MAKE_CORPUS), str(dest), "--n", str(total), "--mix", "clean",
+                        "--seed", str(seed)], check=True, capture_output=True)
+        if sina_only:
+            files = sorted(p for p in dest.rglob("*") if p.is_file())
+            keep = [p for p in files if "新浪财经" in str(p)][:n]
+            for p in set(files) - set(keep):
+                p.unlink()
+        return dest
+    subprocess.run([sys.executable, str(HERE / "gen_corpus.py"), str(dest), "--n", str(n), "--seed", str(seed)],
+                   check=True)
+    return dest
+
+
+def count_files(root: Path) -> int:
+    return sum(1 for p in root.rglob("*") if p.is_file())
+
+
+def corpus_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "builder.cli", "build", *args, "--quiet"]
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    names_a = sorted(str(p.relative_to(a)) for p in a.rglob("*") if p.is_file())
+    names_b = sorted(str(p.relative_to(b)) for p in b.rglob("*") if p.is_file())
+    return names_a == names_b and all(filecmp.cmp(a / n, b / n, shallow=False) for n in names_a)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", help="an existing folder of articles (default: generate one)")
+    ap.add_argument("--n", type=int, default=20000, help="files to generate (default 20000)")
+    ap.add_argument("--all-feeds", action="store_true", help="keep every feed of make_corpus.py, not only Sina")
+    ap.add_argument("--workers", default="1,2", help="worker counts to run (default 1,2)")
+    ap.add_argument("--no-naive", action="store_true", help="skip the obvious script")
+    ap.add_argument("--incremental", action="store_true", help="also measure a rebuild after 1%% changed")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="corpus-bench-"))
+    try:
+        corpus = Path(args.corpus) if args.corpus else make_corpus(work / "corpus", args.n, not args.all_feeds,
+                                                                   args.seed)
+        n = count_files(corpus)
+        print(f"corpus: {corpus} ({n:,} files)")
+        results = []
+        if not args.no_naive:
+            sec, rss, _ = measure([sys.executable, str(HERE / "naive_build.py"), str(corpus), str(work / "naive")])
+            results.append(("obvious script (naive_build.py)", sec, rss))
+        for w in [int(x) for x in args.workers.split(",")]:
+            sec, rss, _ = measure(corpus_cmd(str(corpus), "-o", str(work / f"ours{w}"), "--workers", str(w),
+                                             "--no-cache"))
+            results.append((f"corpus build --workers {w}", sec, rss))
+        base = results[0][1] if not args.no_naive else None
+        print(f"\n{'run':<36} {'seconds':>8} {'docs/s':>9} {'peak RSS':>10} {'vs obvious':>11}")
+        for name, sec, rss in results:
+            ratio = f"{base / sec:.2f}x" if base else "-"
+            print(f"{name:<36} {sec:8.2f} {n / sec:9,.0f} {rss / 2**20:8.0f} MB {ratio:>11}")
+        ours = {name: sec for name, sec, _ in results if name.startswith("corpus")}
+        if "corpus build --workers 1" in ours and "corpus build --workers 2" in ours:
+            print(f"worker scaling: 2 workers are {ours['corpus build --workers 1'] / ours['corpus build --workers 2']:.2f}x"
+                  " one worker")
+        outs = [work / f"ours{w}" for w in [int(x) for x in args.workers.split(",")]]
+        if len(outs) > 1:
+            print("identical output for every worker count:", all(same_tree(outs[0], o) for o in outs[1:]))
+        if args.incremental:
+            incremental(corpus if args.corpus is None else _copy(corpus, work / "inc-corpus"), work, n)
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _copy(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest)
+    return dest
+
+
+def incremental(corpus: Path, work: Path, n: int) -> None:
+    cache = work / "cache"
+    full, _, _ = measure(corpus_cmd(str(corpus), "-o", str(work / "inc"), "--cache-dir", str(cache)))
+    files = sorted(p for p in corpus.rglob("*.md"))
+    rng = random.Random(7)
+    for p in rng.sample(files, max(1, len(files) // 100)):
+        data = p.read_bytes()
+        p.write_bytes(data.replace("</p>".encode(), "又及：本文有更新。</p>".encode(), 1))
+    again, _, _ = measure(corpus_cmd(str(corpus), "-o", str(work / "inc"), "--cache-dir", str(cache)))
+    clean, _, _ = measure(corpus_cmd(str(corpus), "-o", str(work / "clean"), "--no-cache"))
+    print(f"\nincremental: full build with cache {full:.2f} s; rebuild after 1 % changed {again:.2f} s "
+          f"({again / full:.0%} of full); clean build {clean:.2f} s")
+    print("incremental output equals a clean build:", same_tree(work / "inc", work / "clean"))
+
+
+if __name__ == "__main__":
+    main()
