@@ -14,7 +14,7 @@ _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _EN_WORDS = frozenset(
     "the of and to a in is that for it on was with as are be by this at from or an have has not but "
     "which will their they its were been more said new after than also".split())
-_SAMPLE = 2000  # characters looked at: enough to decide, cheap for a 5 MB article
+_SAMPLE = 800  # characters looked at: enough to tell scripts apart, cheap for a 5 MB article
 
 
 def detect_language(text: str) -> str:
