@@ -126,7 +126,13 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         if batch:
             tables.append(_finish_batch(batch))
         verdicts = {v.id: v for v in dedup.results()}
-        report.dedup = dedup.stats()
+        stats = dedup.stats()
+        # What the cache saved depends on the machine's history, not the input: log it, but keep
+        # it out of the dataset folder, whose bytes depend on the input alone.
+        log.info("duplicate detection: %d signatures computed, cache hits %s", stats.pop("signed", 0),
+                 stats.pop("cache_hits", "n/a"))
+        stats.pop("cache_misses", None)
+        report.dedup = stats
     table = pa.concat_tables(tables) if tables else rows_to_table([])
     table, dropped = _apply_dedup(table, verdicts, paths)
     rejects += dropped
