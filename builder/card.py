@@ -2,128 +2,635 @@
 
 The owner's YAML keys survive; the build adds `configs` (so `load_dataset` finds the splits),
 `dataset_info` (features and per-split sizes) and `size_categories`, and fills the body's
-`{{placeholders}}` from the Parquet files actually written, so the card is always true.
+placeholders (`{{name}}`) from the Parquet files actually written, so the card is always
+true. Every figure is computed column-wise (pyarrow.compute) from the shards under data/,
+except what only the build knows (rejected and ignored files, duplicate detection, the
+split manifest). The card is checked before it is returned: `huggingface_hub` parses it,
+its metadata keys are ones the Hub knows, and its `configs` match the files on disk.
+
+`write_card` writes README.md, croissant.json and the plots (assets/*.png) together.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable, Mapping
 
-import frontmatter
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from . import plots as plotting
+from .croissant import croissant_metadata, data_files
+from .errors import REJECT_REASONS, WARNINGS, CardError
 from .schema import COLUMNS, DESCRIPTIONS
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("dataset_card.md")
+CROISSANT = "croissant.json"
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-_OWNER_ONLY = ("source_description", "citation")  # template keys that are not Hub metadata
+_VERSION = re.compile(r"^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)$")
+
+# Metadata keys the Hub knows for a dataset card: the fields of huggingface_hub's
+# DatasetCardData, and the keys of the Hub's dataset card spec (hub-docs datasetcard.md,
+# datasets-gated, datasets-viewer-configure). Anything else is ignored by the Hub, so it is
+# refused here: usually a typo (licence:, tag:) that would silently do nothing.
+HUB_METADATA_KEYS = frozenset({
+    # huggingface_hub.DatasetCardData
+    "language", "license", "annotations_creators", "language_creators", "multilinguality",
+    "size_categories", "source_datasets", "task_categories", "task_ids", "paperswithcode_id",
+    "pretty_name", "train-eval-index", "config_names",
+    # the Hub's dataset card spec
+    "license_name", "license_link", "license_details", "language_details", "tags", "configs",
+    "dataset_info", "viewer",
+    "extra_gated_prompt", "extra_gated_fields", "extra_gated_heading", "extra_gated_description",
+    "extra_gated_button_content",
+})
+# The build's own keys: always computed from the data, whatever the template says.
+BUILD_KEYS = ("configs", "dataset_info", "size_categories")
+# The release's version (MAJOR.MINOR.PATCH): written by the publish step, or by
+# render_card(version=...). Not a Hub key, but the Hub keeps any key as card data.
+VERSION_KEY = "version"
+# Template keys that are not Hub metadata: they fill the body (and croissant.json).
+TEMPLATE_KEYS = ("source_description", "citation")
+PLACEHOLDERS = ("pretty_name", "version", "source_description", "summary", "how_to_load", "schema",
+                "statistics", "splits", "provenance", "changelog", "citation")
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
+                   (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"),
+                   (1_000_000_000_000, "100B<n<1T"))
+PERCENTILES = (5, 25, 50, 75, 95)
+TOP = 10  # feeds and categories listed (the rest summed as "other")
+NO_CHANGELOG = "No releases yet."
+_STAT_COLUMNS = ["id", "date", "language", "n_chars", "feed", "categories", "warnings", "dup_cluster"]
 
 
-def render_card(folder: Path, *, summary: dict, manifest: dict, template: Path | None = None,
-                repo_id: str | None = None) -> str:
-    post = frontmatter.loads((template or DEFAULT_TEMPLATE).read_text(encoding="utf-8"))
-    owner = dict(post.metadata)
-    files = _split_files(folder, [name for name, _ in manifest["spec"]["splits"]])
-    meta = {k: v for k, v in owner.items() if k not in _OWNER_ONLY}
-    meta["configs"] = [{"config_name": "default",
-                        "data_files": [{"split": s, "path": f"data/{s}-*"} for s in files]}]
-    meta["dataset_info"] = _dataset_info(files)
-    meta["size_categories"] = [_size_category(summary["rows"])]
+def input_manifest_hash(pairs: Iterable[tuple[str, str]]) -> str:
+    """sha256 of a build's inputs: over the sorted (source_path, file sha256) pairs, one JSON
+    array per line (`["a/b.md", "<hex>"]\\n`, UTF-8), so any added, removed, renamed or edited
+    input file changes it, and file-system order does not."""
+    h = hashlib.sha256()
+    for path, digest in sorted(pairs):
+        h.update(json.dumps([path, digest], ensure_ascii=False).encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+# --- statistics, from the Parquet files -------------------------------------------------------
+
+@dataclass(frozen=True)
+class SplitStats:
+    name: str
+    files: tuple[Path, ...]
+    rows: int
+    file_bytes: int   # on disk (what is downloaded)
+    arrow_bytes: int  # in memory once loaded: what `datasets` reports as num_bytes
+
+
+@dataclass(frozen=True)
+class CardStats:
+    """Every figure the card shows that comes from the data, computed from the shards."""
+
+    splits: tuple[SplitStats, ...]  # the split spec's order; splits without rows have no shard
+    rows: int
+    date_min: datetime | None
+    date_max: datetime | None
+    undated: int
+    months: tuple[tuple[str, int], ...]          # every month first..last, zeros included
+    languages: tuple[tuple[str, int], ...]       # most rows first
+    n_chars: dict                                # min, p5..p95 (nearest-below rank), max, mean, total
+    length_bins: tuple[float, ...]
+    length_counts: tuple[int, ...]
+    feeds: tuple[tuple[str | None, dict], ...]   # top feeds: (feed, rows per split), most rows first
+    other_feeds: dict                            # rows per split of the feeds past the top
+    n_feeds: int                                 # distinct feeds (a missing feed counts as one)
+    categories: tuple[tuple[str, int], ...]
+    n_categories: int
+    warnings: tuple[tuple[str, int], ...]        # warning codes on the rows kept
+    flagged_copies: int                          # rows kept although not their cluster's kept row
+
+
+def card_stats(folder: str | Path, split_names: Iterable[str]) -> CardStats:
+    """Read the shards under folder/data back (one row group at a time; text is only measured)
+    and compute the card's figures column-wise."""
+    folder = Path(folder)
+    splits, tables = [], {}
+    for name in split_names:
+        paths = tuple(sorted((folder / "data").glob(f"{name}-*.parquet")))
+        if not paths:
+            continue
+        rows = arrow_bytes = 0
+        parts = []
+        for path in paths:
+            pf = pq.ParquetFile(path)
+            for i in range(pf.num_row_groups):
+                group = pf.read_row_group(i)
+                rows += group.num_rows
+                arrow_bytes += group.nbytes
+                parts.append(group.select(_STAT_COLUMNS))
+        splits.append(SplitStats(name, paths, rows, sum(p.stat().st_size for p in paths), arrow_bytes))
+        tables[name] = pa.concat_tables(parts)
+    everything = pa.concat_tables(tables.values()) if tables else None
+    n = sum(s.rows for s in splits)
+
+    date_min = date_max = None
+    months: tuple = ()
+    undated = n
+    if everything is not None:
+        dates = everything.column("date")
+        undated = dates.null_count
+        if undated < n:
+            date_min, date_max = (v.as_py() for v in pc.min_max(dates).values())
+            naive = dates.cast(pa.timestamp("us"))  # values are UTC: drop the zone, no tz database needed
+            key = pc.add(pc.multiply(pc.year(naive), 12), pc.subtract(pc.month(naive), 1))
+            per_month = {k: c for k, c in _value_counts(key) if k is not None}  # null: no date
+            first, last = min(per_month), max(per_month)
+            months = tuple((f"{k // 12:04d}-{k % 12 + 1:02d}", per_month.get(k, 0)) for k in range(first, last + 1))
+
+    n_chars: dict = {}
+    bins: tuple = ()
+    hist: tuple = ()
+    if n:
+        lengths = everything.column("n_chars")
+        lo, hi = (v.as_py() for v in pc.min_max(lengths).values())
+        qs = pc.quantile(lengths, q=[p / 100 for p in PERCENTILES], interpolation="lower").to_pylist()
+        n_chars = {"min": lo, **{f"p{p}": int(v) for p, v in zip(PERCENTILES, qs)}, "max": hi,
+                   "mean": pc.mean(lengths).as_py(), "total": pc.sum(lengths.cast(pa.int64())).as_py()}
+        # 40 log-spaced bins on whole numbers (lengths span 20 to 100,000+ characters).
+        start = max(lo, 1)
+        edges = np.unique(np.round(np.geomspace(start, hi + 1, 41))) if hi + 1 > start else np.array([lo, lo + 1])
+        hist_counts, edges = np.histogram(lengths.to_numpy(), bins=edges)
+        bins, hist = tuple(float(e) for e in edges), tuple(int(c) for c in hist_counts)
+
+    per_split = {name: dict(_value_counts(t.column("feed"))) for name, t in tables.items()}
+    totals: dict = {}
+    for split_counts in per_split.values():
+        for feed, c in split_counts.items():
+            totals[feed] = totals.get(feed, 0) + c
+    ranked = sorted(totals, key=lambda f: (-totals[f], f is None, f or ""))
+    feeds = tuple((f, {s: per_split[s].get(f, 0) for s in tables}) for f in ranked[:TOP])
+    other = {s: sum(per_split[s].get(f, 0) for f in ranked[TOP:]) for s in tables}
+
+    def flat_counts(column: str) -> list[tuple[str, int]]:
+        if everything is None:
+            return []
+        return _value_counts(pc.list_flatten(everything.column(column)))
+
+    categories = flat_counts("categories")
+    flagged = 0
+    if everything is not None:
+        flagged = pc.sum(pc.not_equal(everything.column("dup_cluster"), everything.column("id"))).as_py() or 0
+    return CardStats(
+        splits=tuple(splits), rows=n, date_min=date_min, date_max=date_max, undated=undated, months=months,
+        languages=tuple(_value_counts(everything.column("language"))) if everything is not None else (),
+        n_chars=n_chars, length_bins=bins, length_counts=hist, feeds=feeds, other_feeds=other,
+        n_feeds=len(totals), categories=tuple(categories[:TOP]), n_categories=len(categories),
+        warnings=tuple(sorted(flat_counts("warnings"))), flagged_copies=flagged)
+
+
+def _value_counts(array) -> list[tuple[object, int]]:
+    """(value, count) pairs, most frequent first, then by value (nulls last): a stable order."""
+    if len(array) == 0:
+        return []
+    vc = pc.value_counts(array)
+    pairs = list(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()))
+    return sorted(pairs, key=lambda p: (-p[1], p[0] is None, p[0] if p[0] is not None else ""))
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Template:
+    """The card template: the owner's YAML metadata and the Markdown body with placeholders."""
+
+    path: Path
+    metadata: dict
+    body: str
+
+
+def read_template(template: str | Path | None = None) -> Template:
+    """Read and check the card template (default: the bundled dataset_card.md): YAML front
+    matter with keys the Hub knows (or TEMPLATE_KEYS), and only known placeholders. Cheap:
+    call it before a long build to fail early. Raises CardError."""
+    path = Path(template) if template is not None else DEFAULT_TEMPLATE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CardError(f"cannot read the card template {str(path)!r}: {getattr(exc, 'strerror', None) or exc}; "
+                        "pass a UTF-8 Markdown file with YAML front matter (--card-template)") from None
+    match = re.match(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?---[ \t]*(?:\r?\n|\Z)", text, re.S)
+    if not match:
+        raise CardError(f"card template {str(path)!r} does not start with a YAML block between '---' lines")
+    try:
+        metadata = yaml.safe_load(match.group(1) or "") or {}
+    except yaml.YAMLError as exc:
+        raise CardError(f"the YAML block of card template {str(path)!r} is invalid: {exc}") from None
+    if not isinstance(metadata, dict):
+        raise CardError(f"the YAML block of card template {str(path)!r} must be a mapping of keys to values")
+    if VERSION_KEY in metadata:
+        raise CardError(f"card template {str(path)!r} sets `version`; remove it: a release sets the version "
+                        "(corpus publish --version)")
+    unknown_keys = sorted(set(metadata) - HUB_METADATA_KEYS - set(TEMPLATE_KEYS), key=str)
+    if unknown_keys:
+        raise CardError(
+            f"card template {str(path)!r} sets metadata key(s) {unknown_keys} that the Hub does not know; "
+            f"fix the spelling or remove them (known keys: {', '.join(sorted(HUB_METADATA_KEYS))}; "
+            f"{', '.join(TEMPLATE_KEYS)} fill the body)")
+    body = text[match.end():]
+    unknown = sorted({m.group(1) for m in _PLACEHOLDER.finditer(body)} - set(PLACEHOLDERS))
+    if unknown:
+        raise CardError(f"card template {str(path)!r} has unknown placeholder(s) "
+                        f"{', '.join('{{' + u + '}}' for u in unknown)}; the known ones are "
+                        f"{', '.join('{{' + p + '}}' for p in PLACEHOLDERS)}")
+    return Template(path, metadata, body)
+
+
+def render_card(folder: str | Path, *, summary: dict, manifest: dict, template: str | Path | None = None,
+                repo_id: str | None = None, version: str | None = None, changelog: str | None = None) -> str:
+    """The card (README.md text) for the built dataset in `folder`, checked (see `check_card`).
+
+    `summary` is build_summary.json's content and `manifest` splits.json's. `version`
+    (MAJOR.MINOR.PATCH, released as tag v{version}) and `changelog` (Markdown) are the publish
+    step's; plots already in folder/assets are linked. Raises CardError.
+    """
+    tpl, version = read_template(template), _version(version)
+    folder = Path(folder)
+    stats = card_stats(folder, _split_names(manifest))
+    plots = [plotting.Plot(f"{plotting.ASSETS}/{name}", alt) for name, alt in _PLOT_ALTS.items()
+             if (folder / plotting.ASSETS / name).is_file()]
+    return _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,
+                   version=version, changelog=changelog)
+
+
+def write_card(folder: str | Path, *, summary: dict, manifest: dict, template: str | Path | None = None,
+               repo_id: str | None = None, version: str | None = None, changelog: str | None = None) -> str:
+    """Write folder/README.md (the card), folder/croissant.json and the plots under folder/assets
+    (when matplotlib is installed); return the card. Arguments as for `render_card`; the card
+    is checked before README.md or croissant.json is written. Raises CardError."""
+    tpl, version = read_template(template), _version(version)
+    folder = Path(folder)
+    stats = card_stats(folder, _split_names(manifest))
+    plots = plotting.write_plots(
+        folder, months=stats.months, length_bins=stats.length_bins, length_counts=stats.length_counts,
+        length_median=stats.n_chars.get("p50"), composition=_composition(stats),
+        composition_labels=[f"#{i}" for i in range(1, len(stats.feeds) + 1)]
+        + (["other"] if any(stats.other_feeds.values()) else []))
+    text = _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,
+                   version=version, changelog=changelog)
+    meta = tpl.metadata
+    doc = croissant_metadata(
+        data_files(folder), splits=[s.name for s in stats.splits],
+        name=repo_id or str(meta.get("pretty_name") or "dataset"),
+        description=str(meta.get("source_description") or "").strip(), license=meta.get("license"),
+        url=f"https://huggingface.co/datasets/{repo_id}" if repo_id else None, version=version,
+        cite_as=str(meta.get("citation") or "").strip() or None,
+        keywords=_as_list(meta.get("tags")), languages=_as_list(meta.get("language")))
+    (folder / CROISSANT).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (folder / "README.md").write_text(text, encoding="utf-8")
+    return text
+
+
+_PLOT_ALTS = {plotting.MONTHS: "Articles per month", plotting.LENGTHS: "Distribution of text length in characters",
+              plotting.COMPOSITION: "Share of each split's rows by feed"}
+
+
+def _composition(stats: CardStats) -> list[tuple[str, list[float]]]:
+    """Per split, the share of its rows from each top feed (then "other")."""
+    out = []
+    for split in stats.splits:
+        counts = [rows[split.name] for _, rows in stats.feeds]
+        if any(stats.other_feeds.values()):
+            counts.append(stats.other_feeds[split.name])
+        out.append((split.name, [c / split.rows for c in counts]))
+    return out
+
+
+def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summary: dict, manifest: dict,
+            repo_id: str | None, version: str | None, changelog: str | None) -> str:
+    owner = tpl.metadata
+    meta = {k: v for k, v in owner.items() if k not in TEMPLATE_KEYS and k not in BUILD_KEYS}
+    if stats.splits:
+        meta["configs"] = [{"config_name": "default",
+                            "data_files": [{"split": s.name, "path": f"data/{s.name}-*"} for s in stats.splits]}]
+    meta["dataset_info"] = _dataset_info(stats)
+    meta["size_categories"] = [_size_category(stats.rows)]
+    if version:
+        meta[VERSION_KEY] = version
+    plot_links = {p.path: f"![{p.alt}]({p.path})" for p in plots}
     values = {
-        "pretty_name": str(owner.get("pretty_name", "Dataset")),
-        "source_description": str(owner.get("source_description", "")).strip(),
+        "pretty_name": str(owner.get("pretty_name") or "Dataset"),
+        "version": f"Version {version} (tag `v{version}`)." if version else "Unreleased build (no version yet).",
+        "source_description": str(owner.get("source_description") or "").strip(),
         "citation": _citation(owner.get("citation")),
-        "summary": _summary(summary),
-        "how_to_load": _how_to_load(repo_id),
+        "summary": _summary(summary, stats),
+        "how_to_load": _how_to_load(repo_id, version, stats),
         "schema": _schema_table(),
-        "statistics": _statistics(summary, files),
-        "splits": _splits(manifest),
+        "statistics": _statistics(summary, stats, plot_links),
+        "splits": _splits(manifest, repo_id, version),
         "provenance": _provenance(summary),
+        "changelog": (changelog or "").strip() or NO_CHANGELOG,
     }
-    body = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), post.content)
+    # One pass: placeholders inside the values (a feed named "{{x}}") are left as they are.
+    rendered = _PLACEHOLDER.sub(lambda m: values[m.group(1)], tpl.body)
     head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000)
-    return f"---\n{head}---\n\n{body.strip()}\n"
+    text = f"---\n{head}---\n\n{rendered.strip()}\n"
+    check_card(text, folder)
+    return text
 
 
-def _split_files(folder: Path, order: list[str]) -> dict[str, list[Path]]:
-    """Split name -> its shards, in the split spec's order (train first, as people expect)."""
-    files = {name: sorted((folder / "data").glob(f"{name}-*.parquet")) for name in order}
-    return {name: paths for name, paths in files.items() if paths}
+def _version(version: str | None) -> str | None:
+    if version is None:
+        return None
+    m = _VERSION.match(str(version))
+    if not m:
+        raise CardError(f"version {version!r} is not MAJOR.MINOR.PATCH (e.g. '1.2.0'); the release tag is v<version>")
+    return m.group(1)
 
 
-def _dataset_info(files: dict[str, list[Path]]) -> dict:
-    from .schema import ROW_SCHEMA
+def _split_names(manifest: dict) -> list[str]:
+    return [name for name, _ in manifest["spec"]["splits"]]
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _dataset_info(stats: CardStats) -> dict:
     from datasets import Features
-
-    splits, download, total = [], 0, 0
-    for name, paths in files.items():
-        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
-        nbytes = sum(pq.ParquetFile(p).metadata.row_group(i).total_byte_size
-                     for p in paths for i in range(pq.ParquetFile(p).metadata.num_row_groups))
-        splits.append({"name": name, "num_bytes": nbytes, "num_examples": rows})
-        download += sum(p.stat().st_size for p in paths)
-        total += nbytes
     from datasets.info import DatasetInfo
 
+    from .schema import ROW_SCHEMA
+
     features = DatasetInfo(features=Features.from_arrow_schema(ROW_SCHEMA))._to_yaml_dict()["features"]
-    return {"features": features, "splits": splits, "download_size": download, "dataset_size": total}
+    return {"features": features,
+            "splits": [{"name": s.name, "num_bytes": s.arrow_bytes, "num_examples": s.rows} for s in stats.splits],
+            "download_size": sum(s.file_bytes for s in stats.splits),
+            "dataset_size": sum(s.arrow_bytes for s in stats.splits)}
 
 
 def _size_category(n: int) -> str:
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+    for limit, label in SIZE_CATEGORIES:
         if n < limit:
             return label
-    return "10M<n<100M"
+    return "n>1T"
 
 
-def _summary(summary: dict) -> str:
+def _n(count: int, word: str) -> str:
+    """'1 file', '2 files'."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _summary(summary: dict, stats: CardStats) -> str:
     rejected = sum(summary["rejected"].values())
     ignored = sum(summary["ignored"].values())
-    return (f"{summary['rows']:,} articles, built by corpus-builder {summary['tool']['version']} from "
-            f"{summary['files_found']:,} files ({rejected:,} rejected with a reason, {ignored:,} non-article "
-            f"files ignored).")
+    when = (f", published between {_day(stats.date_min)} and {_day(stats.date_max)}" if stats.date_min else "")
+    langs = ", ".join(f"{lang} {n / stats.rows:.0%}" for lang, n in stats.languages[:3]) if stats.rows else ""
+    where = (" (" + ", ".join(f"{s.name} {s.rows:,}" for s in stats.splits) + ")") if stats.splits else ""
+    return (f"{_n(stats.rows, 'article')}{when}" + (f"; languages {langs}" if langs else "") + "."
+            + f" Splits: {len(stats.splits)}{where}. Built by corpus-builder {summary['tool']['version']} from "
+            f"{_n(summary['files_found'], 'file')}: {rejected:,} rejected with a reason code and "
+            f"{ignored:,} ignored as not articles (see Statistics).")
 
 
-def _how_to_load(repo_id: str | None) -> str:
+def _day(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d") if value else "-"
+
+
+def _how_to_load(repo_id: str | None, version: str | None, stats: CardStats) -> str:
     target = f'"{repo_id}"' if repo_id else '"path/to/this/folder"'
-    return ("```python\nfrom datasets import load_dataset\n\n"
-            f"ds = load_dataset({target})\n"
-            + (f'ds = load_dataset({target}, revision="v1.0.0")  # a pinned release\n' if repo_id else "")
-            + "```")
+    lines = ["```python", "from datasets import load_dataset", ""]
+    if version:
+        lines.append(f'ds = load_dataset({target}, revision="v{version}")  # this release, pinned')
+    else:
+        lines += [f"ds = load_dataset({target})",
+                  '# a release, pinned: load_dataset(..., revision="v1.2.0"); the releases are under Changelog']
+    lines.append("```")
+    first = stats.splits[0].name if stats.splits else "train"
+    lines += ["", f'`ds["{first}"]` is a `datasets.Dataset`; the `date` column loads as a UTC timestamp and '
+              "`categories`, `stock_codes` and `warnings` as lists of strings. The folder also holds "
+              "`splits.json` (the split manifest), `rejects.jsonl` (every rejected input file with its "
+              "reason), `build_summary.json` and `croissant.json` (Croissant 1.0 metadata with each "
+              "Parquet file's sha256)."]
+    return "\n".join(lines)
 
 
 def _schema_table() -> str:
     lines = ["| column | type | description |", "| --- | --- | --- |"]
-    lines += [f"| `{name}` | `{typ}` | {DESCRIPTIONS[name]} |" for name, typ, _, _ in COLUMNS]
+    lines += [f"| `{name}` | `{typ}` | {_cell(DESCRIPTIONS[name])} |" for name, typ, _, _ in COLUMNS]
     return "\n".join(lines)
 
 
-def _statistics(summary: dict, files: dict[str, list[Path]]) -> str:
-    lines = ["| split | rows |", "| --- | --- |"]
-    lines += [f"| {name} | {summary['splits'].get(name, 0):,} |" for name in files]
-    for title, key in (("Rejected files by reason", "rejected"), ("Ignored files by suffix", "ignored"),
-                       ("Warnings by kind", "warnings")):
-        counts = summary[key]
-        lines += ["", f"**{title}:** " + (", ".join(f"`{k}` {v:,}" for k, v in counts.items()) or "none")]
+def _cell(value) -> str:
+    """A value as Markdown table cell text: pipes escaped, on one line."""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _statistics(summary: dict, stats: CardStats, plots: dict[str, str]) -> str:
+    out = _data_statistics(stats, plots) if stats.rows else ["The dataset has no rows."]
+    built = summary.get("rows", stats.rows)
+    left_out = (f" The split spec left {built - stats.rows:,} of the {built:,} rows out of every split "
+                "(see Splits)." if built != stats.rows else "")
+    out += ["", "### Rejected and ignored files", "",
+            f"{_n(summary['files_found'], 'file')} found = {built:,} rows + {sum(summary['rejected'].values()):,} "
+            f"rejected + {sum(summary['ignored'].values()):,} ignored. Every rejected file is in `rejects.jsonl` "
+            "with its path, reason code and a message." + left_out, ""]
+    out += _count_table("reason", summary["rejected"], REJECT_REASONS)
+    out += ["", "Ignored (not article files), by suffix: "
+            + (", ".join(f"`{k}` {v:,}" for k, v in summary["ignored"].items()) or "none") + "."]
+
+    dedup = summary.get("dedup") or {}
+    rejected = summary["rejected"]
+    out += ["", "### Duplicates", "",
+            f"Removed: {rejected.get('duplicate', 0):,} exact and {rejected.get('near_duplicate', 0):,} near "
+            "duplicates (in `rejects.jsonl`, with the id of the row kept). "
+            f"Kept but flagged as copies (`dup_cluster` differs from `id`): {_n(stats.flagged_copies, 'row')}."
+            + (f" Detection found {_n(dedup.get('clusters', 0), 'cluster')} among {_n(dedup.get('rows', 0), 'row')} "
+               f"(largest: {_n(dedup.get('largest_cluster', 0), 'row')})." if dedup else "")]
+
+    out += ["", "### Warnings on the rows kept", ""]
+    out += _count_table("warning", dict(stats.warnings), WARNINGS) if stats.warnings else ["None."]
+    return "\n".join(out)
+
+
+def _data_statistics(stats: CardStats, plots: dict[str, str]) -> list[str]:
+    out = ["### Rows per split", "", "| split | rows | share | Parquet files | bytes on disk |",
+           "| --- | ---: | ---: | ---: | ---: |"]
+    for s in stats.splits:
+        out.append(f"| {s.name} | {s.rows:,} | {s.rows / stats.rows:.1%} | {len(s.files)} | {s.file_bytes:,} |")
+    out.append(f"| **total** | **{stats.rows:,}** | 100% | {sum(len(s.files) for s in stats.splits)} | "
+               f"{sum(s.file_bytes for s in stats.splits):,} |")
+
+    out += ["", "### Dates", ""]
+    if stats.date_min:
+        out.append(f"From {_iso(stats.date_min)} to {_iso(stats.date_max)} (UTC); "
+                   f"{_n(stats.undated, 'row')} without a date.")
+    else:
+        out.append("No row has a date.")
+    out += _image(plots, f"{plotting.ASSETS}/{plotting.MONTHS}")
+
+    out += ["", "### Text length (characters)", ""]
+    keys = ["min", *(f"p{p}" for p in PERCENTILES), "max", "mean"]
+    out += ["| " + " | ".join(keys) + " |", "|" + " ---: |" * len(keys),
+            "| " + " | ".join(f"{stats.n_chars[k]:,.1f}" if k == "mean" else f"{stats.n_chars[k]:,}" for k in keys)
+            + " |", "",
+            f"{stats.n_chars['total']:,} characters in all. A percentile pN is the length at rank "
+            "floor(N/100 x (rows - 1)) of the lengths sorted in increasing order."]
+    out += _image(plots, f"{plotting.ASSETS}/{plotting.LENGTHS}")
+
+    out += ["", "### Languages", "", "| language | rows | share |", "| --- | ---: | ---: |"]
+    out += [f"| {_cell(lang)} | {n:,} | {n / stats.rows:.1%} |" for lang, n in stats.languages]
+
+    names = [s.name for s in stats.splits]
+    out += ["", f"### Top feeds ({stats.n_feeds:,} in all)", "",
+            "| rank | feed | rows | " + " | ".join(names) + " |", "| ---: | --- | ---: |" + " ---: |" * len(names)]
+    for rank, (feed, rows) in enumerate(stats.feeds, 1):
+        label = f"`{_cell(feed)}`" if feed is not None else "(no feed)"
+        out.append(f"| #{rank} | {label} | {sum(rows.values()):,} | "
+                   + " | ".join(f"{rows[n]:,}" for n in names) + " |")
+    if any(stats.other_feeds.values()):
+        out.append(f"| | other {stats.n_feeds - len(stats.feeds):,} feeds | {sum(stats.other_feeds.values()):,} | "
+                   + " | ".join(f"{stats.other_feeds[n]:,}" for n in names) + " |")
+    out += _image(plots, f"{plotting.ASSETS}/{plotting.COMPOSITION}")
+
+    out += ["", f"### Top categories ({stats.n_categories:,} in all)", "", "| category | rows |", "| --- | ---: |"]
+    out += [f"| `{_cell(c)}` | {n:,} |" for c, n in stats.categories]
+    return out
+
+
+def _image(plots: dict[str, str], path: str) -> list[str]:
+    return ["", plots[path]] if path in plots else []
+
+
+def _count_table(what: str, counts: Mapping[str, int], meanings: Mapping[str, str]) -> list[str]:
+    if not counts:
+        return ["None."]
+    lines = [f"| {what} | count | meaning |", "| --- | ---: | --- |"]
+    lines += [f"| `{k}` | {v:,} | {_cell(meanings.get(k, ''))} |"
+              for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return lines
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _splits(manifest: dict, repo_id: str | None, version: str | None) -> str:
+    spec = manifest.get("pinned_spec") or manifest["spec"]
+    ratios = ", ".join(f"{name} {ratio:g}" for name, ratio in spec["splits"])
+    group = f"rows are grouped by `{spec.get('group') or 'id'}` and every group lands in one split"
+    if spec["strategy"] == "time":
+        how = (f"Splits are consecutive time slices of `{spec.get('time_column')}` ({ratios}); {group}, placed by "
+               "its latest date (see `splits.assign` for the cutoff and the embargo).")
+    else:
+        how = (f"Rows are assigned by a salted hash of their group, not by their order ({ratios}, salt "
+               f"`{spec['salt']}`); {group}. A row keeps its split as the corpus grows.")
+    lines = [how + " The same spec on the same rows always gives the same splits.", "",
+             "| spec | value |", "| --- | --- |"]
+    lines += [f"| `{k}` | `{_cell(json.dumps(v, ensure_ascii=False))}` |" for k, v in sorted(spec.items())]
+    dropped = {k: v for k, v in (manifest.get("dropped") or {}).items() if v}
+    if dropped:
+        lines += ["", "Rows in no split (dropped by the time rules): "
+                  + ", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items())) + "."]
+    audit = manifest.get("audit") or {}
+    if audit:
+        lines += ["", f"Leakage audit: {'passed' if audit.get('ok') else 'FAILED'}: "
+                  f"{audit.get('duplicate_texts_across_splits', 0):,} texts in more than one split, "
+                  f"{audit.get('group_straddles', 0):,} groups across splits."]
+    lines += ["", "`splits.json` records the spec and the sha256 of each split's sorted ids. To check the "
+              "published splits, and to regenerate them from the published data (with corpus-builder's "
+              "`splits` package):", ""]
+    revision = f', revision="v{version}"' if version else ""
+    if repo_id:
+        tag = f" --revision v{version}" if version else ""
+        lines += ["```bash", f"hf download {repo_id} --repo-type dataset{tag} --local-dir data_copy "
+                  "&& python -m splits verify data_copy", "```", "", "```python", "import json",
+                  "from datasets import load_dataset", "from huggingface_hub import hf_hub_download",
+                  "from splits import manifest_spec, regenerate", "",
+                  f'manifest = json.load(open(hf_hub_download("{repo_id}", "splits.json", '
+                  f'repo_type="dataset"{revision})))',
+                  f'splits = regenerate(load_dataset("{repo_id}"{revision}), manifest_spec(manifest))', "```"]
+    else:
+        lines += ["```bash", "python -m splits verify path/to/this/folder", "```", "", "```python",
+                  "from datasets import load_dataset",
+                  "from splits import manifest_spec, read_manifest, regenerate", "",
+                  'folder = "path/to/this/folder"',
+                  "splits = regenerate(load_dataset(folder), manifest_spec(read_manifest(folder)))", "```"]
     return "\n".join(lines)
-
-
-def _splits(manifest: dict) -> str:
-    spec = manifest["spec"]
-    counts = ", ".join(f"{k} {v:,}" for k, v in manifest["counts"].items())
-    return (f"Strategy `{spec['strategy']}`, ratios "
-            + ", ".join(f"{name} {ratio}" for name, ratio in spec["splits"])
-            + f", salt `{spec['salt']}`, grouped by `{spec.get('group') or 'id'}`. Rows: {counts}. "
-            "The assignment is recorded in `splits.json`; `python -m splits verify .` recomputes it.")
 
 
 def _provenance(summary: dict) -> str:
-    settings = ", ".join(f"{k}={v}" for k, v in summary["settings"].items())
-    return f"Built by corpus-builder {summary['tool']['version']} with settings: {settings}."
+    tool = summary["tool"]
+    digest = summary.get("input_manifest_sha256")
+    lines = [f"Built by {tool.get('name', 'corpus-builder')} {tool['version']}.",
+             "Input manifest sha256: " + (f"`{digest}` (over the sorted (source path, file sha256) pairs of "
+                                         "the input files)." if digest else "not recorded by this build."),
+             "", "| setting | value |", "| --- | --- |"]
+    lines += [f"| `{k}` | `{_cell(json.dumps(v, ensure_ascii=False))}` |" for k, v in _flatten(summary["settings"])]
+    return "\n".join(lines)
+
+
+def _flatten(d: Mapping, prefix: str = "") -> list[tuple[str, object]]:
+    out = []
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out += _flatten(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", list(v) if isinstance(v, tuple) else v))
+    return out
 
 
 def _citation(value: object) -> str:
     text = str(value or "").strip()
     return f"```bibtex\n{text}\n```" if text else "No citation given."
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+def check_card(text: str, folder: str | Path) -> None:
+    """Raise CardError unless `huggingface_hub` parses the card, its metadata keys are ones the
+    Hub knows, and every `configs` data_files pattern matches shards in `folder`, each shard
+    claimed by exactly one split, with `dataset_info` agreeing on the splits."""
+    from datasets.info import DatasetInfo
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    folder = Path(folder)
+    try:
+        card = DatasetCard(text, ignore_metadata_errors=False)
+        data = card.data.to_dict()
+        configs = MetadataConfigs.from_dataset_card_data(card.data)
+        info = DatasetInfo._from_yaml_dict(dict(data["dataset_info"])) if "dataset_info" in data else None
+    except (ValueError, TypeError, KeyError, yaml.YAMLError) as exc:
+        raise CardError(f"the rendered card is not a valid dataset card: {exc}") from None
+    unknown = sorted(set(data) - HUB_METADATA_KEYS - {VERSION_KEY})
+    if unknown:
+        raise CardError(f"the rendered card has metadata key(s) {unknown} the Hub does not know")
+
+    shards = sorted(p.relative_to(folder).as_posix() for p in (folder / "data").glob("*.parquet"))
+    claimed: dict[str, str] = {}
+    split_names = []
+    for name, config in configs.items():
+        entries = config.get("data_files") or []
+        if isinstance(entries, str) or any(not isinstance(e, dict) for e in entries):
+            raise CardError(f"config {name!r}: data_files must list {{split, path}} entries")
+        for entry in entries:
+            split_names.append(entry["split"])
+            for pattern in _as_list(entry["path"]):
+                matched = [p.relative_to(folder).as_posix() for p in folder.glob(pattern) if p.is_file()]
+                if not matched:
+                    raise CardError(f"config {name!r}, split {entry['split']!r}: pattern {pattern!r} matches no file "
+                                    f"in {str(folder)!r}")
+                for path in matched:
+                    if claimed.setdefault(path, entry["split"]) != entry["split"]:
+                        raise CardError(f"{path} is claimed by splits {claimed[path]!r} and {entry['split']!r}")
+    unclaimed = [s for s in shards if s not in claimed]
+    if unclaimed:
+        raise CardError(f"Parquet file(s) {unclaimed} are in no split of the card's configs")
+    if info is not None and info.splits is not None and sorted(info.splits) != sorted(split_names):
+        raise CardError(f"dataset_info lists splits {sorted(info.splits)} but configs list {sorted(split_names)}")

@@ -32,6 +32,21 @@ class RuleError(ConfigError):
     """A boilerplate rule file is invalid."""
 
 
+class CardError(CorpusError):
+    """The dataset card cannot be rendered or would be invalid: an unreadable template, an
+    unknown placeholder or metadata key, or `configs` that do not match the files written."""
+
+
+class PublishError(CorpusError):
+    """A release cannot be published: the target is unreachable or refused the commit (e.g.
+    its main branch moved meanwhile). Messages never carry the token."""
+
+
+class VersionError(PublishError):
+    """The release's version is refused: not semver, not greater than the latest release, an
+    existing version with other content, or too small a bump for a breaking change."""
+
+
 # Stable reject reason codes: published in rejects.jsonl and the card, so never renamed.
 REJECT_REASONS: dict[str, str] = {
     "outside_root": "a symbolic link that leads outside the source root (not followed)",

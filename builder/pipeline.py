@@ -24,7 +24,7 @@ from splits import SplitSpec, assign, build_manifest, write_manifest
 
 from . import __version__
 from .article import FileResult, process_file
-from .card import render_card
+from .card import write_card
 from .dedup import Deduplicator
 from .discover import discover
 from .errors import OutputError, Reject, SourceError
@@ -171,9 +171,8 @@ def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, s
         write_manifest(tmp, manifest)
         (tmp / "build_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                                 encoding="utf-8")
-        (tmp / "README.md").write_text(render_card(
-            tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None),
-            encoding="utf-8")
+        # README.md (the card, checked first), croissant.json and the plots under assets/.
+        write_card(tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None)
 
 
 def _finish_batch(rows: list[dict]) -> pa.Table:

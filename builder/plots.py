@@ -1,0 +1,141 @@
+"""The card's plots: PNG files under out/assets/, drawn with matplotlib (the `plots` extra).
+
+Without matplotlib the card is rendered without images. The drawing takes aggregated
+numbers only (never rows), uses matplotlib's own defaults and bundled DejaVu font whatever
+the local matplotlibrc says, and writes PNGs without a Software tag or timestamp, so the
+same numbers give the same bytes with the same matplotlib. Feeds are labelled by rank
+(#1, #2, ...), explained by the card's feed table: feed names are mostly Chinese, and
+DejaVu has no CJK glyphs (a system CJK font would make the bytes depend on the machine).
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+ASSETS = "assets"
+MONTHS = "articles_per_month.png"
+LENGTHS = "text_length.png"
+COMPOSITION = "split_composition_by_feed.png"
+_DPI = 100
+_PNG_METADATA = {"Software": None}  # no version string in the bytes (Agg writes no time)
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A plot written for the card: its path within the dataset folder and its alt text."""
+
+    path: str
+    alt: str
+
+
+def available() -> bool:
+    """True when matplotlib is installed (`pip install 'corpus-builder[plots]'`)."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def write_plots(folder: str | Path, *, months: Sequence[tuple[str, int]], length_bins: Sequence[float],
+                length_counts: Sequence[int], length_median: float | None,
+                composition: Sequence[tuple[str, Sequence[float]]], composition_labels: Sequence[str]) -> list[Plot]:
+    """Draw the plots into folder/assets and return them; [] without matplotlib.
+
+    months: ("YYYY-MM", rows) for every month from the first to the last, zeros included.
+    length_bins / length_counts: histogram edges (one more than counts) of characters per text.
+    composition: (split, share of its rows per label) for each split; labels name the shares.
+    """
+    if not available():
+        return []
+    try:
+        import matplotlib
+    except ImportError:  # installed but broken (a missing shared library): no plots, not a failed build
+        return []
+
+    assets = Path(folder) / ASSETS
+    if months or sum(length_counts) or composition:
+        assets.mkdir(parents=True, exist_ok=True)
+    plots = []
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()  # the library's defaults, not the machine's matplotlibrc
+        matplotlib.rcParams.update({"font.family": "DejaVu Sans", "svg.hashsalt": "corpus-builder",
+                                    "axes.spines.top": False, "axes.spines.right": False})
+        if months:
+            _months(assets / MONTHS, months)
+            plots.append(Plot(f"{ASSETS}/{MONTHS}", "Articles per month"))
+        if sum(length_counts):
+            _lengths(assets / LENGTHS, length_bins, length_counts, length_median)
+            plots.append(Plot(f"{ASSETS}/{LENGTHS}", "Distribution of text length in characters"))
+        if composition:
+            _composition(assets / COMPOSITION, composition, composition_labels)
+            plots.append(Plot(f"{ASSETS}/{COMPOSITION}", "Share of each split's rows by feed"))
+    return plots
+
+
+def _figure(width: float, height: float):
+    # A bare Figure with its own Agg canvas: no pyplot, no global figure registry, no backend choice.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Path) -> None:
+    fig.savefig(path, format="png", dpi=_DPI, metadata=_PNG_METADATA)
+
+
+def _months(path: Path, months: Sequence[tuple[str, int]]) -> None:
+    fig = _figure(8, 3.2)
+    ax = fig.add_subplot()
+    x = range(len(months))
+    ax.bar(x, [n for _, n in months], width=0.9 if len(months) <= 60 else 1.0, color="#4C72B0")
+    step = max(1, len(months) // 12)
+    if len(months) > 24:  # label January of each year (or every k-th year) instead of every month
+        years = [i for i, (m, _) in enumerate(months) if m.endswith("-01")] or [0]
+        step_years = max(1, len(years) // 12)
+        ticks = years[::step_years]
+        ax.set_xticks(ticks, [months[i][0][:4] for i in ticks])
+    else:
+        ticks = list(x)[::step]
+        ax.set_xticks(ticks, [months[i][0] for i in ticks], rotation=45, ha="right")
+    ax.set_ylabel("articles")
+    ax.set_title("Articles per month (UTC)")
+    _save(fig, path)
+
+
+def _lengths(path: Path, bins: Sequence[float], counts: Sequence[int], median: float | None) -> None:
+    fig = _figure(8, 3.2)
+    ax = fig.add_subplot()
+    widths = [b - a for a, b in zip(bins[:-1], bins[1:])]
+    ax.bar(bins[:-1], counts, width=widths, align="edge", color="#55A868", edgecolor="white", linewidth=0.3)
+    if bins[-1] > 10 * max(bins[0], 1):
+        ax.set_xscale("log")
+    if median is not None:
+        ax.axvline(median, color="#C44E52", linestyle="--", linewidth=1)
+        ax.annotate(f"median {median:,.0f}", (median, 1), xycoords=("data", "axes fraction"),
+                    xytext=(4, -12), textcoords="offset points", color="#C44E52")
+    ax.set_xlabel("characters per text")
+    ax.set_ylabel("articles")
+    ax.set_title("Text length")
+    _save(fig, path)
+
+
+def _composition(path: Path, composition: Sequence[tuple[str, Sequence[float]]], labels: Sequence[str]) -> None:
+    from matplotlib import colormaps
+
+    fig = _figure(8, 1.6 + 0.4 * len(composition))
+    ax = fig.add_subplot()
+    colors = colormaps["tab10"].colors  # ten distinct hues for the top ten feeds
+    names = [split for split, _ in composition][::-1]  # first split on top
+    left = [0.0] * len(names)
+    for k, label in enumerate(labels):
+        shares = [shares[k] * 100 for _, shares in composition][::-1]
+        color = "#BBBBBB" if label == "other" else colors[k % len(colors)]
+        ax.barh(names, shares, left=left, height=0.7, color=color, label=label, edgecolor="white", linewidth=0.5)
+        left = [a + b for a, b in zip(left, shares)]
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of the split's rows")
+    ax.set_title("Split composition by feed (feeds by rank: see the table)")
+    fig.legend(ncols=min(len(labels), 11), loc="outside lower center", fontsize="small", frameon=False)
+    _save(fig, path)
