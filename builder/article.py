@@ -34,9 +34,14 @@ META_KEYS = ("source", "editor", "original_title")
 # Folders that hold posts in site generators: what follows is the feed, what precedes the site.
 _POST_DIRS = {"_posts", "posts", "post"}
 _GENERIC_DIRS = {"source", "src", "pages", "content", "site", "blog", "docs"}
-_HEADING = re.compile(r"^[ \t]{0,3}#[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
-_HTML_TITLE = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1>", re.I | re.S)
-_TAGS = re.compile(r"<[^>]+>")
+# Linear-time patterns only: bodies reach 32 MB, and a lazy group that must find its end
+# (`(.+?)[ \t]*$`, `<h1>(.*?)</h1>` with no closer, `<[^>]+>` with no '>') rescans the rest
+# of the body from every start, which took minutes on a hostile file. The heading's closing
+# '#'s and the title's closing tag are found by string methods instead.
+_HEADING = re.compile(r"^[ \t]{0,3}#[ \t]+(\S.*)$", re.M)
+_HTML_TITLE_OPEN = re.compile(r"<(title|h1)\b[^<>]*>", re.I)
+_HTML_TITLE_CLOSE = {"title": re.compile(r"</title>", re.I), "h1": re.compile(r"</h1>", re.I)}
+_TAGS = re.compile(r"<[^<>]+>")
 # Markdown that an HTML-looking body may still hold (Astro posts mix <p> blocks with these).
 _MARKDOWN = re.compile(r"^[ \t]{0,3}(?:!\[|>\s*\[|\[[^\]\n]+\]\(|#{1,6}[ \t])|\]\(https?://", re.M)
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]{2,8});")
@@ -50,6 +55,7 @@ class FileResult:
     row: dict[str, Any] | None = None
     reject: Reject | None = None
     warnings: list[str] = field(default_factory=list)
+    sha256: str | None = None  # of the file's bytes, for the build's input manifest
 
 
 def process_file(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
@@ -81,11 +87,13 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     meta, body = fm.meta, fm.body
     used: set[str] = set()
 
-    title = _text_value(_first(meta, ("title",), used))
+    # Cleaned before it is tested: a title of only entities or spaces is no title.
+    title = _clean_inline(_text_value(_first(meta, ("title",), used)) or "")
     is_html = rel_path.lower().endswith((".html", ".htm")) or (
         body.lstrip().startswith("<") and not _MARKDOWN.search(body))
     if not title:
         title, body = _title_from_body(body, is_html)
+        title = _clean_inline(title or "")
         if title and fm.format == "none":
             warnings.append("no_frontmatter")
     if not title:
@@ -94,7 +102,6 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
         if verdict is not None and verdict[0] == "error_page":
             return _reject(rel_path, *verdict)
         return _reject(rel_path, "no_title", "no title in the front matter and no '# ' heading in the body")
-    title = _clean_inline(title)
 
     categories = _as_list(_first(meta, CATEGORY_KEYS, used))
     author = _text_value(_first(meta, AUTHOR_KEYS, used))
@@ -233,10 +240,28 @@ def _feed(rel_path: str, categories: list[str]) -> str | None:
 def _title_from_body(body: str, is_html: bool) -> tuple[str | None, str]:
     """No title in the front matter: the first heading is the title, and leaves the body."""
     if is_html:
-        m = _HTML_TITLE.search(body)
-        return (_clean_inline(_TAGS.sub("", m.group(2))) or None, body) if m else (None, body)
+        inner = _html_title(body)
+        return (_clean_inline(_TAGS.sub("", inner)) or None, body) if inner is not None else (None, body)
     m = _HEADING.search(body)
     if not m:
         return None, body
-    return m.group(1), body[:m.start()] + body[m.end():]
+    # An ATX heading's closing sequence ('# Title ##') is not part of the title.
+    title = m.group(1).rstrip(" \t").rstrip("#").rstrip(" \t") or m.group(1)[:1]
+    return title, body[:m.start()] + body[m.end():]
+
+
+def _html_title(body: str) -> str | None:
+    """The content of the first <title> or <h1> that is closed; None when there is none."""
+    unclosed: set[str] = set()
+    for m in _HTML_TITLE_OPEN.finditer(body):
+        name = m.group(1).lower()
+        if name in unclosed:
+            continue
+        end = _HTML_TITLE_CLOSE[name].search(body, m.end())
+        if end is not None:
+            return body[m.end():end.start()]
+        unclosed.add(name)  # no closer after this opener means none after any later one
+        if len(unclosed) == 2:
+            return None
+    return None
 

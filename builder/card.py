@@ -74,10 +74,28 @@ def input_manifest_hash(pairs: Iterable[tuple[str, str]]) -> str:
     """sha256 of a build's inputs: over the sorted (source_path, file sha256) pairs, one JSON
     array per line (`["a/b.md", "<hex>"]\\n`, UTF-8), so any added, removed, renamed or edited
     input file changes it, and file-system order does not."""
-    h = hashlib.sha256()
+    hasher = InputManifest()
     for path, digest in sorted(pairs):
-        h.update(json.dumps([path, digest], ensure_ascii=False).encode("utf-8") + b"\n")
-    return h.hexdigest()
+        hasher.add(path, digest)
+    return hasher.hexdigest()
+
+
+class InputManifest:
+    """input_manifest_hash, fed one pair at a time in path order (as a build reads its files),
+    so a build of a million files need not hold the pairs."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self._last: str | None = None
+
+    def add(self, path: str, digest: str) -> None:
+        if self._last is not None and path <= self._last:
+            raise ValueError(f"input manifest paths must come sorted: {path!r} after {self._last!r}")
+        self._last = path
+        self._h.update(json.dumps([path, digest], ensure_ascii=False).encode("utf-8") + b"\n")
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
 
 
 # --- statistics, from the Parquet files -------------------------------------------------------

@@ -6,6 +6,7 @@ folder and swapped in at the end, so a failed or interrupted build leaves the ol
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -24,7 +25,7 @@ from splits import SplitSpec, assign, build_manifest, write_manifest
 
 from . import __version__
 from .article import FileResult, process_file
-from .card import write_card
+from .card import InputManifest, write_card
 from .dedup import Deduplicator
 from .discover import discover
 from .errors import OutputError, Reject, SourceError
@@ -106,8 +107,10 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     paths: dict[str, str] = {}  # id -> source path
     tables: list[pa.Table] = []
     batch: list[dict] = []
+    inputs = InputManifest()
     with Deduplicator(settings.dedup, cache_dir=cache_dir) as dedup:
         for result in _process_all(found.articles, settings, workers, progress):
+            inputs.add(result.path, result.sha256 or "unread")
             if result.reject is not None:
                 rejects.append(result.reject)
                 continue
@@ -143,7 +146,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     report.splits = manifest["counts"]
     report.audit = manifest["audit"]
     summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
-               "settings": settings.to_dict()}
+               "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
     # The folder's content depends on the input only: not on where it sat on this machine
     # (a published card must not reveal local paths), nor on how fast the machine was.
     for key in ("seconds", "source", "output"):
@@ -249,13 +252,17 @@ def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResu
     try:
         size = os.path.getsize(path)
         if size > settings.max_file_bytes:
+            # Not read, so in the input manifest by size: what the reject was decided on.
             return FileResult(rel, reject=Reject(rel, "too_large",
-                                                 f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"))
+                                                 f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
+                              sha256=f"size:{size}")
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
         return FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}"))
-    return process_file(rel, data, settings)
+    result = process_file(rel, data, settings)
+    result.sha256 = hashlib.sha256(data).hexdigest()
+    return result
 
 
 _WORKER_SETTINGS: BuildSettings | None = None

@@ -310,7 +310,8 @@ def test_version_changelog_and_input_manifest_render(built):
     assert render_card(built, summary=summary, manifest=manifest, version="v1.2.0") == \
         render_card(built, summary=summary, manifest=manifest, version="1.2.0")
     default = (built / "README.md").read_text(encoding="utf-8")
-    assert "No releases yet." in section(default, "Changelog") and "not recorded" in section(default, "Provenance")
+    recorded = json.loads((built / "build_summary.json").read_text())["input_manifest_sha256"]
+    assert "No releases yet." in section(default, "Changelog") and f"`{recorded}`" in section(default, "Provenance")
     assert "Unreleased build (no version yet)." in default and "version" not in read_card(built)[0]
     with pytest.raises(CardError, match="MAJOR.MINOR.PATCH"):
         render_card(built, summary=summary, manifest=manifest, version="latest")

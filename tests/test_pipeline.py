@@ -146,3 +146,15 @@ def test_cached_rebuild_equals_clean_build(corpus, tmp_path):
     names = sorted(str(p.relative_to(tmp_path / "clean")) for p in (tmp_path / "clean").rglob("*") if p.is_file())
     for name in names:
         assert (tmp_path / "cached" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
+
+
+def test_input_manifest_covers_every_article_file(corpus, tmp_path):
+    import hashlib
+
+    from builder.card import input_manifest_hash
+
+    build(corpus, tmp_path / "out", progress=False)
+    summary = json.loads((tmp_path / "out" / "build_summary.json").read_text())
+    pairs = [(rel, hashlib.sha256((corpus / rel).read_bytes()).hexdigest())
+             for rel in CORPUS if rel.endswith(".md")]
+    assert summary["input_manifest_sha256"] == input_manifest_hash(pairs)
