@@ -108,7 +108,11 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     feed = _feed(rel_path, categories)
     rule_sets = rules_mod.select(rules_mod.load_rules(settings.rules_dirs), feed=feed or "", author=author or "",
                                  path=rel_path, body=body[:20000])
-    cleaned = clean.clean_body(body, is_html=is_html, rules=rule_sets)
+    try:
+        cleaned = clean.clean_body(body, is_html=is_html, rules=rule_sets, max_depth=settings.max_html_depth,
+                                   max_elements=settings.max_html_elements)
+    except clean.HtmlLimit as exc:
+        return _reject(rel_path, exc.reason, exc.message)
     warnings += cleaned.warnings
     text_out = "\n\n".join(cleaned.paragraphs)
     if not text_out:

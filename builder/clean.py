@@ -27,10 +27,32 @@ _WS = re.compile(r"[ \t\n\r\f\v\u00a0\u2000-\u200b\u202f\u205f]+")
 _MARK = "\n"  # a line break is a paragraph break here, so it can mark block boundaries too
 _BREAK = re.compile(r"\n+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")  # what lxml refuses to set
 _EDGE = " \t\n\r\f\v\u00a0\u3000\u200b\ufeff"
-_TAG = re.compile(r"<(/?)(div|section|span|font|center|blockquote|table|tr|td|ul|li)\b[^>]*>", re.I)
+# Any start or end tag. `[^<>]*`, not `[^>]*`: a run of '<div' with no '>' must not make every
+# match scan to the end of a 32 MB body.
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+# A start tag that closes an open sibling of these kinds (`<p>a<p>b` is two paragraphs, not
+# nested ones): counting those as nesting would flatten ordinary unclosed markup.
+_SIBLINGS = {"p": ("p",), "li": ("li",), "dt": ("dt", "dd"), "dd": ("dt", "dd"), "td": ("td", "th"),
+             "th": ("td", "th"), "tr": ("tr",), "option": ("option",)}
 _CMARK_OPTIONS = _CmarkOptions.CMARK_OPT_UNSAFE | _CmarkOptions.CMARK_OPT_NOBREAKS
-_MAX_DEPTH = 200  # libxml2 silently drops content nested deeper than 256 elements
+# Elements nested deeper than this are flattened before parsing. libxml2 stops parsing at
+# depth 256 (2048 with huge_tree) and silently drops the rest of the document; it also adds
+# elements of its own (html, body, tbody), so this leaves a wide margin.
+_MAX_DEPTH = 200
+MAX_HTML_DEPTH = 100_000       # deeper than this, the file is rejected (html_too_deep)
+MAX_HTML_ELEMENTS = 1_000_000  # more start tags than this: rejected (too_many_elements); ~0.5 GB to parse
+
+
+class HtmlLimit(Exception):
+    """The body is past a hard limit; `reason` is a reject code from errors.REJECT_REASONS."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
 @dataclass
@@ -40,14 +62,24 @@ class Cleaned:
     warnings: list[str] = field(default_factory=list)
 
 
-def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...]) -> Cleaned:
-    """Pure: body text and the rule sets that apply -> paragraphs, extracted metadata, warnings."""
+def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_depth: int = MAX_HTML_DEPTH,
+               max_elements: int = MAX_HTML_ELEMENTS) -> Cleaned:
+    """Pure: body text and the rule sets that apply -> paragraphs, extracted metadata, warnings.
+    Raises HtmlLimit when the markup nests deeper than `max_depth` or holds more than
+    `max_elements` elements."""
     meta: dict[str, object] = {}
     apply_raw_rules(body, rules, meta)
     html = apply_strip_rules(body if is_html else _markdown_to_html(body), rules)
     warnings: list[str] = []
-    if html.count("<") > 4 * _MAX_DEPTH:
-        flat = _flatten_deep(html)
+    n_tags = html.count("<")
+    if n_tags > max_elements:
+        # Start tags, closely enough: every '<' that opens neither an end tag nor a comment.
+        n_elements = n_tags - html.count("</") - html.count("<!")
+        if n_elements > max_elements:
+            raise HtmlLimit("too_many_elements", f"about {n_elements:,} HTML elements, over the "
+                                                 f"{max_elements:,} limit")
+    if n_tags > _MAX_DEPTH:  # fewer tags than that cannot nest deeper than that
+        flat = _flatten_deep(html, max_depth)
         if flat is not html:
             html = flat
             warnings.append("html_truncated")
@@ -61,8 +93,15 @@ def html_to_paragraphs(html: str, drop: etree.XPath | None = None) -> list[str]:
     collapsed inside a paragraph, leading U+3000 indentation stripped."""
     if not html.strip():
         return []
-    # Control characters are never text, and lxml refuses them in the text we set below.
-    root = etree.fromstring(_CONTROL.sub("", html), _parser())
+    # Control characters are never text, and lxml refuses them in the text we set below. UTF-8
+    # bytes with the parser's encoding fixed: a `<meta charset>` or an XML declaration in the
+    # body (which made lxml refuse a str) must not change how the text is read.
+    parser = _parser()
+    root = etree.fromstring(_CONTROL.sub("", html).encode("utf-8", "replace"), parser)
+    last = parser.error_log.last_error
+    if last is not None and last.level_name == "FATAL":
+        # libxml2 stopped (nesting past its limit): the rest of the body would be lost unseen.
+        raise HtmlLimit("html_too_deep", f"the HTML parser stopped early: {last.message.strip()}")
     if root is None:
         return []
     if drop is not None:
@@ -71,8 +110,15 @@ def html_to_paragraphs(html: str, drop: etree.XPath | None = None) -> list[str]:
     # Mark where each block element opens and closes, then let libxml2 serialise the text in
     # one C call: a Python walk over every node costs ten times more on large articles.
     for el in root.iter(*BLOCK_TAGS):
-        el.text = _MARK + el.text if el.text else _MARK
-        el.tail = _MARK + el.tail if el.tail else _MARK
+        text, tail = el.text, el.tail
+        try:
+            el.text = _MARK + text if text else _MARK
+            el.tail = _MARK + tail if tail else _MARK
+        except ValueError:
+            # A reference such as &#1;, or a U+FFFE, made text that lxml parses but will not set
+            # back (and a refused assignment has already cleared the old text).
+            el.text = _MARK + _NOT_XML.sub("", text or "")
+            el.tail = _MARK + _NOT_XML.sub("", tail or "")
     text = etree.tostring(root, method="text", encoding="unicode")
     # A line break in the source also separates paragraphs in these feeds (36kr briefs).
     paragraphs = []
@@ -96,19 +142,40 @@ def _remove_keep_tail(el: etree._Element) -> None:
     parent.remove(el)
 
 
-def _flatten_deep(html: str) -> str:
-    """Containers nested past _MAX_DEPTH become line breaks (paragraph breaks here), rather
+def _flatten_deep(html: str, max_depth: int = MAX_HTML_DEPTH) -> str:
+    """Elements nested past _MAX_DEPTH become line breaks (paragraph breaks here), rather
     than let the parser drop what lies below its depth limit. Shallower markup, and so the
-    classes the rules drop by, is left alone. Returns `html` itself when nothing is too deep."""
+    classes the rules drop by, is left alone. Returns `html` itself when nothing is too deep.
+
+    Nesting is tracked as the parser would, closely enough to over-count rather than under-count:
+    an end tag closes the innermost open element of its name (and those inside it), an end
+    tag with no open element of its name is ignored, void elements never open. Raises
+    HtmlLimit past `max_depth`."""
     out: list[str] = []
-    flattened: list[bool] = []  # per open container: was its opening tag flattened?
+    stack: list[tuple[str, bool]] = []  # open elements: (name, was its start tag flattened?)
+    open_count: dict[str, int] = {}     # name -> how many are open: a stray end tag costs O(1)
     last, changed = 0, False
     for m in _TAG.finditer(html):
-        if m.group(1):  # closing tag
-            flat = flattened.pop() if flattened else False
+        name = m.group(2).lower()
+        if name in _VOID:
+            continue
+        if m.group(1):  # end tag
+            if not open_count.get(name):
+                continue
+            while True:
+                top, flat = stack.pop()
+                open_count[top] -= 1
+                if top == name:
+                    break
         else:
-            flat = len(flattened) >= _MAX_DEPTH
-            flattened.append(flat)
+            if stack and stack[-1][0] in _SIBLINGS.get(name, ()):
+                top, _ = stack.pop()
+                open_count[top] -= 1
+            flat = len(stack) >= _MAX_DEPTH
+            stack.append((name, flat))
+            open_count[name] = open_count.get(name, 0) + 1
+            if len(stack) > max_depth:
+                raise HtmlLimit("html_too_deep", f"HTML elements nested over {max_depth:,} deep")
         if flat:
             out.append(html[last:m.start()])
             out.append("\n")
@@ -121,7 +188,9 @@ def _flatten_deep(html: str) -> str:
 
 @lru_cache(maxsize=1)
 def _parser() -> etree.HTMLParser:
-    return etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, default_doctype=False)
+    # huge_tree: without it libxml2 drops a text node over 10 MB (one long paragraph) unseen.
+    return etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, default_doctype=False,
+                            huge_tree=True, encoding="utf-8")
 
 
 @lru_cache(maxsize=64)

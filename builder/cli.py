@@ -26,6 +26,7 @@ def _build(args: argparse.Namespace) -> int:
     settings = BuildSettings(
         suffixes=tuple(args.suffixes.split(",")) if args.suffixes else DEFAULT_SUFFIXES,
         naive_timezone=args.timezone, rules_dirs=tuple(args.rules or ()), max_file_bytes=args.max_file_bytes,
+        max_seconds_per_file=args.max_seconds_per_file,
         quality=QualitySettings(min_chars=args.min_chars,
                                 languages=tuple(args.languages.split(",")) if args.languages else None),
         dedup=DedupSettings(threshold=args.dedup_threshold, shingle_size=args.shingle_size, num_perm=args.num_perm,
@@ -84,6 +85,34 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _quiet_http() -> None:
+    # The HTTP client logs every request at INFO: noise around a plan that says what is sent.
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from .publish import publish
+
+    _quiet_http()
+    result = publish(args.dataset, version=args.version, repo_id=args.repo, to=args.to, token=args.token,
+                     private=args.private, commit_message=args.message, dry_run=args.dry_run)
+    print("\n".join(result.lines()))
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    from .publish import versions
+
+    _quiet_http()
+    releases = versions(args.target, token=args.token)
+    for release in releases:
+        print(release.line())
+    if not releases:
+        print(f"no releases at {args.target}", file=sys.stderr)
+    return 0
+
+
 def _default_cache() -> str:
     import os
 
@@ -104,6 +133,8 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--timezone", default="UTC", help="zone for dates written without one (default: UTC)")
     b.add_argument("--rules", action="append", help="extra folder of boilerplate rule files (repeatable)")
     b.add_argument("--max-file-bytes", type=int, default=32 * 2**20, help="reject larger files (default: 32 MiB)")
+    b.add_argument("--max-seconds-per-file", type=float, default=30.0,
+                   help="reject a file that takes longer to read (reason timeout; default: 30)")
     b.add_argument("--min-chars", type=int, default=20, help="reject texts shorter than this (default: 20)")
     b.add_argument("--languages", help="comma-separated allowed languages, e.g. zh,en (default: all)")
     b.add_argument("--keep-duplicates", action="store_true", help="keep duplicates, flagged by dup_cluster")
@@ -129,6 +160,26 @@ def make_parser() -> argparse.ArgumentParser:
                        epilog="Example: corpus verify out/")
     v.add_argument("dataset", help="dataset folder with splits.json and data/*.parquet")
     v.set_defaults(func=_verify)
+
+    pub = sub.add_parser("publish", help="publish a built dataset folder as a release: one commit and a version tag",
+                         epilog="Example: corpus publish out/ --repo me/news --version 1.2.0   "
+                                "(or --to path/to/registry: a local git repository)")
+    pub.add_argument("dataset", help="dataset folder written by corpus build")
+    where = pub.add_mutually_exclusive_group(required=True)
+    where.add_argument("--repo", help="Hub dataset repo owner/name (created when missing)")
+    where.add_argument("--to", help="local registry: a git repository, created when missing")
+    pub.add_argument("--version", required=True, help="semver MAJOR.MINOR.PATCH; tagged vMAJOR.MINOR.PATCH")
+    pub.add_argument("--message", help="commit message (default: Release vX.Y.Z)")
+    pub.add_argument("--private", action="store_true", help="create the Hub repo private")
+    pub.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
+    pub.add_argument("--dry-run", action="store_true", help="print the plan and the changelog; upload nothing")
+    pub.set_defaults(func=_publish)
+
+    ver = sub.add_parser("versions", help="list the releases of a Hub repo or a local registry",
+                         epilog="Example: corpus versions hf://datasets/me/news   (or a registry path)")
+    ver.add_argument("target", help="hf://datasets/owner/name or a local registry path")
+    ver.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
+    ver.set_defaults(func=_versions)
     return parser
 
 

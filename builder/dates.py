@@ -64,11 +64,11 @@ def _parse(s: str) -> tuple[datetime, bool] | None:
         try:
             dt = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(sec or 0),
                           int((frac or "0").ljust(6, "0")))
-        except ValueError:  # 0000-00-00, month 13 ...
+            if zone is None:  # a bare date too: midnight in the zone the caller assumes, and say so
+                return dt, False
+            return dt.replace(tzinfo=_zone(zone)), True
+        except ValueError:  # 0000-00-00, month 13, an offset of +99:00 ...
             return None
-        if zone is None:  # a bare date too: midnight in the zone the caller assumes, and say so
-            return dt, False
-        return dt.replace(tzinfo=_zone(zone)), True
     if m := _CTIME.match(s):
         mon, day, h, mi, sec, zone, year = m.groups()
         if mon.lower() not in _MONTHS:

@@ -56,6 +56,8 @@ REJECT_REASONS: dict[str, str] = {
     "undecodable": "no supported encoding decodes the file",
     "too_large": "the file is larger than the max_file_bytes limit",
     "frontmatter_too_large": "the front matter is larger than the max_frontmatter_bytes limit",
+    "html_too_deep": "the HTML nests elements deeper than the max_html_depth limit (or so deep the parser would stop)",
+    "too_many_elements": "the HTML (or the Markdown rendered to it) has more elements than the max_html_elements limit",
     "no_title": "neither the front matter nor a '# ' heading gives a title",
     "empty_text": "no text is left once markup and boilerplate are removed",
     "error_page": "the file is a saved HTTP error page or a request-failure message",

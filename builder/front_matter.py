@@ -19,9 +19,11 @@ from frontmatter.default_handlers import BaseHandler, JSONHandler, YAMLHandler
 
 _YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # libyaml when present: ~10x faster
 # A key: an identifier, or any run without markup characters (some archives use CJK keys).
-_KEY_LINE = re.compile(r"^([A-Za-z_][\w.-]*|[^\s:#'\"\-\[{<>!&*|][^:<>]*?)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
-_INDENTED_KEY = re.compile(r"^[ \t]+([\w.-]+)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
-_LIST_ITEM = re.compile(r"^[ \t]*-(?:[ \t]+(.*?))?[ \t]*$")
+# Possessive runs and greedy values (callers strip them): a lazy group followed by `[ \t]*`
+# backtracks quadratically, and a 256 KiB line of spaces then took minutes.
+_KEY_LINE = re.compile(r"^([A-Za-z_][\w.-]*|[^\s:#'\"\-\[{<>!&*|][^:<>]*+)[ \t]*:(?:[ \t]++(.*))?$")
+_INDENTED_KEY = re.compile(r"^[ \t]+([\w.-]+)[ \t]*:(?:[ \t]++(.*))?$")
+_LIST_ITEM = re.compile(r"^[ \t]*-(?:[ \t]++(.*))?$")
 
 
 class _TOMLHandler(BaseHandler):
@@ -85,7 +87,7 @@ class _AliasLimit(Exception):
 
 def _load(name: str, handler: BaseHandler, fm: str, max_alias_nodes: int) -> Any:
     if name != "yaml":
-        return handler.load(fm)
+        return _scrub(handler.load(fm))
     fast = fast_yaml(fm)
     if fast is not None:
         return fast
@@ -98,13 +100,32 @@ def _load(name: str, handler: BaseHandler, fm: str, max_alias_nodes: int) -> Any
         # expanded size on the graph before anything expands it.
         if "*" in fm and _expanded_size(node, max_alias_nodes) > max_alias_nodes:
             raise _AliasLimit()
-        return loader.construct_document(node)
+        return _scrub(loader.construct_document(node))
     finally:
         loader.dispose()
 
 
-_FAST_KEY = re.compile(r"([A-Za-z_][\w.-]*) *:(?: +(.*?))? *")
-_FAST_ITEM = re.compile(r"( +)- +(.*?) *")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    """Escapes (YAML's and JSON's "\\ud800") can make lone surrogates, which no UTF-8 writer
+    accepts: one in a title once stopped the whole build at the Parquet writer. A surrogate
+    pair becomes its character, a lone surrogate U+FFFD."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value) is None:
+            return value
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+# The value ends at its last non-space; `.*?` followed by ` *` would backtrack quadratically.
+_FAST_KEY = re.compile(r"([A-Za-z_][\w.-]*) *:(?: ++(.*[^ ]))? *")
+_FAST_ITEM = re.compile(r"( +)- ++(.*[^ ])? *")
 _YAML_SPECIAL = re.compile("[^\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _PLAIN_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
@@ -266,7 +287,7 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         inner = value[1:-1]
         try:
-            return json.loads('"' + inner + '"') if "\\" in inner else inner
+            return _scrub(json.loads('"' + inner + '"')) if "\\" in inner else inner
         except ValueError:
             return inner
     if not value:

@@ -48,9 +48,9 @@ def recover(target: Path) -> None:
         olds[-1].rename(target)
 
 
-@contextmanager
-def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a fresh temporary folder; on success it replaces `target` in one step."""
+def check_target(target: str | os.PathLike) -> Path:
+    """The absolute target, once its parent exists and is writable and the target is a folder
+    or absent; OutputError naming the path otherwise."""
     target = Path(target).absolute()
     parent = target.parent
     try:
@@ -61,6 +61,14 @@ def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
         raise OutputError(f"output {str(target)!r} exists and is not a folder")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"output folder {str(parent)!r} is not writable")
+    return target
+
+
+@contextmanager
+def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a fresh temporary folder; on success it replaces `target` in one step."""
+    target = check_target(target)
+    parent = target.parent
     recover(target)
     for stale in parent.glob(f".{target.name}.tmp-*"):  # left by a build that was killed
         shutil.rmtree(stale, ignore_errors=True)

@@ -11,6 +11,8 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -25,13 +27,15 @@ from splits import SplitSpec, assign, build_manifest, write_manifest
 
 from . import __version__
 from .article import FileResult, process_file
-from .card import InputManifest, write_card
+from .card import InputManifest, read_template, write_card
 from .dedup import Deduplicator
 from .discover import discover
 from .errors import OutputError, Reject, SourceError
 from .output import atomic_output
 from .settings import BuildSettings
-from .write import rows_to_table, write_split
+from .runs import PartitionedSpill, spill_folder
+from .schema import ROW_SCHEMA
+from .write import ShardWriter, write_split
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).with_name("sample")
@@ -39,7 +43,6 @@ SAMPLE_DIR = Path(__file__).with_name("sample")
 # dropped (the default) every row is its own cluster, so the key is the row id, which adding
 # articles never moves; with --keep-duplicates a cluster's rows move together.
 DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
-_BATCH = 1000
 _INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
 
 
@@ -98,62 +101,96 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     if not src.is_dir():
         raise SourceError(f"source folder {str(src)!r} does not exist or is not a folder")
     out = Path(output)
+    read_template(card_template)  # a bad template fails now, not after the whole read
     report = BuildReport(source=str(src), output=str(out))
 
     found = discover(src, settings.suffixes)
     report.files_found = found.n_found
     report.ignored = found.ignored
     rejects: list[Reject] = list(found.rejects)
-    paths: dict[str, str] = {}  # id -> source path
-    tables: list[pa.Table] = []
-    batch: list[dict] = []
     inputs = InputManifest()
-    with Deduplicator(settings.dedup, cache_dir=cache_dir) as dedup:
-        for result in _process_all(found.articles, settings, workers, progress):
-            inputs.add(result.path, result.sha256 or "unread")
-            if result.reject is not None:
-                rejects.append(result.reject)
-                continue
-            row = result.row
-            if row["id"] in paths:
-                rejects.append(Reject(result.path, "duplicate_id", f"same id {row['id']} as {paths[row['id']]}"))
-                continue
-            paths[row["id"]] = result.path
-            report.warnings.update(result.warnings)
-            dedup.add(row["id"], row["text"], date=row["date"], n_chars=row["n_chars"],
-                      text_hash=row["content_sha256"])
-            batch.append(row)
-            if len(batch) >= _BATCH:
-                tables.append(_finish_batch(batch))
-                batch = []
-        if batch:
-            tables.append(_finish_batch(batch))
-        verdicts = {v.id: v for v in dedup.results()}
-        stats = dedup.stats()
+    with spill_folder(out) as work:
+        # Rows go to disk as they are read (id-range partitions); only compact per-row state
+        # stays in memory: seen ids, and the duplicate detector's signatures.
+        spill = PartitionedSpill(work, ROW_SCHEMA, expected_rows=len(found.articles))
+        seen: set[int] = set()
+        same_id: list[tuple[str, str]] = []
+        with Deduplicator(settings.dedup, cache_dir=cache_dir) as dedup:
+            for result in _process_all(found.articles, settings, workers, progress):
+                inputs.add(result.path, result.sha256 or "unread")
+                if result.reject is not None:
+                    rejects.append(result.reject)
+                    continue
+                row = result.row
+                if int(row["id"], 16) in seen:
+                    same_id.append((result.path, row["id"]))  # the ledger line once the kept path is known
+                    continue
+                seen.add(int(row["id"], 16))
+                report.warnings.update(result.warnings)
+                dedup.add(row["id"], row["text"], date=row["date"], n_chars=row["n_chars"],
+                          text_hash=row["content_sha256"])
+                spill.add(_placeholders(row))
+            # Only rows in a cluster of more than one differ from "kept, its own cluster".
+            verdicts = {v.id: v for v in dedup.results() if v.dup_cluster != v.id or not v.keep}
+            stats = dedup.stats()
+        del seen
         # What the cache saved depends on the machine's history, not the input: log it, but keep
         # it out of the dataset folder, whose bytes depend on the input alone.
         log.info("duplicate detection: %d signatures computed, cache hits %s", stats.pop("signed", 0),
                  stats.pop("cache_hits", "n/a"))
         stats.pop("cache_misses", None)
         report.dedup = stats
-    table = pa.concat_tables(tables) if tables else rows_to_table([])
-    table, dropped = _apply_dedup(table, verdicts, paths)
-    rejects += dropped
-    report.rows = table.num_rows
-    report.rejected = Counter(r.reason for r in rejects)
 
-    table, manifest = assign_splits(table, split_spec)
-    report.splits = manifest["counts"]
-    report.audit = manifest["audit"]
-    summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
-               "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
-    # The folder's content depends on the input only: not on where it sat on this machine
-    # (a published card must not reveal local paths), nor on how fast the machine was.
-    for key in ("seconds", "source", "output"):
-        summary.pop(key)
-    rejects.sort(key=lambda r: r.path)
-    write_dataset(out, table, split_spec, manifest, summary, rejects=[r.to_dict() for r in rejects],
-                  card_template=card_template)
+        # Pass 1: the columns the split needs, for the kept rows, in id order.
+        names = sorted({"id", "content_sha256", split_spec.group, split_spec.stratify, split_spec.time_column}
+                       - {None} & set(ROW_SCHEMA.names))
+        columns: dict[str, list] = {name: [] for name in names}
+        dropped: list[tuple[str, object]] = []
+        kept_paths: dict[str, str] = {}
+        wanted = {v.duplicate_of for v in verdicts.values() if not v.keep} | {i for _, i in same_id}
+        for part in spill.partitions(columns=sorted(set(names) | {"source_path", "dup_cluster"}), keep=True):
+            part, gone = _apply_dedup(part, verdicts)
+            dropped += gone
+            for i, path in zip(part.column("id").to_pylist(), part.column("source_path").to_pylist()):
+                if i in wanted:
+                    kept_paths[i] = path
+            for name in names:
+                columns[name] += part.column(name).to_pylist()
+        rejects += [_dedup_reject(path, v, kept_paths) for path, v in dropped]
+        rejects += [Reject(path, "duplicate_id", f"same id {i} as {kept_paths.get(i, 'an earlier file')}",
+                           duplicate_of=i) for path, i in same_id]
+        report.rows = len(columns["id"])
+        report.rejected = Counter(r.reason for r in rejects)
+        assignment = assign(columns, split_spec)
+        manifest = build_manifest(columns, assignment, split_spec)
+        del columns
+        report.splits = manifest["counts"]
+        report.audit = manifest["audit"]
+        summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
+                   "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
+        # The folder's content depends on the input only: not on where it sat on this machine
+        # (a published card must not reveal local paths), nor on how fast the machine was.
+        for key in ("seconds", "source", "output"):
+            summary.pop(key)
+        rejects.sort(key=lambda r: r.path)
+
+        # Pass 2: every column, in id order, each row to its split's shards.
+        with atomic_output(out) as tmp:
+            writers = {name: ShardWriter(tmp / "data", name) for name, _ in split_spec.splits}
+            at = 0
+            for part in spill.partitions():
+                part, _ = _apply_dedup(part, verdicts)
+                n = part.num_rows
+                part = _set_split_columns(part, assignment.group[at:at + n], assignment.bucket[at:at + n])
+                where = assignment.split[at:at + n]
+                at += n
+                for name, writer in writers.items():
+                    mask = pa.array([s == name for s in where])
+                    writer.write(part.filter(mask))
+            for writer in writers.values():
+                writer.close()
+            write_metadata(tmp, manifest, summary, rejects=[r.to_dict() for r in rejects],
+                           card_template=card_template)
     report.seconds = time.perf_counter() - t0
     for line in report.summary_lines():
         log.debug(line)
@@ -162,47 +199,68 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
 
 def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, summary: dict, *,
                   rejects: list[dict], card_template: str | os.PathLike | None = None) -> None:
-    """Write a dataset folder atomically: shards per split, ledger, manifest, summary, card.
-    `table` carries a `_split` column (None: dropped by the split, e.g. a time embargo)."""
+    """Write a dataset folder atomically from rows in memory (a re-split): shards per split,
+    ledger, manifest, summary, card. `table` carries a `_split` column (None: dropped by the
+    split, e.g. a time embargo)."""
     with atomic_output(out) as tmp:
         for name, _ in spec.splits:
             part = table.filter(pc.equal(table.column("_split"), name)).drop_columns(["_split"])
             write_split(part, tmp / "data", name)
-        with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as fh:
-            for r in rejects:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        write_manifest(tmp, manifest)
-        (tmp / "build_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                                encoding="utf-8")
-        # README.md (the card, checked first), croissant.json and the plots under assets/.
-        write_card(tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None)
+        write_metadata(tmp, manifest, summary, rejects=rejects, card_template=card_template)
 
 
-def _finish_batch(rows: list[dict]) -> pa.Table:
-    for row in rows:
-        # Filled in once every row has been seen: the cluster by dedup, the group by the split.
-        row.setdefault("dup_cluster", row["id"])
-        row.setdefault("split_group", "")
-        row.setdefault("split_bucket", 0)
-    return rows_to_table(rows)
+def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[dict],
+                   card_template: str | os.PathLike | None = None) -> None:
+    """Everything beside the shards: ledger, split manifest, build summary, card."""
+    with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as fh:
+        for r in rejects:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_manifest(tmp, manifest)
+    (tmp / "build_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
+                                            encoding="utf-8")
+    # README.md (the card, checked first), croissant.json and the plots under assets/.
+    write_card(tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None)
 
 
-def _apply_dedup(table: pa.Table, verdicts: dict, paths: dict[str, str]) -> tuple[pa.Table, list[Reject]]:
-    """Set dup_cluster on every row; drop the duplicates that are not kept, as rejects that
-    name the kept row."""
-    ids = table.column("id").to_pylist()
-    clusters = [verdicts[i].dup_cluster for i in ids]
-    table = table.set_column(table.schema.get_field_index("dup_cluster"), "dup_cluster",
-                             pa.array(clusters, pa.string()))
-    keep = [verdicts[i].keep for i in ids]
-    rejects = []
-    for i, kept in zip(ids, keep):
-        if not kept:
-            v = verdicts[i]
-            what = "the same text as" if v.reason == "duplicate" else f"a near duplicate (similarity {v.similarity:.2f}) of"
-            rejects.append(Reject(paths[i], v.reason, f"{what} {paths[v.duplicate_of]} (id {v.duplicate_of})",
-                                  duplicate_of=v.duplicate_of))
-    return (table if all(keep) else table.filter(pa.array(keep))), rejects
+def _placeholders(row: dict) -> dict:
+    # Filled in once every row has been seen: the cluster by dedup, the group by the split.
+    row["dup_cluster"] = row["id"]
+    row["split_group"] = ""
+    row["split_bucket"] = 0
+    return row
+
+
+def _apply_dedup(part: pa.Table, verdicts: dict) -> tuple[pa.Table, list[tuple[str, object]]]:
+    """Sort a partition by id, set dup_cluster, drop the copies that are not kept; returns the
+    rows kept and (source path, verdict) of those dropped."""
+    part = part.sort_by("id")
+    ids = part.column("id").to_pylist()
+    hits = [(k, verdicts[i]) for k, i in enumerate(ids) if i in verdicts]
+    if not hits:
+        return part, []
+    clusters = list(ids)
+    keep = [True] * len(ids)
+    paths = part.column("source_path").to_pylist()
+    gone = []
+    for k, v in hits:
+        clusters[k] = v.dup_cluster
+        if not v.keep:
+            keep[k] = False
+            gone.append((paths[k], v))
+    part = part.set_column(part.schema.get_field_index("dup_cluster"), "dup_cluster", pa.array(clusters, pa.string()))
+    return (part if all(keep) else part.filter(pa.array(keep))), gone
+
+
+def _dedup_reject(path: str, v, kept_paths: dict[str, str]) -> Reject:
+    what = "the same text as" if v.reason == "duplicate" else f"a near duplicate (similarity {v.similarity:.2f}) of"
+    return Reject(path, v.reason, f"{what} {kept_paths.get(v.duplicate_of, 'the kept row')} (id {v.duplicate_of})",
+                  duplicate_of=v.duplicate_of)
+
+
+def _set_split_columns(table: pa.Table, groups: list, buckets: list) -> pa.Table:
+    table = table.set_column(table.schema.get_field_index("split_group"), "split_group", pa.array(groups, pa.string()))
+    return table.set_column(table.schema.get_field_index("split_bucket"), "split_bucket",
+                            pa.array(buckets, pa.int32()))
 
 
 def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
@@ -210,15 +268,11 @@ def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
     table with split_group, split_bucket and a `_split` column, and the manifest."""
     if "_split" in table.column_names:
         table = table.drop_columns(["_split"])
-    names = {"id", spec.group, spec.stratify, spec.time_column} - {None}
+    names = {"id", "content_sha256", spec.group, spec.stratify, spec.time_column} - {None}
     columns = {name: table.column(name).to_pylist() for name in names if name in table.column_names}
     assignment = assign(columns, spec)
-    manifest = build_manifest(columns | {"content_sha256": table.column("content_sha256").to_pylist()},
-                              assignment, spec)
-    table = table.set_column(table.schema.get_field_index("split_group"), "split_group",
-                             pa.array(assignment.group, pa.string()))
-    table = table.set_column(table.schema.get_field_index("split_bucket"), "split_bucket",
-                             pa.array(assignment.bucket, pa.int32()))
+    manifest = build_manifest(columns, assignment, spec)
+    table = _set_split_columns(table, assignment.group, assignment.bucket)
     table = table.append_column("_split", pa.array(assignment.split, pa.string()))
     return table, manifest
 
@@ -260,9 +314,46 @@ def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResu
             data = fh.read()
     except OSError as exc:
         return FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}"))
-    result = process_file(rel, data, settings)
+    result = _within(settings.max_seconds_per_file, process_file, rel, data, settings)
+    if result is None:
+        limit = settings.max_seconds_per_file
+        result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
+                                                                "(max_seconds_per_file)"))
     result.sha256 = hashlib.sha256(data).hexdigest()
     return result
+
+
+class _FileTimeout(BaseException):
+    """Raised by the alarm; a BaseException, so process_file's catch-all lets it through."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _FileTimeout()
+
+
+def _within(seconds: float, fn, *args):
+    """fn(*args), or None when it runs longer than `seconds`. A SIGALRM interrupts Python code
+    and regex matching; a long C call (an lxml parse) is interrupted when it returns. Signals
+    reach only a process's main thread: elsewhere (build() called from a thread, or no
+    setitimer) fn runs without a limit. A timer and handler the caller had are restored."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return fn(*args)
+    old_handler = signal.signal(signal.SIGALRM, _on_alarm)
+    started = time.monotonic()
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        try:
+            return fn(*args)
+        finally:
+            # The one-shot alarm either fired already (its exception is caught below, wherever
+            # it surfaced) or is cancelled here.
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _FileTimeout:
+        return None
+    finally:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if old_handler is None else old_handler)
+        if old_delay:
+            signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - started), 1e-6), old_interval)
 
 
 _WORKER_SETTINGS: BuildSettings | None = None

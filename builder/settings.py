@@ -22,6 +22,9 @@ class BuildSettings:
     max_file_bytes: int = 32 * 2**20     # larger files are rejected unread
     max_frontmatter_bytes: int = 256 * 2**10
     max_alias_nodes: int = 10_000        # YAML alias expansion budget (billion-laughs guard)
+    max_html_depth: int = 100_000        # deeper nesting is rejected (html_too_deep); past 200 it is flattened
+    max_html_elements: int = 1_000_000   # more elements are rejected (too_many_elements): ~0.5 GB to parse
+    max_seconds_per_file: float = 30.0   # longer is rejected (timeout); enforced by the build, not process_file
     quality: QualitySettings = field(default_factory=QualitySettings)
     dedup: DedupSettings = field(default_factory=DedupSettings)
 
@@ -34,7 +37,8 @@ class BuildSettings:
             resolve_zone(self.naive_timezone)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        for name in ("max_file_bytes", "max_frontmatter_bytes", "max_alias_nodes"):
+        for name in ("max_file_bytes", "max_frontmatter_bytes", "max_alias_nodes", "max_html_depth",
+                     "max_html_elements", "max_seconds_per_file"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
 

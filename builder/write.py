@@ -1,21 +1,21 @@
 """Rows -> Parquet shards named as the Hub expects: data/{split}-{i:05d}-of-{n:05d}.parquet.
 
-Rows are written ordered by id with ROW_SCHEMA and the `datasets` Features in the file
-metadata, zstd-compressed, row groups under 100 MB and shards under 500 MB uncompressed, so
-the same rows always give the same files, and `load_dataset` gives timestamps and lists.
+Rows arrive in id order, a batch at a time, and are written with ROW_SCHEMA and the
+`datasets` Features in the file metadata, zstd-compressed, in row groups of at most
+`row_group_bytes` and shards of at most `shard_bytes` (uncompressed Arrow bytes), so the
+same rows always give the same files and `load_dataset` gives timestamps and lists. The
+shard count is in the file names, so shards are named once the split is complete.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .schema import ROW_SCHEMA, schema_with_features
 
-ROW_GROUP_BYTES = 100 * 2**20
+ROW_GROUP_BYTES = 32 * 2**20   # a row group is what a reader holds at once: keep it modest
 SHARD_BYTES = 500 * 2**20
 
 
@@ -27,42 +27,77 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
-def write_split(table: pa.Table, data_dir: Path, split: str, *, shard_bytes: int = SHARD_BYTES,
-                row_group_bytes: int = ROW_GROUP_BYTES) -> list[Path]:
-    """Write one split's rows (any order) as shards sorted by id; return the files written.
-    An empty split writes nothing: `datasets` cannot load a split without rows."""
-    if table.num_rows == 0:
-        return []
-    table = table.sort_by("id").cast(schema_with_features())
-    n_shards = max(1, math.ceil(table.nbytes / shard_bytes))
-    bounds = _balanced_bounds(table, n_shards)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, (start, stop) in enumerate(bounds):
-        part = table.slice(start, stop - start)
-        per_row = part.nbytes / max(1, part.num_rows)
-        path = data_dir / shard_name(split, i, n_shards)
-        pq.write_table(part, path, compression="zstd",
-                       row_group_size=max(1, min(part.num_rows, int(row_group_bytes / max(per_row, 1)))),
-                       write_statistics=True, store_schema=True)
-        paths.append(path)
-    return paths
+class ShardWriter:
+    """One split's shards, written as rows come (in id order). An empty split writes nothing:
+    `datasets` cannot load a split without rows."""
+
+    def __init__(self, data_dir: Path, split: str, *, shard_bytes: int = SHARD_BYTES,
+                 row_group_bytes: int = ROW_GROUP_BYTES):
+        self.data_dir, self.split = data_dir, split
+        self.shard_bytes, self.row_group_bytes = shard_bytes, row_group_bytes
+        self.schema = schema_with_features()
+        self._pending: list[pa.Table] = []
+        self._pending_bytes = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._shard_bytes = 0
+        self._parts: list[Path] = []
+        self.rows = 0
+        self._last_id: str | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        first = table.column("id")[0].as_py()
+        if self._last_id is not None and first <= self._last_id:
+            raise ValueError(f"rows must come in id order: {first} after {self._last_id}")
+        self._last_id = table.column("id")[-1].as_py()
+        self.rows += table.num_rows
+        self._pending.append(table)
+        self._pending_bytes += table.nbytes
+        if self._pending_bytes >= self.row_group_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.concat_tables(self._pending).cast(self.schema)
+        self._pending, self._pending_bytes = [], 0
+        per_group = max(1, int(table.num_rows * self.row_group_bytes / max(1, table.nbytes)))
+        for start in range(0, table.num_rows, per_group):
+            self._write_group(table.slice(start, per_group).combine_chunks())
+
+    def _write_group(self, group: pa.Table) -> None:
+        if self._writer is not None and self._shard_bytes + group.nbytes > self.shard_bytes:
+            self._writer.close()
+            self._writer = None
+        if self._writer is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path = self.data_dir / f".{self.split}-{len(self._parts):05d}.partial"
+            self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", write_statistics=True,
+                                            store_schema=True)
+            self._parts.append(path)
+            self._shard_bytes = 0
+        self._writer.write_table(group, row_group_size=group.num_rows)
+        self._shard_bytes += group.nbytes
+
+    def close(self) -> list[Path]:
+        """Finish the split; return its shards under their final names."""
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        final = []
+        for i, part in enumerate(self._parts):
+            path = self.data_dir / shard_name(self.split, i, len(self._parts))
+            part.rename(path)
+            final.append(path)
+        return final
 
 
-def _balanced_bounds(table: pa.Table, n: int) -> list[tuple[int, int]]:
-    """Cut the rows into n consecutive slices of about equal bytes (by text length, which
-    dominates a row's size)."""
-    if n == 1:
-        return [(0, table.num_rows)]
-    sizes = pc.utf8_length(table.column("text")).to_pylist()
-    target = sum(sizes) / n
-    bounds, start, acc = [], 0, 0
-    for i, size in enumerate(sizes):
-        acc += size
-        if acc >= target * (len(bounds) + 1) and len(bounds) < n - 1:
-            bounds.append((start, i + 1))
-            start = i + 1
-    bounds.append((start, table.num_rows))
-    while len(bounds) < n:  # fewer cut points than shards (very uneven rows): keep the names honest
-        bounds.append((table.num_rows, table.num_rows))
-    return bounds
+def write_split(table: pa.Table, data_dir: Path, split: str, **limits) -> list[Path]:
+    """Write one split's rows (any order) as shards sorted by id; return the files written."""
+    writer = ShardWriter(data_dir, split, **limits)
+    table = table.sort_by("id")
+    for batch in table.to_batches(max_chunksize=4096):
+        writer.write(pa.Table.from_batches([batch]))
+    return writer.close()

@@ -1,0 +1,759 @@
+"""Publish a built dataset folder as a release: one atomic commit and one semver tag, on the
+Hugging Face Hub (`HubTarget`) or in a local git repository (`GitTarget`).
+
+`plan_release` compares the folder with the target's head and releases and decides what to
+do; `publish_plan` does it: one commit whose parent is the head the plan compared against (if
+the branch moved meanwhile the commit is refused: never an overwrite), then the tag. A tag is
+never moved. Every step can be re-run: a run cut off after its commit landed finds the head
+already holding the release and only tags it; re-publishing a version with the same content
+does nothing. "The same content" means the same files, byte for byte, except what a release
+itself writes into the card (its `version:` and its changelog, which carries a date).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import re
+import subprocess
+import tempfile
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import pyarrow as pa
+
+from . import __version__
+from .errors import PublishError, VersionError
+from .release import (ReleaseDiff, Version, apply_release, card_version, changelog_entry, check_version,
+                      diff_releases, release_identity, split_of)
+
+log = logging.getLogger(__name__)
+
+CARD = "README.md"
+BRANCH = "main"
+# Files a target keeps for itself: the Hub's .gitattributes (which paths go through LFS) is
+# neither published by us nor deleted.
+TARGET_OWNED = {".gitattributes"}
+_HF_URL = re.compile(r"^hf://datasets/(?P<repo>[^/@]+/[^/@]+)/?$")
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+# ------------------------------------------------------------------------------ files
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file of a target's commit, as its listing describes it."""
+
+    path: str
+    size: int
+    blob_id: str  # git blob id (for an LFS file: of its pointer)
+    sha256: str | None = None  # LFS files only
+
+    def same_as(self, staged: StagedFile) -> bool:
+        return staged.sha256 == self.sha256 if self.sha256 else staged.blob_id == self.blob_id
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file of the release: its path in the target, hashes, and where its bytes are."""
+
+    path: str
+    size: int
+    sha256: str
+    blob_id: str  # git blob id, what the Hub and git list for a regular file
+    source: Path | bytes
+
+    @classmethod
+    def from_bytes(cls, path: str, data: bytes) -> StagedFile:
+        return cls(path, len(data), hashlib.sha256(data).hexdigest(), _git_blob_id(data), data)
+
+    @classmethod
+    def from_file(cls, path: str, file: Path) -> StagedFile:
+        size = file.stat().st_size
+        sha256, sha1 = hashlib.sha256(), hashlib.sha1(b"blob %d\0" % size)
+        with open(file, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                sha256.update(chunk)
+                sha1.update(chunk)
+        return cls(path, size, sha256.hexdigest(), sha1.hexdigest(), file)
+
+    def data(self) -> bytes:
+        return self.source if isinstance(self.source, bytes) else self.source.read_bytes()
+
+    def opener(self) -> Callable[[], BinaryIO]:
+        return lambda: io.BytesIO(self.source) if isinstance(self.source, bytes) else open(self.source, "rb")
+
+
+def _git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def stage_folder(folder: str | os.PathLike) -> tuple[list[StagedFile], str]:
+    """The files of a built dataset folder (the card apart) and the card's text. Hidden files and
+    folders (caches, editor files) are not part of a release."""
+    folder = Path(folder)
+    if not (folder / CARD).is_file() or not any((folder / "data").glob("*.parquet")):
+        raise PublishError(f"{str(folder)!r} is not a built dataset folder (no {CARD} or data/*.parquet): "
+                           "run `corpus build` first")
+    staged = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if any(part.startswith(".") for part in rel.split("/")):
+            continue
+        if path.is_symlink():
+            raise PublishError(f"{rel} in {str(folder)!r} is a symbolic link: a release holds regular files only")
+        if path.is_file() and rel != CARD:
+            staged.append(StagedFile.from_file(rel, path))
+    return staged, (folder / CARD).read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------ targets
+
+
+@dataclass(frozen=True)
+class Release:
+    version: Version
+    tag: str
+    commit: str
+    date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Refs:
+    head: str | None  # the branch's commit; None when the target has no commit yet
+    tags: dict[str, str]  # tag -> commit
+
+    def releases(self) -> list[Release]:
+        out = [Release(v, tag, oid) for tag, oid in self.tags.items() if (v := Version.from_tag(tag)) is not None]
+        return sorted(out, key=lambda r: r.version)
+
+
+class Target(ABC):
+    """Where releases go: a branch of commits with their files, and tags."""
+
+    url: str  # for messages: hf://datasets/owner/name or the registry's path
+
+    @abstractmethod
+    def refs(self) -> Refs: ...
+
+    @abstractmethod
+    def files(self, revision: str) -> dict[str, RemoteFile]: ...
+
+    @abstractmethod
+    def read(self, revision: str, path: str) -> bytes: ...
+
+    def opener(self, revision: str, path: str) -> Callable[[], BinaryIO]:
+        """A function opening the file for reading (for Parquet: only the ranges read)."""
+        return lambda: io.BytesIO(self.read(revision, path))
+
+    @contextmanager
+    def guard(self, doing: str) -> Iterator[None]:
+        """Turn this target's own errors, raised while `doing`, into PublishError."""
+        yield
+
+    @abstractmethod
+    def dates(self, releases: list[Release]) -> dict[str, datetime]:
+        """When each release (by tag) was made, for listings."""
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Create the repository when there is none."""
+
+    @abstractmethod
+    def commit(self, *, add: list[StagedFile], delete: list[str], parent: str | None, commit_message: str,
+               commit_description: str) -> str:
+        """One commit on the branch, made only if the branch is still at `parent`; its id."""
+
+    @abstractmethod
+    def tag(self, tag: str, *, revision: str, tag_message: str) -> None:
+        """Tag `revision`; nothing to do when the tag already names it; PublishError when it names another."""
+
+
+class HubTarget(Target):
+    """A dataset repository on the Hugging Face Hub, through `huggingface_hub`. The token comes
+    from `token`, else HF_TOKEN or the saved login; it is never printed, logged or put in an error."""
+
+    def __init__(self, repo_id: str, *, token: str | None = None, private: bool = False):
+        if not _REPO_ID.match(repo_id or ""):
+            raise PublishError(f"repo id {repo_id!r} is not owner/name")
+        self.repo_id, self.private, self._token = repo_id, private, token
+        self.url = f"hf://datasets/{repo_id}"
+
+    def _api(self):
+        from huggingface_hub import HfApi
+
+        return HfApi(token=self._token)  # built per call: the endpoint is read when it is built
+
+    def refs(self) -> Refs:
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        try:
+            with self._errors("cannot read the refs"):
+                refs = self._api().list_repo_refs(self.repo_id, repo_type="dataset")
+        except PublishError as exc:
+            if isinstance(exc.__cause__, RepositoryNotFoundError):
+                return Refs(None, {})
+            raise
+        head = next((b.target_commit for b in refs.branches if b.name == BRANCH), None)
+        return Refs(head, {t.name: t.target_commit for t in refs.tags})
+
+    def files(self, revision: str) -> dict[str, RemoteFile]:
+        from huggingface_hub.hf_api import RepoFile
+
+        with self._errors(f"cannot list the files of {revision[:12]}"):
+            tree = self._api().list_repo_tree(self.repo_id, recursive=True, revision=revision, repo_type="dataset")
+            return {f.path: RemoteFile(f.path, f.size, f.blob_id, f.lfs.sha256 if f.lfs else None)
+                    for f in tree if isinstance(f, RepoFile)}
+
+    def read(self, revision: str, path: str) -> bytes:
+        with self._errors(f"cannot download {path} at {revision[:12]}"):
+            local = self._api().hf_hub_download(self.repo_id, path, repo_type="dataset", revision=revision)
+        return Path(local).read_bytes()
+
+    def opener(self, revision: str, path: str) -> Callable[[], BinaryIO]:
+        def open_remote() -> BinaryIO:
+            from huggingface_hub import HfFileSystem
+
+            with self._errors(f"cannot read {path} at {revision[:12]}"):
+                return HfFileSystem(token=self._token).open(f"datasets/{self.repo_id}@{revision}/{path}", "rb")
+
+        return open_remote
+
+    def dates(self, releases: list[Release]) -> dict[str, datetime]:
+        # The Hub keeps no date for a tag: a release is dated by its commit.
+        api, by_commit = self._api(), {}
+        with self._errors("cannot list the commits"):
+            if releases:
+                for c in api.list_repo_commits(self.repo_id, repo_type="dataset", revision=BRANCH):
+                    by_commit[c.commit_id] = c.created_at
+            for r in releases:
+                if r.commit not in by_commit:  # a tag off the branch's history
+                    by_commit[r.commit] = api.list_repo_commits(self.repo_id, repo_type="dataset",
+                                                                revision=r.commit)[0].created_at
+        return {r.tag: by_commit[r.commit] for r in releases}
+
+    def prepare(self) -> None:
+        with self._errors("cannot create the repository"):
+            self._api().create_repo(self.repo_id, repo_type="dataset", private=self.private, exist_ok=True)
+
+    def commit(self, *, add, delete, parent, commit_message, commit_description) -> str:
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        ops = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=f.source) for f in add]
+        ops += [CommitOperationDelete(path_in_repo=p) for p in delete]
+        with self._errors("the commit failed", committing=True, parent=parent):
+            info = self._api().create_commit(self.repo_id, ops, commit_message=commit_message,
+                                             commit_description=commit_description, repo_type="dataset",
+                                             revision=BRANCH, parent_commit=parent)
+        return info.oid
+
+    def tag(self, tag: str, *, revision: str, tag_message: str) -> None:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        try:
+            with self._errors(f"cannot create the tag {tag}"):
+                self._api().create_tag(self.repo_id, tag=tag, revision=revision, tag_message=tag_message,
+                                       repo_type="dataset")
+        except PublishError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, HfHubHTTPError) and cause.response is not None
+                    and cause.response.status_code == 409):
+                raise
+            other = self.refs().tags.get(tag)
+            if other != revision:
+                raise PublishError(f"{self.url}: the tag {tag} was created meanwhile by someone else, on commit "
+                                   f"{(other or '?')[:12]}; the commit {revision[:12]} holds this release untagged"
+                                   ) from None
+
+    def guard(self, doing: str):
+        return self._errors(doing)
+
+    @contextmanager
+    def _errors(self, doing: str, *, committing: bool = False, parent: str | None = None) -> Iterator[None]:
+        """Turn the clients' errors into a PublishError whose message is ours: the status and the
+        server's message, never the request (its headers carry the token). The cause stays
+        attached for callers that branch on it, and its text is scrubbed too."""
+        from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+        try:
+            yield
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status == 412 and committing:
+                message = (f"{self.url}: {BRANCH} moved since the release was planned against "
+                           f"{(parent or 'nothing')[:12]} (someone else committed or published meanwhile); nothing was "
+                           "changed. Re-run to plan against the new head.")
+            else:
+                detail = exc.server_message or (exc.response.reason_phrase if exc.response is not None else "")
+                message = f"{self.url}: {doing}: HTTP {status}: {' '.join(detail.split())}".rstrip(": ")
+            self._scrub_cause(exc)
+            raise PublishError(self._scrub(message)) from exc
+        except EntryNotFoundError as exc:  # hf_hub_download: not there, and no cached copy
+            self._scrub_cause(exc)
+            raise PublishError(self._scrub(f"{self.url}: {doing}: {exc}".splitlines()[0])) from exc
+        except _transport_errors() as exc:
+            if type(exc).__name__ == "OfflineModeIsEnabled":
+                raise PublishError(f"{self.url}: {doing}: HF_HUB_OFFLINE is set, and publishing needs the Hub: "
+                                   "unset it") from None
+            if committing:
+                message = (f"{self.url}: the connection dropped during the commit ({type(exc).__name__}); it may "
+                           "or may not have landed. Re-run the same command: it finds out and finishes the release "
+                           "with one commit.")
+            else:
+                message = (f"{self.url}: {doing}: the connection failed ({type(exc).__name__}: {exc}); re-run the "
+                           "same command: it picks up where this one stopped")
+            self._scrub_cause(exc)
+            raise PublishError(self._scrub(message)) from exc
+
+    def _secret(self) -> str | None:
+        if self._token:
+            return self._token
+        from huggingface_hub import get_token
+
+        return get_token()
+
+    def _scrub(self, text: str) -> str:
+        secret = self._secret()
+        return text.replace(secret, "***") if secret and len(secret) >= 8 else text
+
+    def _scrub_cause(self, exc: BaseException) -> None:
+        exc.args = tuple(self._scrub(a) if isinstance(a, str) else a for a in exc.args)
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP library's "no answer" errors (huggingface_hub raises them as they are, e.g. when
+    the connection drops during the commit POST)."""
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for name in ("httpx2", "httpx"):
+        try:
+            errors.append(__import__(name).TransportError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+class GitTarget(Target):
+    """A local git repository (a "registry"): one commit on `main` and one annotated tag per
+    release; the work tree is kept at `main`, and any tag's checkout loads with `load_dataset`.
+    Commits are built with plumbing against the expected parent and `main` is moved by a
+    compare-and-swap, so a concurrent publish fails instead of being overwritten."""
+
+    # A fixed identity: no global git configuration is needed (CI has none), and the history
+    # does not record who ran the build.
+    IDENTITY = {"GIT_AUTHOR_NAME": "corpus-builder", "GIT_AUTHOR_EMAIL": "corpus-builder@localhost",
+                "GIT_COMMITTER_NAME": "corpus-builder", "GIT_COMMITTER_EMAIL": "corpus-builder@localhost"}
+    # A user's signing or line-ending settings must not change (or block) what is stored.
+    CONFIG = ("-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false", "-c", "core.autocrlf=false",
+              "-c", "core.safecrlf=false", "-c", "core.hooksPath=/dev/null")
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).absolute()
+        self.url = str(self.path)
+
+    @property
+    def _git_dir(self) -> Path:
+        return self.path / ".git"
+
+    def _git(self, *args: str, input: bytes | None = None, env: dict | None = None, check: bool = True
+             ) -> subprocess.CompletedProcess:
+        # An explicit git dir: no discovery, so a registry inside another repository is never confused with it.
+        cmd = ["git", *self.CONFIG, f"--git-dir={self._git_dir}", f"--work-tree={self.path}", *args]
+        # Inherited GIT_* variables (GIT_DIR, GIT_INDEX_FILE when run from a hook) would redirect the commands.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        full_env = {**inherited, **self.IDENTITY, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+        try:
+            proc = subprocess.run(cmd, input=input, capture_output=True, env=full_env, cwd=self.path)
+        except FileNotFoundError:
+            raise PublishError("git is not installed: the local registry needs it") from None
+        if check and proc.returncode != 0:
+            detail = " ".join(proc.stderr.decode(errors="replace").split())
+            raise PublishError(f"{self.url}: git {args[0]} failed: {detail}")
+        return proc
+
+    def _exists(self) -> bool:
+        return self._git_dir.is_dir()
+
+    def refs(self) -> Refs:
+        if not self._exists():
+            return Refs(None, {})
+        head = self._git("rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}^{{commit}}", check=False)
+        out = self._git("for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)",
+                        "refs/tags").stdout.decode()
+        tags = {}
+        for line in out.splitlines():
+            name, oid, peeled = line.split("\0")
+            tags[name] = peeled or oid
+        return Refs(head.stdout.decode().strip() or None, tags)
+
+    def files(self, revision: str) -> dict[str, RemoteFile]:
+        out = self._git("ls-tree", "-r", "-l", "-z", revision).stdout.decode()
+        files = {}
+        for record in filter(None, out.split("\0")):
+            meta, path = record.split("\t", 1)
+            _, kind, oid, size = meta.split()
+            if kind == "blob":
+                files[path] = RemoteFile(path, int(size), oid)
+        return files
+
+    def read(self, revision: str, path: str) -> bytes:
+        return self._git("cat-file", "blob", f"{revision}:{path}").stdout
+
+    def dates(self, releases: list[Release]) -> dict[str, datetime]:
+        # An annotated tag's own date (a lightweight tag's: its commit's) is when the release was made.
+        out = self._git("for-each-ref", "--format=%(refname:strip=2)%00%(creatordate:iso-strict)",
+                        "refs/tags").stdout.decode() if releases else ""
+        dates = {name: datetime.fromisoformat(date) for name, date in (line.split("\0") for line in out.splitlines())}
+        return {r.tag: dates[r.tag] for r in releases if r.tag in dates}
+
+    def prepare(self) -> None:
+        if self._exists():
+            return
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise PublishError(f"{self.url} exists and is not a git repository: give a new or empty folder, "
+                               "or an existing registry")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._git("init", "-q", f"--initial-branch={BRANCH}")
+
+    def commit(self, *, add, delete, parent, commit_message, commit_description) -> str:
+        with tempfile.TemporaryDirectory(prefix="corpus-publish-") as tmp:
+            # A private index: the registry's own index and work tree are not touched until main has moved.
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if parent:
+                self._git("read-tree", parent, env=env)
+            paths = []
+            for i, f in enumerate(add):
+                if isinstance(f.source, bytes):
+                    spill = Path(tmp) / f"blob-{i}"
+                    spill.write_bytes(f.source)
+                    paths.append(str(spill))
+                else:
+                    paths.append(str(Path(f.source).absolute()))
+            blobs = self._git("hash-object", "-w", "--no-filters", "--stdin-paths",
+                              input="".join(p + "\n" for p in paths).encode()).stdout.decode().split()
+            for f, oid in zip(add, blobs):
+                if oid != f.blob_id:
+                    raise PublishError(f"{f.path} changed while it was being published: re-run")
+            records = [f"100644 {oid}\t{f.path}" for f, oid in zip(add, blobs)]
+            records += [f"0 {'0' * 40}\t{path}" for path in delete]
+            self._git("update-index", "-z", "--index-info", input="".join(r + "\0" for r in records).encode(), env=env)
+            tree = self._git("write-tree", env=env).stdout.decode().strip()
+            message = commit_message + ("\n\n" + commit_description if commit_description else "") + "\n"
+            commit = self._git("commit-tree", tree, *(("-p", parent) if parent else ()), "-F", "-",
+                               input=message.encode()).stdout.decode().strip()
+        # Compare-and-swap: moves main only if it is still at `parent` (absent, for a first release).
+        moved = self._git("update-ref", "-m", f"corpus publish: {commit_message}", f"refs/heads/{BRANCH}", commit,
+                          parent or "0" * 40, check=False)
+        if moved.returncode != 0:
+            detail = " ".join(moved.stderr.decode(errors="replace").split())
+            raise PublishError(f"{self.url}: {BRANCH} moved since the release was planned against "
+                               f"{(parent or 'an empty registry')[:12]} (someone else committed or published "
+                               f"meanwhile); nothing was changed. Re-run to plan against the new head. (git: {detail})")
+        self._refresh()
+        return commit
+
+    def tag(self, tag: str, *, revision: str, tag_message: str) -> None:
+        made = self._git("tag", "-a", tag, "-m", tag_message, revision, check=False)
+        if made.returncode != 0:
+            other = self.refs().tags.get(tag)
+            if other != revision:
+                detail = " ".join(made.stderr.decode(errors="replace").split())
+                raise PublishError(f"{self.url}: cannot create the tag {tag}: {detail}")
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Bring the registry's work tree to main, when main is what it has checked out."""
+        branch = self._git("symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
+        if branch == f"refs/heads/{BRANCH}":
+            self._git("reset", "-q", "--hard")
+
+
+def open_target(target: str | os.PathLike | None = None, *, repo_id: str | None = None,
+                to: str | os.PathLike | None = None, token: str | None = None, private: bool = False) -> Target:
+    """The target named by `repo_id` (the Hub), `to` (a local registry path), or `target`
+    (`hf://datasets/owner/name` or a registry path)."""
+    given = [x for x in (target, repo_id, to) if x is not None]
+    if len(given) != 1:
+        raise PublishError("give one target: a Hub repo (--repo owner/name) or a local registry (--to PATH)")
+    if repo_id is not None:
+        return HubTarget(repo_id, token=token, private=private)
+    if to is not None:
+        return GitTarget(to)
+    m = _HF_URL.match(str(target))
+    if m:
+        return HubTarget(m.group("repo"), token=token, private=private)
+    if str(target).startswith("hf://"):
+        raise PublishError(f"{target!r} is not hf://datasets/owner/name")
+    return GitTarget(target)
+
+
+# ------------------------------------------------------------------------------ plan
+
+
+@dataclass
+class FileChange:
+    path: str
+    size: int
+    old_size: int | None = None
+
+
+@dataclass
+class Plan:
+    """What publishing `version` to `target` will do. `action`: "commit" (one commit, then the
+    tag), "tag" (the head already holds this release: an earlier run stopped after its commit),
+    or "none" (the version is published with this content already)."""
+
+    target: str
+    version: Version
+    action: str
+    parent: str | None  # the head compared against: the commit's expected parent
+    latest: Release | None = None  # the release this one is compared with
+    existing: Release | None = None  # this version, when it is published already
+    add: list[FileChange] = field(default_factory=list)
+    change: list[FileChange] = field(default_factory=list)
+    delete: list[FileChange] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    staged: list[StagedFile] = field(default_factory=list)
+    diff: ReleaseDiff | None = None
+    entry: str = ""
+    commit_message: str = ""
+    commit_description: str = ""
+
+    @property
+    def tag(self) -> str:
+        return self.version.tag
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(f.size for f in self.add + self.change)
+
+    def lines(self) -> list[str]:
+        if self.action == "none":
+            return [f"{self.tag} is already published at {self.target} (commit {self.existing.commit[:12]}) "
+                    "with this content: nothing to do"]
+        if self.action == "tag":
+            return [f"{self.target}: {BRANCH} ({(self.parent or '')[:12]}) already holds this release (an earlier "
+                    f"run stopped after its commit): only the tag {self.tag} is created"]
+        against = f"{BRANCH} at {self.parent[:12]}" if self.parent else "an empty repository"
+        out = [f"{self.tag} -> {self.target}: one commit against {against}, then the tag {self.tag}"]
+        width = max((len(f.path) for f in self.add + self.change + self.delete), default=0)
+        for kind, files in (("add", self.add), ("change", self.change), ("delete", self.delete)):
+            for f in files:
+                was = f" (was {_size(f.old_size)})" if f.old_size is not None and kind == "change" else ""
+                out.append(f"  {kind:<7} {f.path:<{width}}  {_size(f.size)}{was}")
+        out.append(f"  {len(self.unchanged)} file{'s' * (len(self.unchanged) != 1)} unchanged (not uploaded); "
+                   f"to upload: {_size(self.upload_bytes)} in {len(self.add) + len(self.change)} files")
+        out += ["", *self.entry.splitlines()]
+        return out
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | Version,
+                 commit_message: str | None = None, date: str | None = None) -> Plan:
+    """Compare the dataset folder with `target` and decide how `version` is published. Reads the
+    target only. Raises VersionError when the version is refused (see release.check_version;
+    an existing version with other content; nothing changed since the latest release)."""
+    version = Version.parse(version)
+    staged, card = stage_folder(dataset)
+    refs = target.refs()
+    releases = refs.releases()
+    existing = next((r for r in releases if r.version == version), None)
+    if existing is not None:
+        differ = _differences(target, existing.commit, target.files(existing.commit), staged, card)
+        if differ:
+            newer = max(r.version for r in releases)
+            raise VersionError(
+                f"{version.tag} is already published at {target.url} (commit {existing.commit[:12]}) with other "
+                f"content ({_listing(differ)} differ); a published version never changes: publish "
+                f"{newer.next('patch')}, {newer.next('minor')} or {newer.next('major')}")
+        return Plan(target.url, version, "none", refs.head, existing=existing)
+
+    latest = releases[-1] if releases else None
+    latest_files = target.files(latest.commit) if latest else {}
+    if latest is not None:
+        check_version(version, latest=latest.version, diff=None)  # refuse a smaller version before reading rows
+        if not _differences(target, latest.commit, latest_files, staged, card):
+            raise VersionError(f"nothing changed since {latest.tag} (commit {latest.commit[:12]}): it holds this "
+                               f"exact content already, so there is nothing to release as {version.tag}")
+    try:
+        with target.guard(f"cannot read the rows of {latest.tag if latest else 'the release'}"):
+            diff = diff_releases({p: target.opener(latest.commit, p) for p in latest_files if split_of(p)},
+                                 {f.path: f.opener() for f in staged if split_of(f.path)})
+    except (OSError, pa.ArrowException) as exc:
+        raise PublishError(f"cannot read the Parquet files to compare {version.tag} with "
+                           f"{latest.tag if latest else 'nothing'}: {exc}") from None
+    check_version(version, latest=latest.version if latest else None, diff=diff)
+    entry = changelog_entry(version, diff, date=date or datetime.now(timezone.utc).date().isoformat(),
+                            previous=latest.version if latest else None)
+    previous_card = target.read(latest.commit, CARD).decode("utf-8") if latest and CARD in latest_files else None
+    staged.append(StagedFile.from_bytes(CARD, apply_release(card, version=version, entry=entry,
+                                                            previous_card=previous_card).encode("utf-8")))
+    plan = Plan(target.url, version, "commit", refs.head, latest=latest, staged=staged, diff=diff, entry=entry,
+                commit_message=commit_message or f"Release {version.tag}",
+                commit_description=f"{entry}\n\nPublished with corpus-builder {__version__}.")
+    head_files = {} if refs.head is None else latest_files if latest and refs.head == latest.commit \
+        else target.files(refs.head)
+    if refs.head is not None and _holds_release(target, refs.head, head_files, staged, version):
+        plan.action = "tag"
+        return plan
+    by_path = {f.path: f for f in staged}
+    for f in staged:
+        remote = head_files.get(f.path)
+        if remote is None:
+            plan.add.append(FileChange(f.path, f.size))
+        elif not remote.same_as(f):
+            plan.change.append(FileChange(f.path, f.size, remote.size))
+        else:
+            plan.unchanged.append(f.path)
+    plan.delete = [FileChange(p, r.size) for p, r in sorted(head_files.items())
+                   if p not in by_path and p not in TARGET_OWNED]
+    return plan
+
+
+def _differences(target: Target, revision: str, files: dict[str, RemoteFile], staged: list[StagedFile],
+                 card: str) -> list[str]:
+    """Paths whose content differs between a commit of the target (`files`, its listing) and the
+    release staged from the folder; the cards are compared without what a release writes into them."""
+    remote = {p: f for p, f in files.items() if p not in TARGET_OWNED and p != CARD}
+    ours = {f.path: f for f in staged if f.path != CARD}
+    differ = sorted(p for p in set(remote) | set(ours)
+                    if p not in remote or p not in ours or not remote[p].same_as(ours[p]))
+    if CARD not in files or release_identity(target.read(revision, CARD).decode("utf-8")) != release_identity(card):
+        differ.append(CARD)
+    return differ
+
+
+def _holds_release(target: Target, revision: str, files: dict[str, RemoteFile], staged: list[StagedFile],
+                   version: Version) -> bool:
+    """Whether the commit holds exactly the staged release (its card stating this version): the
+    commit of an earlier run that stopped before tagging."""
+    files = {p: f for p, f in files.items() if p not in TARGET_OWNED}
+    ours = {f.path: f for f in staged}
+    if set(files) != set(ours) or any(not files[p].same_as(ours[p]) for p in ours if p != CARD):
+        return False
+    if files[CARD].same_as(ours[CARD]):
+        return True
+    # Same release, re-planned on another day: the changelog's date differs, nothing else.
+    remote_card = target.read(revision, CARD).decode("utf-8")
+    return (card_version(remote_card) == str(version)
+            and release_identity(remote_card) == release_identity(ours[CARD].data().decode("utf-8")))
+
+
+def _listing(paths: list[str], shown: int = 5) -> str:
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
+
+
+# ------------------------------------------------------------------------------ execute
+
+
+@dataclass
+class PublishResult:
+    """`status`: "published" (commit and tag made), "tagged" (the commit was there: tag made),
+    "unchanged" (already published with this content) or "dry-run"."""
+
+    status: str
+    plan: Plan
+    commit: str | None = None
+
+    def lines(self) -> list[str]:
+        done = {"published": f"published {self.plan.tag}: commit {(self.commit or '')[:12]} at {self.plan.target}",
+                "tagged": f"tagged {self.plan.tag} on commit {(self.commit or '')[:12]} at {self.plan.target}",
+                "unchanged": f"{self.plan.tag} unchanged at {self.plan.target}: nothing uploaded",
+                "dry-run": "dry run: nothing uploaded"}[self.status]
+        return self.plan.lines() + ["", done]
+
+
+def publish_plan(plan: Plan, target: Target) -> PublishResult:
+    """Carry out a plan from `plan_release` on the same target."""
+    if plan.action == "none":
+        return PublishResult("unchanged", plan, plan.existing.commit)
+    tag_message = f"Release {plan.tag}"
+    if plan.action == "tag":
+        target.tag(plan.tag, revision=plan.parent, tag_message=tag_message)
+        log.debug("tagged %s on %s", plan.tag, plan.parent[:12])
+        return PublishResult("tagged", plan, plan.parent)
+    parent = plan.parent
+    if parent is None:
+        target.prepare()
+        parent = target.refs().head
+        if parent is not None:  # a new Hub repo starts with its own commit (.gitattributes): only that is expected
+            extra = set(target.files(parent)) - TARGET_OWNED
+            if extra:
+                raise PublishError(f"{target.url} was filled meanwhile ({_listing(sorted(extra))}): re-run")
+    by_path = {f.path: f for f in plan.staged}
+    log.info("committing %s: %s to upload", plan.tag, _size(plan.upload_bytes))
+    commit = target.commit(add=[by_path[f.path] for f in plan.add + plan.change],
+                           delete=[f.path for f in plan.delete], parent=parent,
+                           commit_message=plan.commit_message, commit_description=plan.commit_description)
+    # Never tag blindly: huggingface_hub answers a commit with nothing to change (main already
+    # equal to the release) with the current head, whoever made it, without checking the parent.
+    landed = {p: f for p, f in target.files(commit).items() if p not in TARGET_OWNED}
+    if set(landed) != set(by_path) or any(not landed[p].same_as(f) for p, f in by_path.items()):
+        raise PublishError(f"{target.url}: commit {commit[:12]} does not hold the release as planned "
+                           f"(main moved meanwhile?); {plan.tag} was not tagged. Re-run to plan again.")
+    target.tag(plan.tag, revision=commit, tag_message=tag_message)
+    log.debug("published %s: commit %s", plan.tag, commit[:12])
+    return PublishResult("published", plan, commit)
+
+
+def publish(dataset: str | os.PathLike, *, version: str, repo_id: str | None = None,
+            to: str | os.PathLike | None = None, token: str | None = None, private: bool = False,
+            commit_message: str | None = None, dry_run: bool = False, target: Target | None = None
+            ) -> PublishResult:
+    """Publish the built dataset folder `dataset` as release `version` (semver; tag `v{version}`)
+    to the Hub repo `repo_id` or the local git registry `to` (or a `target` you built). With
+    `dry_run` nothing is created or uploaded: the result's plan says what would be."""
+    target = target or open_target(repo_id=repo_id, to=to, token=token, private=private)
+    if not dry_run and target.refs().head is None:
+        target.prepare()  # first, so the plan compares with what the new repository starts with
+    plan = plan_release(dataset, target, version=version, commit_message=commit_message)
+    if dry_run:
+        return PublishResult("dry-run", plan)
+    return publish_plan(plan, target)
+
+
+# ------------------------------------------------------------------------------ listing
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    version: Version
+    tag: str
+    commit: str
+    date: datetime | None
+    rows: dict[str, int]  # split -> rows, from the release's splits.json
+
+    def line(self) -> str:
+        date = self.date.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if self.date else "?"
+        rows = ", ".join(f"{k} {v:,}" for k, v in self.rows.items()) or "?"
+        return f"{self.tag:<10} {date}  {self.commit[:12]}  {sum(self.rows.values()):,} rows ({rows})"
+
+
+def versions(target: str | os.PathLike, *, token: str | None = None) -> list[ReleaseInfo]:
+    """The releases of `target` (`hf://datasets/owner/name` or a registry path), oldest first,
+    with their dates and rows per split."""
+    import json
+
+    t = open_target(target, token=token)
+    releases = t.refs().releases()
+    dates = t.dates(releases)
+    out = []
+    for r in releases:
+        try:
+            counts = json.loads(t.read(r.commit, "splits.json")).get("counts", {})
+        except (PublishError, ValueError):
+            counts = {}
+        out.append(ReleaseInfo(r.version, r.tag, r.commit, dates.get(r.tag), counts))
+    return out

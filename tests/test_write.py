@@ -1,0 +1,41 @@
+import pyarrow.parquet as pq
+import pytest
+
+from builder.schema import ROW_SCHEMA
+from builder.write import ShardWriter, rows_to_table, write_split
+
+
+def row(i, text="x"):
+    return {"id": f"{i:016x}", "title": f"t{i}", "text": text * 50, "date": None, "date_assumed_tz": None,
+            "author": None, "categories": [], "feed": None, "source": None, "editor": None, "original_title": None,
+            "stock_codes": [], "url": None, "image_url": None, "language": "en", "n_chars": 50, "n_paragraphs": 1,
+            "source_path": f"{i}.md", "encoding": "utf-8", "content_sha256": "0" * 64, "dup_cluster": f"{i:016x}",
+            "split_group": f"{i:016x}", "split_bucket": 0, "warnings": [], "extra": "{}"}
+
+
+def test_shards_and_row_groups_respect_limits_and_order(tmp_path):
+    table = rows_to_table([row(i) for i in reversed(range(500))])
+    paths = write_split(table, tmp_path, "train", shard_bytes=20_000, row_group_bytes=5_000)
+    n = len(paths)
+    assert n > 1 and [p.name for p in paths] == [f"train-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+    ids = []
+    for p in paths:
+        pf = pq.ParquetFile(p)
+        assert pf.schema_arrow.remove_metadata() == ROW_SCHEMA and pf.metadata.num_row_groups >= 1
+        for g in range(pf.metadata.num_row_groups):
+            assert pf.metadata.row_group(g).num_rows > 0
+        ids += pf.read().column("id").to_pylist()
+    assert ids == sorted(ids) and len(ids) == 500
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_empty_split_writes_nothing(tmp_path):
+    assert write_split(rows_to_table([]), tmp_path, "test") == []
+    assert not any(tmp_path.iterdir())
+
+
+def test_rows_out_of_order_are_a_bug(tmp_path):
+    writer = ShardWriter(tmp_path, "train")
+    writer.write(rows_to_table([row(5)]))
+    with pytest.raises(ValueError, match="id order"):
+        writer.write(rows_to_table([row(3)]))
