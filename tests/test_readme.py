@@ -19,8 +19,8 @@ def test_every_reason_and_warning_code_is_documented():
         assert f"| `{code}` |" in README, code
 
 
-def test_documented_build_flags_exist():
-    build = make_parser()._subparsers._group_actions[0].choices["build"]
-    known = {opt for action in build._actions for opt in action.option_strings}
+def test_documented_flags_exist():
+    commands = make_parser()._subparsers._group_actions[0].choices
+    known = {opt for sub in commands.values() for action in sub._actions for opt in action.option_strings}
     for flag in re.findall(r"`(--[a-z][a-z-]+)", README):
         assert flag in known, flag
