@@ -28,7 +28,8 @@ from splits import SplitSpec, assign, build_manifest, write_manifest
 from . import __version__
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
-from .dedup import Deduplicator
+from .cache import ResultCache, result_key
+from .dedup import DedupIndex, signature
 from .discover import discover
 from .errors import OutputError, Reject, SourceError
 from .output import atomic_output
@@ -92,7 +93,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
           card_template: str | os.PathLike | None = None,
           cache_dir: str | os.PathLike | None = None) -> BuildReport:
     """Build the dataset folder `output` from the article files under `source` (default: the
-    bundled sample corpus). `cache_dir` keeps duplicate-detection signatures between builds
+    bundled sample corpus). `cache_dir` keeps per-file results (row or reject, signature) keyed
+    by path, file content, settings and tool version, so a rebuild redoes only changed files
     (deleting it is always safe). Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
     settings = settings or BuildSettings()
@@ -115,30 +117,26 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         spill = PartitionedSpill(work, ROW_SCHEMA, expected_rows=len(found.articles))
         seen: set[int] = set()
         same_id: list[tuple[str, str]] = []
-        with Deduplicator(settings.dedup, cache_dir=cache_dir) as dedup:
-            for result in _process_all(found.articles, settings, workers, progress):
-                inputs.add(result.path, result.sha256 or "unread")
-                if result.reject is not None:
-                    rejects.append(result.reject)
-                    continue
-                row = result.row
-                if int(row["id"], 16) in seen:
-                    same_id.append((result.path, row["id"]))  # the ledger line once the kept path is known
-                    continue
-                seen.add(int(row["id"], 16))
-                report.warnings.update(result.warnings)
-                dedup.add(row["id"], row["text"], date=row["date"], n_chars=row["n_chars"],
-                          text_hash=row["content_sha256"])
-                spill.add(_placeholders(row))
-            # Only rows in a cluster of more than one differ from "kept, its own cluster".
-            verdicts = {v.id: v for v in dedup.results() if v.dup_cluster != v.id or not v.keep}
-            stats = dedup.stats()
+        dedup = DedupIndex(settings.dedup)
+        for result in _process_all(found.articles, settings, workers, progress, cache_dir):
+            inputs.add(result.path, result.sha256 or "unread")
+            if result.reject is not None:
+                rejects.append(result.reject)
+                continue
+            row = result.row
+            if int(row["id"], 16) in seen:
+                same_id.append((result.path, row["id"]))  # the ledger line once the kept path is known
+                continue
+            seen.add(int(row["id"], 16))
+            report.warnings.update(result.warnings)
+            dedup.add(row["id"], row["content_sha256"],
+                      None if dedup.has_signature(row["content_sha256"]) else result.signature,
+                      date=row["date"], n_chars=row["n_chars"])
+            spill.add(_placeholders(row))
+        # Only rows in a cluster of more than one differ from "kept, its own cluster".
+        verdicts = {v.id: v for v in dedup.results() if v.dup_cluster != v.id or not v.keep}
+        stats = dedup.stats()
         del seen
-        # What the cache saved depends on the machine's history, not the input: log it, but keep
-        # it out of the dataset folder, whose bytes depend on the input alone.
-        log.info("duplicate detection: %d signatures computed, cache hits %s", stats.pop("signed", 0),
-                 stats.pop("cache_hits", "n/a"))
-        stats.pop("cache_misses", None)
         report.dedup = stats
 
         # Pass 1: the columns the split needs, for the kept rows, in id order.
@@ -278,30 +276,45 @@ def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
 
 
 def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, workers: int | None,
-                 progress: bool) -> Iterator[FileResult]:
+                 progress: bool, cache_dir: str | os.PathLike | None = None) -> Iterator[FileResult]:
+    """Every article's FileResult, in path order; new results are written to the cache."""
     from tqdm import tqdm
 
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(articles), unit="file", desc="reading", disable=not progress, leave=False)
+    cache = ResultCache(cache_dir, settings) if cache_dir is not None else None
+    fresh: list[tuple[bytes, FileResult]] = []
     try:
         if workers == 1 or len(articles) < _INLINE_BELOW:
-            for item in articles:
-                yield read_and_process(item, settings)
-                bar.update()
-            return
-        # forkserver: workers start from a clean process, not a fork of one holding Arrow threads.
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(settings,)) as pool:
-            for result in pool.map(_worker_task, articles, chunksize=64):
-                yield result
-                bar.update()
+            results = (read_and_process(item, settings, cache) for item in articles)
+        else:
+            # forkserver: workers start from a clean process, not a fork of one holding Arrow threads.
+            context = multiprocessing.get_context("forkserver")
+            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                       initargs=(settings, None if cache_dir is None else str(cache_dir)))
+            results = _bounded_map(pool, articles, window=4 * workers)
+        for result in results:
+            if cache is not None and result.cache_key is not None:
+                fresh.append((result.cache_key, result))
+                if len(fresh) >= 512:
+                    cache.put_many(fresh)
+                    fresh = []
+            yield result
+            bar.update()
+        if cache is not None:
+            cache.put_many(fresh)
     finally:
         bar.close()
+        if workers != 1 and len(articles) >= _INLINE_BELOW:
+            pool.shutdown(cancel_futures=True)
+        if cache is not None:
+            log.info("result cache: %d files reused, %d read anew", cache.hits, len(articles) - cache.hits)
+            cache.close()
 
 
-def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResult:
-    """Read one file (respecting the size limit before reading) and process its bytes."""
+def read_and_process(item: tuple[str, str], settings: BuildSettings, cache: ResultCache | None = None) -> FileResult:
+    """Read one file (respecting the size limit before reading) and process its bytes, or take
+    the cached result for the same path, bytes and settings. A new result carries `cache_key`."""
     rel, path = item
     try:
         size = os.path.getsize(path)
@@ -314,12 +327,23 @@ def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResu
             data = fh.read()
     except OSError as exc:
         return FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}"))
+    digest = hashlib.sha256(data).hexdigest()
+    key = result_key(rel, digest)
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
     result = _within(settings.max_seconds_per_file, process_file, rel, data, settings)
     if result is None:
         limit = settings.max_seconds_per_file
         result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
                                                                 "(max_seconds_per_file)"))
-    result.sha256 = hashlib.sha256(data).hexdigest()
+    elif result.row is not None:
+        # The MinHash signature is per-file work too: done here, it runs in the workers.
+        result.signature = signature(result.row["text"], settings.dedup)
+    result.sha256 = digest
+    if result.reject is None or result.reject.reason != "timeout":  # a timeout may pass next time
+        result.cache_key = key
     return result
 
 
@@ -357,13 +381,30 @@ def _within(seconds: float, fn, *args):
 
 
 _WORKER_SETTINGS: BuildSettings | None = None
+_WORKER_CACHE: ResultCache | None = None
 
 
-def _init_worker(settings: BuildSettings) -> None:
-    global _WORKER_SETTINGS
+def _init_worker(settings: BuildSettings, cache_dir: str | None) -> None:
+    global _WORKER_SETTINGS, _WORKER_CACHE
     _WORKER_SETTINGS = settings
+    _WORKER_CACHE = ResultCache(cache_dir, settings, readonly=True) if cache_dir else None
 
 
-def _worker_task(item: tuple[str, str]) -> FileResult:
+def _worker_batch(items: list[tuple[str, str]]) -> list[FileResult]:
     assert _WORKER_SETTINGS is not None
-    return read_and_process(item, _WORKER_SETTINGS)
+    return [read_and_process(item, _WORKER_SETTINGS, _WORKER_CACHE) for item in items]
+
+
+def _bounded_map(pool: ProcessPoolExecutor, items: list, *, window: int, chunk: int = 64) -> Iterator[FileResult]:
+    """Results in input order with at most `window` chunks in flight: workers never run far
+    ahead of the main process, so finished rows never pile up in memory."""
+    from collections import deque
+
+    pending: deque = deque()
+    chunks = (items[i:i + chunk] for i in range(0, len(items), chunk))
+    for part in chunks:
+        pending.append(pool.submit(_worker_batch, part))
+        if len(pending) >= window:
+            yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()

@@ -1,0 +1,82 @@
+"""A content-addressed cache of per-file results, so a rebuild redoes only changed files.
+
+The per-file work is a pure function of (path within the source, file bytes, settings), so
+its result (row or reject, warnings, MinHash signature) is cached under a key made of exactly
+those: the path, the file's sha256, the settings' fingerprint and the tool version. Changing
+any of them misses the cache; nothing else can make a cached result stale. One SQLite file
+per (settings, version); workers read it concurrently, the main process writes (WAL mode).
+Deleting the cache folder is always safe.
+"""
+from __future__ import annotations
+
+import hashlib
+import pickle
+import sqlite3
+import zlib
+from pathlib import Path
+
+from . import __version__
+from .settings import BuildSettings
+
+
+def result_key(rel_path: str, file_sha256: str) -> bytes:
+    return hashlib.sha256(f"{rel_path}\0{file_sha256}".encode("utf-8", "surrogateescape")).digest()
+
+
+class ResultCache:
+    """get/put per-file results; one instance per process (SQLite connections are not shared)."""
+
+    def __init__(self, folder: str | Path, settings: BuildSettings, *, readonly: bool = False):
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tag = hashlib.sha256(f"{settings.fingerprint}\0{__version__}".encode()).hexdigest()[:16]
+        self.path = folder / f"results-{tag}.sqlite"
+        self.hits = self.misses = 0
+        self._db = self._open(readonly)
+
+    def _open(self, readonly: bool) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS results (key BLOB PRIMARY KEY, value BLOB NOT NULL)")
+            return db
+        except sqlite3.DatabaseError:
+            if readonly:
+                raise
+            # A damaged cache is only lost time: start it anew.
+            self.path.unlink(missing_ok=True)
+            return self._open(readonly)
+
+    def get(self, key: bytes):
+        try:
+            row = self._db.execute("SELECT value FROM results WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+        if row is None:
+            self.misses += 1
+            return None
+        try:
+            value = pickle.loads(zlib.decompress(row[0]))
+        except Exception:  # a damaged entry is a miss, never a wrong result
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    def put_many(self, items: list[tuple[bytes, object]]) -> None:
+        if not items:
+            return
+        rows = [(k, zlib.compress(pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL), 1)) for k, v in items]
+        try:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO results (key, value) VALUES (?, ?)", rows)
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass
+
+    def close(self) -> None:
+        self._db.close()
