@@ -158,3 +158,20 @@ def test_input_manifest_covers_every_article_file(corpus, tmp_path):
     pairs = [(rel, hashlib.sha256((corpus / rel).read_bytes()).hexdigest())
              for rel in CORPUS if rel.endswith(".md")]
     assert summary["input_manifest_sha256"] == input_manifest_hash(pairs)
+
+
+def test_cache_never_serves_a_stale_result(corpus, tmp_path):
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
+    edited = corpus / "source/_posts/金融/新浪财经/国内/二.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("第二篇", "第二篇（更新）"), encoding="utf-8")
+    build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
+    build(corpus, tmp_path / "clean", progress=False)
+    for name in ("data/train-00000-of-00001.parquet", "rejects.jsonl", "splits.json", "build_summary.json"):
+        assert (tmp_path / "cached" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
+    titles = pq.read_table(tmp_path / "cached" / "data" / "train-00000-of-00001.parquet").column("title").to_pylist()
+    assert "第二篇（更新）" in titles
+    # Other settings are another cache: a result never crosses settings.
+    strict = BuildSettings(quality=QualitySettings(min_chars=10_000))
+    report = build(corpus, tmp_path / "strict", progress=False, cache_dir=cache, settings=strict)
+    assert report.rows == 0
