@@ -205,3 +205,22 @@ def test_hub_errors_become_one_line_publish_errors(hub, corpora):
     with pytest.raises(PublishError) as err:
         publish(corpora["v1"], version="1.0.0", repo_id=REPO)
     assert "HTTP 403" in str(err.value) and "\n" not in str(err.value) and hub.tags(REPO) == {}
+
+
+def test_split_a_published_release_from_the_hub(hub, corpora, tmp_path):
+    """corpus split hf://datasets/owner/name@vX re-splits a release from its Parquet alone."""
+    import json
+
+    from builder.resplit import resplit
+    from splits import SplitSpec
+
+    publish(corpora["v1"], version="1.0.0", repo_id=REPO)
+    spec = SplitSpec.from_sizes(test_size=0.3, salt="other", group="dup_cluster")
+    resplit(f"hf://datasets/{REPO}@v1.0.0", tmp_path / "from-hub", spec=spec)
+    resplit(corpora["v1"], tmp_path / "local", spec=spec)
+    for name in ("splits.json",):
+        assert json.loads((tmp_path / "from-hub" / name).read_text()) == json.loads((tmp_path / "local" / name).read_text())
+    assert sorted(p.name for p in (tmp_path / "from-hub" / "data").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "local" / "data").iterdir())
+    with pytest.raises(Exception, match="in place"):
+        resplit(f"hf://datasets/{REPO}@v1.0.0", spec=spec)
