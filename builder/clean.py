@@ -27,16 +27,19 @@ _WS = re.compile(r"[ \t\n\r\f\v\u00a0\u2000-\u200b\u202f\u205f]+")
 _MARK = "\n"  # a line break is a paragraph break here, so it can mark block boundaries too
 _BREAK = re.compile(r"\n+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")  # what lxml refuses to set
+# Never text: controls, non-characters lxml refuses to set as text, surrogates.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+_NUMERIC_REF = re.compile(r"&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));?")
 _EDGE = " \t\n\r\f\v\u00a0\u3000\u200b\ufeff"
 # Any start or end tag. `[^<>]*`, not `[^>]*`: a run of '<div' with no '>' must not make every
 # match scan to the end of a 32 MB body.
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
+_TAG_SPLIT = re.compile(r"(<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>)")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # A start tag that closes an open sibling of these kinds (`<p>a<p>b` is two paragraphs, not
 # nested ones): counting those as nesting would flatten ordinary unclosed markup.
-_SIBLINGS = {"p": ("p",), "li": ("li",), "dt": ("dt", "dd"), "dd": ("dt", "dd"), "td": ("td", "th"),
-             "th": ("td", "th"), "tr": ("tr",), "option": ("option",)}
+# Only those libxml2 closes (it nests <dd> in <dd>, yet closes a <dt> on <dd>).
+_SIBLINGS = {"p": ("p",), "li": ("li",), "dt": ("dd",), "dd": ("dt",), "td": ("td", "th"), "th": ("td", "th"),
+             "tr": ("tr",), "option": ("option",)}
 _CMARK_OPTIONS = _CmarkOptions.CMARK_OPT_UNSAFE | _CmarkOptions.CMARK_OPT_NOBREAKS
 # Elements nested deeper than this are flattened before parsing. libxml2 stops parsing at
 # depth 256 (2048 with huge_tree) and silently drops the rest of the document; it also adds
@@ -78,7 +81,7 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dept
         if n_elements > max_elements:
             raise HtmlLimit("too_many_elements", f"about {n_elements:,} HTML elements, over the "
                                                  f"{max_elements:,} limit")
-    if n_tags > _MAX_DEPTH:  # fewer tags than that cannot nest deeper than that
+    if n_tags > min(_MAX_DEPTH, max_depth):  # fewer tags than that cannot nest deeper than that
         flat = _flatten_deep(html, max_depth)
         if flat is not html:
             html = flat
@@ -93,6 +96,16 @@ def html_to_paragraphs(html: str, drop: etree.XPath | None = None) -> list[str]:
     collapsed inside a paragraph, leading U+3000 indentation stripped."""
     if not html.strip():
         return []
+    try:
+        return _paragraphs(html, drop)
+    except ValueError:
+        # A reference such as &#1; (or a U+FFFE) parses to a character that lxml then refuses
+        # to set back as text, and a refused assignment has already cleared the old text: read
+        # the body again without them. Rare, so the common path pays nothing for it.
+        return _paragraphs(_xml_safe(html), drop)
+
+
+def _paragraphs(html: str, drop: etree.XPath | None) -> list[str]:
     # Control characters are never text, and lxml refuses them in the text we set below. UTF-8
     # bytes with the parser's encoding fixed: a `<meta charset>` or an XML declaration in the
     # body (which made lxml refuse a str) must not change how the text is read.
@@ -110,16 +123,11 @@ def html_to_paragraphs(html: str, drop: etree.XPath | None = None) -> list[str]:
     # Mark where each block element opens and closes, then let libxml2 serialise the text in
     # one C call: a Python walk over every node costs ten times more on large articles.
     for el in root.iter(*BLOCK_TAGS):
-        text, tail = el.text, el.tail
-        try:
-            el.text = _MARK + text if text else _MARK
-            el.tail = _MARK + tail if tail else _MARK
-        except ValueError:
-            # A reference such as &#1;, or a U+FFFE, made text that lxml parses but will not set
-            # back (and a refused assignment has already cleared the old text).
-            el.text = _MARK + _NOT_XML.sub("", text or "")
-            el.tail = _MARK + _NOT_XML.sub("", tail or "")
+        el.text = _MARK + el.text if el.text else _MARK
+        el.tail = _MARK + el.tail if el.tail else _MARK
     text = etree.tostring(root, method="text", encoding="unicode")
+    if _NOT_TEXT.search(text):  # made by references such as &#1;
+        text = _NOT_TEXT.sub("", text)
     # A line break in the source also separates paragraphs in these feeds (36kr briefs).
     paragraphs = []
     for part in _BREAK.split(text):
@@ -127,6 +135,18 @@ def html_to_paragraphs(html: str, drop: etree.XPath | None = None) -> list[str]:
         if part:
             paragraphs.append(part)
     return paragraphs
+
+
+def _xml_safe(html: str) -> str:
+    """`html` without the characters lxml will not set as text, nor references to them."""
+    def ref(m: re.Match) -> str:
+        digits = m.group(1) or m.group(2)
+        if len(digits) > 7:  # past U+10FFFF whatever the digits: the parser makes it U+FFFD
+            return m.group(0)
+        value = int(digits, 10 if m.group(1) else 16)
+        return "" if value < 0x110000 and _NOT_TEXT.match(chr(value)) else m.group(0)
+
+    return _NUMERIC_REF.sub(ref, _NOT_TEXT.sub("", html))
 
 
 def _remove_keep_tail(el: etree._Element) -> None:
@@ -143,23 +163,28 @@ def _remove_keep_tail(el: etree._Element) -> None:
 
 
 def _flatten_deep(html: str, max_depth: int = MAX_HTML_DEPTH) -> str:
-    """Elements nested past _MAX_DEPTH become line breaks (paragraph breaks here), rather
-    than let the parser drop what lies below its depth limit. Shallower markup, and so the
-    classes the rules drop by, is left alone. Returns `html` itself when nothing is too deep.
+    """Elements nested past _MAX_DEPTH become <br> (a paragraph break here), rather than let the
+    parser drop what lies below its depth limit; a run of them with nothing between becomes one.
+    A tag for a tag: a broken tag before it (`</d `) still ends at its '>', as it did.
+    Shallower markup, and so the classes the rules drop by, is left alone. Returns `html`
+    itself when nothing is too deep.
 
     Nesting is tracked as the parser would, closely enough to over-count rather than under-count:
     an end tag closes the innermost open element of its name (and those inside it), an end
     tag with no open element of its name is ignored, void elements never open. Raises
     HtmlLimit past `max_depth`."""
-    out: list[str] = []
+    # split() gives text, tag, '/' or '', name, text, ...: one C call, then plain list work per
+    # tag (a match object per tag cost three times as much on 5,000-deep files).
+    parts = _TAG_SPLIT.split(html)
+    texts, tags, slashes, names = parts[0::4], parts[1::4], parts[2::4], parts[3::4]
     stack: list[tuple[str, bool]] = []  # open elements: (name, was its start tag flattened?)
     open_count: dict[str, int] = {}     # name -> how many are open: a stray end tag costs O(1)
-    last, changed = 0, False
-    for m in _TAG.finditer(html):
-        name = m.group(2).lower()
+    changed = False
+    for k, name in enumerate(names):
+        name = name.lower()
         if name in _VOID:
             continue
-        if m.group(1):  # end tag
+        if slashes[k]:  # end tag
             if not open_count.get(name):
                 continue
             while True:
@@ -177,12 +202,14 @@ def _flatten_deep(html: str, max_depth: int = MAX_HTML_DEPTH) -> str:
             if len(stack) > max_depth:
                 raise HtmlLimit("html_too_deep", f"HTML elements nested over {max_depth:,} deep")
         if flat:
-            out.append(html[last:m.start()])
-            out.append("\n")
-            last, changed = m.end(), True
+            changed = True
+            tags[k] = "<br>"
+            if k and not texts[k] and tags[k - 1] == "<br>":  # nothing since the last one: one will do
+                tags[k - 1] = ""
     if not changed:
         return html
-    out.append(html[last:])
+    out = [None] * (2 * len(tags) + 1)
+    out[0::2], out[1::2] = texts, tags
     return "".join(out)
 
 
@@ -214,4 +241,7 @@ def _drop_xpath(rules: tuple[RuleSet, ...]) -> etree.XPath | None:
 def _markdown_to_html(text: str) -> str:
     # UNSAFE keeps raw HTML blocks (Astro posts mix <p>/<figure> with Markdown); NOBREAKS
     # renders a soft line break as a space: a wrapped line, not a new paragraph.
-    return cmarkgfm.markdown_to_html(text, options=_CMARK_OPTIONS)
+    try:
+        return cmarkgfm.markdown_to_html(text, options=_CMARK_OPTIONS)
+    except UnicodeDecodeError:  # cmark writes &#xfffe; and &#xffff; as bytes that are not UTF-8
+        return cmarkgfm.markdown_to_html(_xml_safe(text), options=_CMARK_OPTIONS)

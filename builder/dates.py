@@ -81,7 +81,7 @@ def _parse(s: str) -> tuple[datetime, bool] | None:
     if "," in s or re.search(r"[A-Za-z]{3}\s+\d{4}", s):
         try:
             dt = parsedate_to_datetime(s)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: a day of 80 digits
             return None
         # RFC 2822 says -0000 means "zone unknown"; email.utils returns it naive.
         return (dt, True) if dt.tzinfo is not None else (dt, False)

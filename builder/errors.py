@@ -81,7 +81,7 @@ WARNINGS: dict[str, str] = {
     "date_missing": "no date in the front matter",
     "date_unparseable": "the date could not be parsed; the date column is null",
     "encoding_fallback": "the encoding was guessed with low confidence; some characters were replaced",
-    "html_truncated": "the HTML was nested deeper than the parser allows; text below that depth was flattened",
+    "html_truncated": "the HTML nests deeper than 200 elements; the elements below were flattened (their text kept)",
 }
 
 

@@ -70,7 +70,9 @@ def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
     target = check_target(target)
     parent = target.parent
     recover(target)
-    for stale in parent.glob(f".{target.name}.tmp-*"):  # left by a build that was killed
+    # Left by a build that was killed: temporary folders, and old folders whose removal was cut
+    # short (kept, a later recover() could restore one of those rather than the latest).
+    for stale in [*parent.glob(f".{target.name}.tmp-*"), *parent.glob(f".{target.name}.old-*")]:
         shutil.rmtree(stale, ignore_errors=True)
     tmp = parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -87,6 +89,7 @@ def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
                 shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(target)
+        _fsync_dir(parent)  # the swap itself
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -94,7 +97,8 @@ def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
 
 def _fsync_tree(folder: Path) -> None:
     """Flush the new files to disk before they become the output: a power cut after the swap
-    must not leave a folder of empty files."""
+    must not leave a folder of empty files, nor one missing its files (a file's name is in its
+    folder, which is flushed too)."""
     for dirpath, _, files in os.walk(folder):
         for name in files:
             fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
@@ -102,3 +106,18 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        _fsync_dir(dirpath)
+
+
+def _fsync_dir(path: str | os.PathLike) -> None:
+    """Best effort: some file systems cannot flush a folder, and the files are flushed already."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

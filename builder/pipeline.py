@@ -103,6 +103,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     if not src.is_dir():
         raise SourceError(f"source folder {str(src)!r} does not exist or is not a folder")
     out = Path(output)
+    _check_apart(src, out)
     read_template(card_template)  # a bad template fails now, not after the whole read
     report = BuildReport(source=str(src), output=str(out))
 
@@ -193,6 +194,19 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     for line in report.summary_lines():
         log.debug(line)
     return report
+
+
+def _check_apart(src: Path, out: Path) -> None:
+    """The output is swapped in whole and its old folder deleted: an output that is or holds the
+    source would delete the articles (`-o data` for `data/articles`), and one inside the source
+    would be read as articles by the next build (its README.md becomes a row)."""
+    s, o = src.resolve(), out.resolve()
+    if o == s or s.is_relative_to(o):
+        raise OutputError(f"output {str(out)!r} is or holds the source folder {str(src)!r}: the build "
+                          "replaces the output whole, which would delete the articles; choose another folder")
+    if o.is_relative_to(s):
+        raise OutputError(f"output {str(out)!r} is inside the source folder {str(src)!r}: the next build "
+                          "would read the dataset as articles; choose a folder outside it")
 
 
 def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, summary: dict, *,

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 import pyarrow as pa
@@ -67,7 +68,9 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
             card_template: str | os.PathLike | None = None) -> dict:
     """Re-assign the splits of the dataset at `source` by `spec` and write the result to
     `output` (default: in place). Returns the new manifest."""
-    with tempfile.TemporaryDirectory(prefix="corpus-split-") as work:
+    # Only a download needs a scratch folder: a killed split of a local folder leaves none behind.
+    remote = _HF_URL.match(str(source)) is not None
+    with tempfile.TemporaryDirectory(prefix="corpus-split-") if remote else nullcontext(".") as work:
         folder = resolve_source(source, Path(work))
         out = Path(output) if output is not None else folder
         if output is None and str(source).startswith("hf://"):
