@@ -34,6 +34,8 @@ _EDGE = " \t\n\r\f\v\u00a0\u3000\u200b\ufeff"
 # Any start or end tag. `[^<>]*`, not `[^>]*`: a run of '<div' with no '>' must not make every
 # match scan to the end of a 32 MB body.
 _TAG_SPLIT = re.compile(r"(<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>)")
+_CONTAINER_START = re.compile(
+    r"<(?!(?:area|base|br|col|embed|hr|img|input|link|meta|param|source|track|wbr)\b)[A-Za-z]", re.I)
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # A start tag that closes an open sibling of these kinds (`<p>a<p>b` is two paragraphs, not
 # nested ones): counting those as nesting would flatten ordinary unclosed markup.
@@ -81,7 +83,10 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dept
         if n_elements > max_elements:
             raise HtmlLimit("too_many_elements", f"about {n_elements:,} HTML elements, over the "
                                                  f"{max_elements:,} limit")
-    if n_tags > min(_MAX_DEPTH, max_depth):  # fewer tags than that cannot nest deeper than that
+    limit = min(_MAX_DEPTH, max_depth)
+    # Fewer tags, or fewer start tags of elements that can hold others, than the limit cannot
+    # nest deeper than it: the exact (Python) scan runs only on the rare files that might.
+    if n_tags > limit and len(_CONTAINER_START.findall(html)) > limit:
         flat = _flatten_deep(html, max_depth)
         if flat is not html:
             html = flat
