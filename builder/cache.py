@@ -26,15 +26,15 @@ def result_key(rel_path: str, file_sha256: str) -> bytes:
 class ResultCache:
     """get/put per-file results; one instance per process (SQLite connections are not shared)."""
 
-    def __init__(self, folder: str | Path, settings: BuildSettings, *, readonly: bool = False):
+    def __init__(self, folder: str | Path, settings: BuildSettings):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tag = hashlib.sha256(f"{settings.fingerprint}\0{__version__}".encode()).hexdigest()[:16]
         self.path = folder / f"results-{tag}.sqlite"
         self.hits = self.misses = 0
-        self._db = self._open(readonly)
+        self._db = self._open()
 
-    def _open(self, readonly: bool) -> sqlite3.Connection:
+    def _open(self, retry: bool = True) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
@@ -42,11 +42,11 @@ class ResultCache:
             db.execute("CREATE TABLE IF NOT EXISTS results (key BLOB PRIMARY KEY, value BLOB NOT NULL)")
             return db
         except sqlite3.DatabaseError:
-            if readonly:
+            if not retry:
                 raise
             # A damaged cache is only lost time: start it anew.
             self.path.unlink(missing_ok=True)
-            return self._open(readonly)
+            return self._open(retry=False)
 
     def get(self, key: bytes):
         try:

@@ -45,6 +45,7 @@ SAMPLE_DIR = Path(__file__).with_name("sample")
 # articles never moves; with --keep-duplicates a cluster's rows move together.
 DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
 _INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
+_CHUNK = 64  # files a worker task reads (and caches in one transaction)
 
 
 @dataclass
@@ -291,16 +292,17 @@ def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
 
 def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, workers: int | None,
                  progress: bool, cache_dir: str | os.PathLike | None = None) -> Iterator[FileResult]:
-    """Every article's FileResult, in path order; new results are written to the cache."""
+    """Every article's FileResult, in path order. Whoever computes a result also stores it in
+    the cache (workers write to it themselves), so the main process never serialises them."""
     from tqdm import tqdm
 
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(articles), unit="file", desc="reading", disable=not progress, leave=False)
-    cache = ResultCache(cache_dir, settings) if cache_dir is not None else None
-    fresh: list[tuple[bytes, FileResult]] = []
+    pool = None
     try:
         if workers == 1 or len(articles) < _INLINE_BELOW:
-            results = (read_and_process(item, settings, cache) for item in articles)
+            _init_worker(settings, None if cache_dir is None else str(cache_dir))
+            results = (r for i in range(0, len(articles), _CHUNK) for r in _worker_batch(articles[i:i + _CHUNK]))
         else:
             # forkserver: workers start from a clean process, not a fork of one holding Arrow threads.
             context = multiprocessing.get_context("forkserver")
@@ -308,22 +310,13 @@ def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, worke
                                        initargs=(settings, None if cache_dir is None else str(cache_dir)))
             results = _bounded_map(pool, articles, window=4 * workers)
         for result in results:
-            if cache is not None and result.cache_key is not None:
-                fresh.append((result.cache_key, result))
-                if len(fresh) >= 512:
-                    cache.put_many(fresh)
-                    fresh = []
             yield result
             bar.update()
-        if cache is not None:
-            cache.put_many(fresh)
     finally:
         bar.close()
-        if workers != 1 and len(articles) >= _INLINE_BELOW:
+        if pool is not None:
             pool.shutdown(cancel_futures=True)
-        if cache is not None:
-            log.info("result cache: %d files reused, %d read anew", cache.hits, len(articles) - cache.hits)
-            cache.close()
+        _close_worker()
 
 
 def read_and_process(item: tuple[str, str], settings: BuildSettings, cache: ResultCache | None = None) -> FileResult:
@@ -346,6 +339,7 @@ def read_and_process(item: tuple[str, str], settings: BuildSettings, cache: Resu
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:
+            hit.cache_key = None  # stored already
             return hit
     result = _within(settings.max_seconds_per_file, process_file, rel, data, settings)
     if result is None:
@@ -401,15 +395,30 @@ _WORKER_CACHE: ResultCache | None = None
 def _init_worker(settings: BuildSettings, cache_dir: str | None) -> None:
     global _WORKER_SETTINGS, _WORKER_CACHE
     _WORKER_SETTINGS = settings
-    _WORKER_CACHE = ResultCache(cache_dir, settings, readonly=True) if cache_dir else None
+    _WORKER_CACHE = ResultCache(cache_dir, settings) if cache_dir else None
+
+
+def _close_worker() -> None:
+    global _WORKER_CACHE
+    if _WORKER_CACHE is not None:
+        _WORKER_CACHE.close()
+        _WORKER_CACHE = None
 
 
 def _worker_batch(items: list[tuple[str, str]]) -> list[FileResult]:
+    """Process a chunk of files; store the new results in the cache, one transaction a chunk."""
     assert _WORKER_SETTINGS is not None
-    return [read_and_process(item, _WORKER_SETTINGS, _WORKER_CACHE) for item in items]
+    results = [read_and_process(item, _WORKER_SETTINGS, _WORKER_CACHE) for item in items]
+    if _WORKER_CACHE is not None:
+        fresh = [r for r in results if r.cache_key is not None]
+        keys = [r.cache_key for r in fresh]
+        for r in fresh:
+            r.cache_key = None  # not part of the stored value
+        _WORKER_CACHE.put_many(list(zip(keys, fresh)))
+    return results
 
 
-def _bounded_map(pool: ProcessPoolExecutor, items: list, *, window: int, chunk: int = 64) -> Iterator[FileResult]:
+def _bounded_map(pool: ProcessPoolExecutor, items: list, *, window: int, chunk: int = _CHUNK) -> Iterator[FileResult]:
     """Results in input order with at most `window` chunks in flight: workers never run far
     ahead of the main process, so finished rows never pile up in memory."""
     from collections import deque
