@@ -16,63 +16,24 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
+
+from measure import measure
 
 HERE = Path(__file__).resolve().parent
 MAKE_CORPUS = HERE.parents[1] / "shared" / "tools" / "make_corpus.py"
 
 
-def tree_rss(pid: int) -> int:
-    """RSS in bytes of `pid` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            ppid, pages = int(fields[1]), int(fields[21])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        total += rss.get(p, 0)
-        stack.extend(children.get(p, []))
-    return total
-
-
-def measure(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """(seconds, peak tree RSS in bytes, stderr+stdout tail) of one command."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    peak, done = 0, threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, tree_rss(proc.pid))
-            done.wait(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = proc.communicate()
-    seconds = time.perf_counter() - t0
-    done.set()
-    sampler.join()
-    if proc.returncode != 0:
-        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{out[-2000:]}")
+def run(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """(seconds, peak tree RSS in bytes, last output line) of one command; exit on failure."""
+    seconds, peak, _, code, out = measure(cmd, env=env)
+    if code != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({code}):\n{out[-2000:]}")
     return seconds, peak, out.strip().splitlines()[-1] if out.strip() else ""
 
 
@@ -127,10 +88,10 @@ def main() -> None:
         print(f"corpus: {corpus} ({n:,} files)")
         results = []
         if not args.no_naive:
-            sec, rss, _ = measure([sys.executable, str(HERE / "naive_build.py"), str(corpus), str(work / "naive")])
+            sec, rss, _ = run([sys.executable, str(HERE / "naive_build.py"), str(corpus), str(work / "naive")])
             results.append(("obvious script (naive_build.py)", sec, rss))
         for w in [int(x) for x in args.workers.split(",")]:
-            sec, rss, _ = measure(corpus_cmd(str(corpus), "-o", str(work / f"ours{w}"), "--workers", str(w),
+            sec, rss, _ = run(corpus_cmd(str(corpus), "-o", str(work / f"ours{w}"), "--workers", str(w),
                                              "--no-cache"))
             results.append((f"corpus build --workers {w}", sec, rss))
         base = results[0][1] if not args.no_naive else None
@@ -161,14 +122,14 @@ def _copy(src: Path, dest: Path) -> Path:
 
 def incremental(corpus: Path, work: Path, n: int) -> None:
     cache = work / "cache"
-    full, _, _ = measure(corpus_cmd(str(corpus), "-o", str(work / "inc"), "--cache-dir", str(cache)))
+    full, _, _ = run(corpus_cmd(str(corpus), "-o", str(work / "inc"), "--cache-dir", str(cache)))
     files = sorted(p for p in corpus.rglob("*.md"))
     rng = random.Random(7)
     for p in rng.sample(files, max(1, len(files) // 100)):
         data = p.read_bytes()
         p.write_bytes(data.replace("</p>".encode(), "又及：本文有更新。</p>".encode(), 1))
-    again, _, _ = measure(corpus_cmd(str(corpus), "-o", str(work / "inc"), "--cache-dir", str(cache)))
-    clean, _, _ = measure(corpus_cmd(str(corpus), "-o", str(work / "clean"), "--no-cache"))
+    again, _, _ = run(corpus_cmd(str(corpus), "-o", str(work / "inc"), "--cache-dir", str(cache)))
+    clean, _, _ = run(corpus_cmd(str(corpus), "-o", str(work / "clean"), "--no-cache"))
     print(f"\nincremental: full build with cache {full:.2f} s; rebuild after 1 % changed {again:.2f} s "
           f"({again / full:.0%} of full); clean build {clean:.2f} s")
     print("incremental output equals a clean build:", same_tree(work / "inc", work / "clean"))

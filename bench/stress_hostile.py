@@ -18,67 +18,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from measure import measure
 
 HERE = Path(__file__).resolve().parent
 MAKE_CORPUS = HERE.parents[1] / "shared" / "tools" / "make_corpus.py"
 DEDUP = {"duplicate", "near_duplicate", "duplicate_id"}
 
 
-def tree_rss(pid: int) -> int:
-    """RSS in bytes of `pid` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = defaultdict(list)
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-                children[int(fields[1])].append(int(entry))
-                rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-            except (OSError, IndexError, ValueError):
-                continue
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        total += rss.get(p, 0)
-        stack.extend(children.get(p, []))
-    return total
-
-
 def run_build(corpus: Path, out: Path, workers: int) -> tuple[float, int, int, str]:
-    """(seconds, peak tree RSS, peak single-process RSS, stderr) of one `corpus build`."""
+    """(seconds, peak tree RSS, peak single-process RSS, output) of one `corpus build`."""
     cmd = [sys.executable, "-m", "builder.cli", "build", str(corpus), "-o", str(out), "--workers", str(workers),
            "--quiet", "--no-cache"]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=HERE.parent)
-    peak, done = 0, threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, tree_rss(proc.pid))
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, err = proc.communicate()
-    seconds = time.perf_counter() - t0
-    done.set()
-    sampler.join()
-    if proc.returncode not in (0, 1):
-        sys.exit(f"stress: the build failed ({proc.returncode}):\n{err[-3000:]}")
-    # Waited-for descendants (workers via the forkserver) are in RUSAGE_CHILDREN: its maxrss is
-    # the largest single process.
-    single = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return seconds, peak, single, err
+    seconds, peak, single, code, out_text = measure(cmd, cwd=HERE.parent)
+    if code not in (0, 1):
+        sys.exit(f"stress: the build failed ({code}):\n{out_text[-3000:]}")
+    return seconds, peak, single, out_text
 
 
 def check(truth: list[dict], out: Path) -> tuple[dict, list[str]]:

@@ -15,8 +15,6 @@ log = logging.getLogger("builder")
 
 
 def _build(args: argparse.Namespace) -> int:
-    from splits import SplitSpec
-
     from .pipeline import build
     from .settings import DEFAULT_SUFFIXES, BuildSettings
 

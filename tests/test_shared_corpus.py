@@ -6,12 +6,10 @@ import sys
 from datetime import datetime, timezone
 
 import pyarrow.parquet as pq
-import pytest
 
 from builder.dedup import DedupSettings
 from builder.pipeline import build
 from builder.settings import BuildSettings
-from conftest import SHARED_CORPUS
 
 SEED = "seed/000_377703ec0894d621.md"
 
