@@ -31,7 +31,6 @@ class ResultCache:
         folder.mkdir(parents=True, exist_ok=True)
         tag = hashlib.sha256(f"{settings.fingerprint}\0{__version__}".encode()).hexdigest()[:16]
         self.path = folder / f"results-{tag}.sqlite"
-        self.hits = self.misses = 0
         self._db = self._open()
 
     def _open(self, retry: bool = True) -> sqlite3.Connection:
@@ -54,15 +53,11 @@ class ResultCache:
         except sqlite3.DatabaseError:
             row = None
         if row is None:
-            self.misses += 1
             return None
         try:
-            value = pickle.loads(zlib.decompress(row[0]))
+            return pickle.loads(zlib.decompress(row[0]))
         except Exception:  # a damaged entry is a miss, never a wrong result
-            self.misses += 1
             return None
-        self.hits += 1
-        return value
 
     def put_many(self, items: list[tuple[bytes, object]]) -> None:
         if not items:

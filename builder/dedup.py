@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .sigcache import SignatureCache
 
 NORMALIZATION_VERSION = 1
 # One-permutation MinHash (Li, Owen & Zhang 2012) with optimal densification (Shrivastava 2017):
@@ -128,7 +123,7 @@ class DedupSettings:
       near duplicates. shingle_size: characters per shingle (after normalisation).
     num_perm: MinHash slots per signature (memory: 4 bytes each per distinct text).
     bands/rows: LSH banding; None derives them from threshold and num_perm (`optimal_bands`).
-    seed: keys every hash; part of the signature cache key. near: False finds exact duplicates only.
+    seed: keys every hash; part of signature_key. near: False finds exact duplicates only.
     keep_duplicates: keep every row (flagged through dup_cluster) instead of dropping copies.
 
     The defaults were measured with bench/score_dedup.py on make_corpus.py corpora: reposts
@@ -169,7 +164,7 @@ class DedupSettings:
         object.__setattr__(self, "lsh_bands", lsh)
 
     def signature_key(self) -> str:
-        """What a signature depends on (not threshold, bands, keep_duplicates): the cache key."""
+        """What a signature depends on (not threshold, bands, keep_duplicates), as recorded."""
         return (f"{ALGORITHM}-n{NORMALIZATION_VERSION}-k{self.shingle_size}-p{self.num_perm}"
                 f"-s{self.seed}")
 
@@ -528,23 +523,19 @@ class DedupIndex:
 
 
 class Deduplicator:
-    """Texts in, verdicts out: content hashes, batched signatures, the signature cache, the index.
+    """Texts in, verdicts out: content hashes, batched signatures, the index (for callers that
+    hold texts, such as bench/score_dedup.py; the build signs in its workers and feeds
+    DedupIndex directly, and its per-file result cache spares a rebuild the signing).
 
     add() keeps a text only until its batch is signed (batch_size distinct texts at most); a
-    text whose hash was seen before, or is in the cache, is never signed again. With
-    `cache_dir`, signatures persist across builds (see builder.sigcache); close() closes it.
+    text whose hash was seen before is never signed again.
     """
 
-    def __init__(self, settings: DedupSettings, *, cache_dir: str | os.PathLike | None = None,
-                 cache: SignatureCache | None = None, batch_size: int = 512) -> None:
+    def __init__(self, settings: DedupSettings, *, batch_size: int = 512) -> None:
         self.settings = settings
-        if cache is None and cache_dir is not None:
-            from .sigcache import SignatureCache  # here: sigcache imports this module
-            cache = SignatureCache(cache_dir, settings)
-        self.cache = cache
         self.index = DedupIndex(settings)
         self.batch_size = batch_size
-        self.signed = 0  # signatures computed here (not from the cache)
+        self.signed = 0  # signatures computed
         self._pending: dict[str, str] = {}  # text hash -> text, waiting to be signed
         self._rows: list[tuple] = []        # rows whose text is pending
         self._row_ids: set[str] = set()
@@ -571,24 +562,13 @@ class Deduplicator:
             self.flush()
         return h
 
-    def add_many(self, rows: Iterable[tuple[str, str, datetime | None]]) -> None:
-        """add() for (id, text, date) tuples."""
-        for id, text, date in rows:
-            self.add(id, text, date=date)
-
     def flush(self) -> None:
-        """Sign the pending texts (cache first) and hand their rows to the index."""
+        """Sign the pending texts and hand their rows to the index."""
         if not self._pending:
             return
-        found = self.cache.get_many(list(self._pending)) if self.cache is not None else {}
-        todo = [h for h in self._pending if h not in found]
-        if todo:
-            sigs = signatures([self._pending[h] for h in todo], self.settings)
-            self.signed += len(todo)
-            new = dict(zip(todo, sigs))
-            if self.cache is not None:
-                self.cache.put_many(new)
-            found.update(new)
+        todo = list(self._pending)
+        found = dict(zip(todo, signatures([self._pending[h] for h in todo], self.settings)))
+        self.signed += len(todo)
         for id, h, date, n in self._rows:
             self.index.add(id, h, None if self.index.has_signature(h) else found[h], date=date, n_chars=n)
         self._pending.clear()
@@ -600,23 +580,8 @@ class Deduplicator:
         self.flush()
         return self.index.results()
 
-    def iter_results(self) -> Iterator[DupResult]:
-        yield from self.results()
-
-    def close(self) -> None:
-        if self.cache is not None:
-            self.cache.close()
-
-    def __enter__(self) -> Deduplicator:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def stats(self) -> dict:
         s = self.index.stats()
         s["signed"] = self.signed
-        if self.cache is not None:
-            s.update(cache_hits=self.cache.hits, cache_misses=self.cache.misses)
         return s
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from splits import SplitSpec, format_audit
+from splits import SplitSpec
 
 from .errors import SourceError
 from .pipeline import assign_splits, write_dataset
@@ -84,10 +84,6 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
         summary["splits"] = manifest["counts"]
         write_dataset(out, table, spec, manifest, summary, rejects=rejects, card_template=card_template)
     return manifest
-
-
-def describe(manifest: dict) -> str:
-    return format_audit(manifest["audit"])
 
 
 def _read_json(path: Path) -> dict | None:

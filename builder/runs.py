@@ -38,7 +38,6 @@ class PartitionedSpill:
         self.buffer_rows = buffer_rows
         self._buffer: list[dict] = []
         self._writers: dict[int, ipc.RecordBatchFileWriter] = {}
-        self.rows = 0
         folder.mkdir(parents=True, exist_ok=True)
 
     def partition_of(self, row_id: str) -> int:
@@ -46,7 +45,6 @@ class PartitionedSpill:
 
     def add(self, row: dict) -> None:
         self._buffer.append(row)
-        self.rows += 1
         if len(self._buffer) >= self.buffer_rows:
             self.flush()
 

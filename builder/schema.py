@@ -42,7 +42,6 @@ COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
 ]
 
 ROW_SCHEMA = pa.schema([pa.field(name, typ, nullable=nullable) for name, typ, nullable, _ in COLUMNS])
-COLUMN_NAMES = [name for name, *_ in COLUMNS]
 DESCRIPTIONS = {name: desc for name, _, _, desc in COLUMNS}
 
 

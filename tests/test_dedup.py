@@ -1,5 +1,4 @@
 import random
-import sqlite3
 from datetime import datetime, timezone
 
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 from builder.dedup import (EMPTY, DedupIndex, DedupSettings, Deduplicator, content_sha256, normalize_text,
                            optimal_bands, signature, signatures, similarity)
 from builder.errors import ConfigError
-from builder.sigcache import SignatureCache
 
 S = DedupSettings()
 SENTENCES = [
@@ -223,39 +221,9 @@ def test_bad_settings_fail_at_construction(kwargs):
         DedupSettings(**kwargs)
 
 
-# ---- signature cache ---------------------------------------------------------------------------
-def test_cache_avoids_recomputing_signatures(tmp_path):
-    rows = [("a", body(0, 1, 2, 3), day(1)), ("b", body(0, 1, 2, 3), day(2)), ("c", body(4, 5, 6), day(3))]
-    with Deduplicator(S, cache_dir=tmp_path) as first:
-        for id, text, date in rows:
-            first.add(id, text, date=date)
-        before = first.results()
-        assert (first.signed, first.cache.stores, first.cache.hits) == (2, 2, 0)
-    with Deduplicator(S, cache_dir=tmp_path) as second:
-        for id, text, date in rows:
-            second.add(id, text, date=date)
-        assert second.results() == before
-        assert (second.signed, second.cache.hits, second.cache.misses) == (0, 2, 0)
-    # Other signature settings: another file, so no stale signatures are read.
-    with Deduplicator(DedupSettings(shingle_size=4), cache_dir=tmp_path) as third:
-        third.add("a", body(0, 1, 2, 3))
-        third.flush()
-        assert (third.signed, third.cache.hits) == (1, 0)
-    # Threshold is not part of a signature: the cache is shared.
-    with Deduplicator(DedupSettings(threshold=0.7), cache_dir=tmp_path) as fourth:
-        fourth.add("a", body(0, 1, 2, 3))
-        fourth.flush()
-        assert (fourth.signed, fourth.cache.hits) == (0, 1)
-
-
-def test_cache_round_trips_and_replaces_a_broken_file(tmp_path):
-    sig = signature(body(0, 1), S)
-    with SignatureCache(tmp_path, S) as cache:
-        cache.put_many({"h": sig})
-        path = cache.path
-    with SignatureCache(tmp_path, S) as cache:
-        assert (cache.get_many(["h", "missing"])["h"] == sig).all() and (cache.hits, cache.misses) == (1, 1)
-    path.write_bytes(b"not a database at all" * 100)
-    with SignatureCache(tmp_path, S) as cache:
-        assert len(cache) == 0 and cache.get_many(["h"]) == {}
-    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM sig").fetchone() == (0,)
+def test_a_text_seen_before_is_signed_once():
+    d = Deduplicator(S)
+    for id, text, date in [("a", body(0, 1, 2, 3), day(1)), ("b", body(0, 1, 2, 3), day(2)), ("c", body(4, 5, 6), day(3))]:
+        d.add(id, text, date=date)
+    d.results()
+    assert d.signed == 2

@@ -139,9 +139,19 @@ def test_bundled_sample_builds(tmp_path):
 
 
 def test_cached_rebuild_equals_clean_build(corpus, tmp_path):
+    import sqlite3
+
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
-    build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)  # every signature from the cache
+    (db,) = cache.glob("results-*.sqlite")
+
+    def entries():
+        return sqlite3.connect(db).execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+    stored = entries()
+    assert stored == sum(rel.endswith(".md") for rel in CORPUS)  # one result per article file
+    build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)  # every file from the cache
+    assert entries() == stored  # nothing computed anew (a new result would be stored)
     build(corpus, tmp_path / "clean", progress=False)
     names = sorted(str(p.relative_to(tmp_path / "clean")) for p in (tmp_path / "clean").rglob("*") if p.is_file())
     for name in names:

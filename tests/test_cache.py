@@ -1,0 +1,35 @@
+import sqlite3
+
+from builder.article import FileResult
+from builder.cache import ResultCache, result_key
+from builder.errors import Reject
+from builder.quality import QualitySettings
+from builder.settings import BuildSettings
+
+S = BuildSettings()
+
+
+def test_round_trip_and_keys_bind_path_and_content(tmp_path):
+    cache = ResultCache(tmp_path, S)
+    result = FileResult("a.md", reject=Reject("a.md", "empty_file", "the file is empty"), sha256="00")
+    cache.put_many([(result_key("a.md", "00"), result)])
+    assert cache.get(result_key("a.md", "00")) == result
+    assert cache.get(result_key("b.md", "00")) is None  # same bytes elsewhere: another id, another row
+    assert cache.get(result_key("a.md", "01")) is None  # edited
+    cache.close()
+
+
+def test_other_settings_are_another_cache(tmp_path):
+    ResultCache(tmp_path, S).put_many([(b"k", FileResult("a.md"))])
+    other = ResultCache(tmp_path, BuildSettings(quality=QualitySettings(min_chars=5)))
+    assert other.get(b"k") is None and other.path != ResultCache(tmp_path, S).path
+
+
+def test_a_broken_file_is_replaced_not_trusted(tmp_path):
+    cache = ResultCache(tmp_path, S)
+    cache.put_many([(b"k", FileResult("a.md"))])
+    cache.close()
+    cache.path.write_bytes(b"not a database at all" * 100)
+    again = ResultCache(tmp_path, S)
+    assert again.get(b"k") is None
+    assert sqlite3.connect(again.path).execute("SELECT COUNT(*) FROM results").fetchone() == (0,)
