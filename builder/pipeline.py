@@ -126,10 +126,11 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 rejects.append(result.reject)
                 continue
             row = result.row
-            if int(row["id"], 16) in seen:
+            key = int(row["id"], 16)
+            if key in seen:
                 same_id.append((result.path, row["id"]))  # the ledger line once the kept path is known
                 continue
-            seen.add(int(row["id"], 16))
+            seen.add(key)
             report.warnings.update(result.warnings)
             dedup.add(row["id"], row["content_sha256"],
                       None if dedup.has_signature(row["content_sha256"]) else result.signature,
@@ -137,9 +138,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             spill.add(_placeholders(row))
         # Only rows in a cluster of more than one differ from "kept, its own cluster".
         verdicts = {v.id: v for v in dedup.results() if v.dup_cluster != v.id or not v.keep}
-        stats = dedup.stats()
-        del seen
-        report.dedup = stats
+        report.dedup = dedup.stats()
+        del seen, dedup
 
         # Pass 1: the columns the split needs, for the kept rows, in id order.
         names = sorted({"id", "content_sha256", split_spec.group, split_spec.stratify, split_spec.time_column}
@@ -182,11 +182,10 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 part, _ = _apply_dedup(part, verdicts)
                 n = part.num_rows
                 part = _set_split_columns(part, assignment.group[at:at + n], assignment.bucket[at:at + n])
-                where = assignment.split[at:at + n]
+                where = pa.array(assignment.split[at:at + n], pa.string())  # None: dropped by the split
                 at += n
                 for name, writer in writers.items():
-                    mask = pa.array([s == name for s in where])
-                    writer.write(part.filter(mask))
+                    writer.write(part.filter(pc.equal(where, name)))
             for writer in writers.values():
                 writer.close()
             write_metadata(tmp, manifest, summary, rejects=[r.to_dict() for r in rejects],
