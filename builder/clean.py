@@ -23,9 +23,7 @@ BLOCK_TAGS = frozenset(
     "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table thead tbody tfoot tr td th section article "
     "header footer aside nav figure figcaption hr dl dt dd address main center details summary form "
     "fieldset caption body html".split())
-_WS = re.compile(r"[ \t\n\r\f\v\u00a0\u2000-\u200b\u202f\u205f]+")
-_MARK = "\n"  # a line break is a paragraph break here, so it can mark block boundaries too
-_BREAK = re.compile(r"\n+")
+_WS_IN_LINE = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f]+")  # not \n: it breaks paragraphs
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Never text: controls, non-characters lxml refuses to set as text, surrogates.
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
@@ -36,6 +34,18 @@ _EDGE = " \t\n\r\f\v\u00a0\u3000\u200b\ufeff"
 _TAG_SPLIT = re.compile(r"(<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>)")
 _CONTAINER_START = re.compile(
     r"<(?!(?:area|base|br|col|embed|hr|img|input|link|meta|param|source|track|wbr)\b)[A-Za-z]", re.I)
+# The start or end tag of a block element: a line break goes before it (a line break is a
+# paragraph break here, so it marks block boundaries too). Name ends at space, '/' or '>'.
+def _alternation(words: frozenset[str]) -> str:
+    # Grouped by first letter (`d(?:etails|iv|d|l|t)|...`): the regex engine then tries one
+    # group per '<' instead of every name, which halves the cost of the marking pass.
+    groups: dict[str, list[str]] = {}
+    for w in sorted(words, key=lambda w: (-len(w), w)):
+        groups.setdefault(w[0], []).append(re.escape(w[1:]))
+    return "|".join(f + ("(?:" + "|".join(r) + ")" if r != [""] else "") for f, r in sorted(groups.items()))
+
+
+_BLOCK_TAG = re.compile(r"<(?=/?(?:" + _alternation(BLOCK_TAGS) + r")[\s/>])", re.I)
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # A start tag that closes an open sibling of these kinds (`<p>a<p>b` is two paragraphs, not
 # nested ones): counting those as nesting would flatten ordinary unclosed markup.
@@ -91,12 +101,12 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dept
         if flat is not html:
             html = flat
             warnings.append("html_truncated")
-    paragraphs = html_to_paragraphs(html, _drop_xpath(rules))
+    paragraphs = html_to_paragraphs(html, _drop_rule(rules))
     paragraphs = apply_paragraph_rules(paragraphs, rules, meta)
     return Cleaned(paragraphs, meta, warnings)
 
 
-def html_to_paragraphs(html: str, drop: etree.XPath | None = None) -> list[str]:
+def html_to_paragraphs(html: str, drop: _DropRule | None = None) -> list[str]:
     """HTML -> paragraphs: comments and dropped elements gone, entities unescaped, whitespace
     collapsed inside a paragraph, leading U+3000 indentation stripped."""
     if not html.strip():
@@ -110,12 +120,15 @@ def html_to_paragraphs(html: str, drop: etree.XPath | None = None) -> list[str]:
         return _paragraphs(_xml_safe(html), drop)
 
 
-def _paragraphs(html: str, drop: etree.XPath | None) -> list[str]:
-    # Control characters are never text, and lxml refuses them in the text we set below. UTF-8
-    # bytes with the parser's encoding fixed: a `<meta charset>` or an XML declaration in the
-    # body (which made lxml refuse a str) must not change how the text is read.
+def _paragraphs(html: str, drop: _DropRule | None) -> list[str]:
+    # Mark where each block element opens and closes with a line break in the source, then let
+    # libxml2 serialise the text in one C call: marking the parsed tree (or walking it in
+    # Python) cost more than the parse. Control characters are never text. UTF-8 bytes with
+    # the parser's encoding fixed: a `<meta charset>` or an XML declaration in the body (which
+    # made lxml refuse a str) must not change how the text is read.
     parser = _parser()
-    root = etree.fromstring(_CONTROL.sub("", html).encode("utf-8", "replace"), parser)
+    marked = _BLOCK_TAG.sub("\n<", _CONTROL.sub("", html))
+    root = etree.fromstring(marked.encode("utf-8", "replace"), parser)
     last = parser.error_log.last_error
     if last is not None and last.level_name == "FATAL":
         # libxml2 stopped (nesting past its limit): the rest of the body would be lost unseen.
@@ -123,23 +136,14 @@ def _paragraphs(html: str, drop: etree.XPath | None) -> list[str]:
     if root is None:
         return []
     if drop is not None:
-        for el in drop(root):
+        for el in drop.hits(root):
             _remove_keep_tail(el)
-    # Mark where each block element opens and closes, then let libxml2 serialise the text in
-    # one C call: a Python walk over every node costs ten times more on large articles.
-    for el in root.iter(*BLOCK_TAGS):
-        el.text = _MARK + el.text if el.text else _MARK
-        el.tail = _MARK + el.tail if el.tail else _MARK
     text = etree.tostring(root, method="text", encoding="unicode")
     if _NOT_TEXT.search(text):  # made by references such as &#1;
         text = _NOT_TEXT.sub("", text)
     # A line break in the source also separates paragraphs in these feeds (36kr briefs).
-    paragraphs = []
-    for part in _BREAK.split(text):
-        part = _WS.sub(" ", part).strip(_EDGE)
-        if part:
-            paragraphs.append(part)
-    return paragraphs
+    text = _WS_IN_LINE.sub(" ", text)
+    return [part for part in (line.strip(_EDGE) for line in text.split("\n")) if part]
 
 
 def _xml_safe(html: str) -> str:
@@ -225,22 +229,44 @@ def _parser() -> etree.HTMLParser:
                             huge_tree=True, encoding="utf-8")
 
 
+@dataclass(frozen=True)
+class _DropRule:
+    """What the rules drop, as sets: a walk over the elements tests each in O(1)."""
+    tags: frozenset[str]
+    classes: frozenset[str]
+    ids: frozenset[str]
+
+    def hits(self, root: etree._Element) -> list[etree._Element]:
+        """The elements to drop, in document order (nested ones too: removing those from an
+        already-removed subtree is harmless). A class attribute matches when one of its
+        whitespace-separated tokens is a listed class, as CSS's `.name` does."""
+        tags, classes, ids = self.tags, self.classes, self.ids
+        found = []
+        for el in root.iter(etree.Element):
+            if el.tag in tags:
+                found.append(el)
+            elif classes and (c := el.get("class")) and not classes.isdisjoint(_CLASS_SEP.split(c)):
+                found.append(el)
+            elif ids and el.get("id") in ids:
+                found.append(el)
+        return found
+
+
+_CLASS_SEP = re.compile(r"[ \t\r\n\f]+")
+
+
 @lru_cache(maxsize=64)
-def _drop_xpath(rules: tuple[RuleSet, ...]) -> etree.XPath | None:
+def _drop_rule(rules: tuple[RuleSet, ...]) -> _DropRule | None:
+    # A Python walk with set lookups, not one XPath of `self::x or contains(...)` tests: with
+    # ~30 tests per element the XPath cost three times the parse.
     tags, classes, ids = set(), set(), set()
     for rs in rules:
         tags |= set(rs.drop_tags)
-        classes |= set(rs.drop_classes)
+        classes |= {t for c in rs.drop_classes for t in c.split()}
         ids |= set(rs.drop_ids)
-    # Tag tests first and one cheap attribute test before the string work: most elements
-    # have no class, and the class test is what made this XPath the cleaner's hot spot.
-    parts = [f"self::{t}" for t in sorted(tags)]
-    if classes:
-        parts.append("@class and (" + " or ".join(
-            f"contains(concat(' ', normalize-space(@class), ' '), ' {c} ')" for c in sorted(classes)) + ")")
-    if ids:
-        parts.append("@id and (" + " or ".join(f"@id='{i}'" for i in sorted(ids)) + ")")
-    return etree.XPath("//*[" + " or ".join(parts) + "]") if parts else None
+    if not (tags or classes or ids):
+        return None
+    return _DropRule(frozenset(t.lower() for t in tags), frozenset(classes), frozenset(ids))
 
 
 def _markdown_to_html(text: str) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,7 +30,7 @@ from . import __version__
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
 from .cache import ResultCache, result_key
-from .dedup import DedupIndex, signature
+from .dedup import DedupIndex, signatures
 from .discover import discover
 from .errors import OutputError, Reject, SourceError
 from .output import atomic_output
@@ -120,22 +121,33 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         seen: set[int] = set()
         same_id: list[tuple[str, str]] = []
         dedup = DedupIndex(settings.dedup)
-        for result in _process_all(found.articles, settings, workers, progress, cache_dir):
-            inputs.add(result.path, result.sha256 or "unread")
-            if result.reject is not None:
-                rejects.append(result.reject)
-                continue
-            row = result.row
-            key = int(row["id"], 16)
-            if key in seen:
-                same_id.append((result.path, row["id"]))  # the ledger line once the kept path is known
-                continue
-            seen.add(key)
-            report.warnings.update(result.warnings)
-            dedup.add(row["id"], row["content_sha256"],
-                      None if dedup.has_signature(row["content_sha256"]) else result.signature,
-                      date=row["date"], n_chars=row["n_chars"])
-            spill.add(_placeholders(row))
+        for chunk in _process_all(found.articles, settings, workers, progress, cache_dir):
+            ids = chunk.table.column("id").to_pylist()
+            keep: list[bool] = []
+            for path, digest, reject, warnings in chunk.files:
+                inputs.add(path, digest or "unread")
+                if reject is not None:
+                    rejects.append(reject)
+                    continue
+                row_id = ids[len(keep)]
+                key = int(row_id, 16)
+                if key in seen:
+                    same_id.append((path, row_id))  # the ledger line once the kept path is known
+                    keep.append(False)
+                    continue
+                seen.add(key)
+                keep.append(True)
+                report.warnings.update(warnings)
+            table, sigs = chunk.table, chunk.signatures
+            if not all(keep):
+                table, sigs = table.filter(pa.array(keep)), sigs[np.asarray(keep, dtype=bool)]
+            hashes = table.column("content_sha256").to_pylist()
+            for k, (row_id, text_hash, date, n_chars) in enumerate(zip(
+                    table.column("id").to_pylist(), hashes, table.column("date").to_pylist(),
+                    table.column("n_chars").to_pylist())):
+                dedup.add(row_id, text_hash, None if dedup.has_signature(text_hash) else sigs[k],
+                          date=date, n_chars=n_chars)
+            spill.add(table)
         # Only rows in a cluster of more than one differ from "kept, its own cluster".
         verdicts = {v.id: v for v in dedup.results() if v.dup_cluster != v.id or not v.keep}
         report.dedup = dedup.stats()
@@ -289,10 +301,21 @@ def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
     return table, manifest
 
 
+@dataclass
+class Chunk:
+    """What reading a run of files gives back, in path order: (path, file sha256, reject,
+    warnings) for every file, and the rows (the files without a reject) as one Arrow table
+    with their MinHash signatures. Columnar, so the main process never unpickles a row."""
+
+    files: list[tuple[str, str | None, Reject | None, list[str]]]
+    table: pa.Table
+    signatures: np.ndarray
+
+
 def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, workers: int | None,
-                 progress: bool, cache_dir: str | os.PathLike | None = None) -> Iterator[FileResult]:
-    """Every article's FileResult, in path order. Whoever computes a result also stores it in
-    the cache (workers write to it themselves), so the main process never serialises them."""
+                 progress: bool, cache_dir: str | os.PathLike | None = None) -> Iterator[Chunk]:
+    """Every article's result, in path order, a chunk at a time. Whoever computes a result
+    also stores it in the cache (workers write to it themselves)."""
     from tqdm import tqdm
 
     workers = workers or os.cpu_count() or 1
@@ -301,16 +324,16 @@ def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, worke
     try:
         if workers == 1 or len(articles) < _INLINE_BELOW:
             _init_worker(settings, None if cache_dir is None else str(cache_dir))
-            results = (r for i in range(0, len(articles), _CHUNK) for r in _worker_batch(articles[i:i + _CHUNK]))
+            chunks = (_worker_batch(articles[i:i + _CHUNK]) for i in range(0, len(articles), _CHUNK))
         else:
             # forkserver: workers start from a clean process, not a fork of one holding Arrow threads.
             context = multiprocessing.get_context("forkserver")
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                        initargs=(settings, None if cache_dir is None else str(cache_dir)))
-            results = _bounded_map(pool, articles, window=4 * workers)
-        for result in results:
-            yield result
-            bar.update()
+            chunks = _bounded_map(pool, articles, window=4 * workers)
+        for chunk in chunks:
+            yield chunk
+            bar.update(len(chunk.files))
     finally:
         bar.close()
         if pool is not None:
@@ -345,9 +368,6 @@ def read_and_process(item: tuple[str, str], settings: BuildSettings, cache: Resu
         limit = settings.max_seconds_per_file
         result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
                                                                 "(max_seconds_per_file)"))
-    elif result.row is not None:
-        # The MinHash signature is per-file work too: done here, it runs in the workers.
-        result.signature = signature(result.row["text"], settings.dedup)
     result.sha256 = digest
     if result.reject is None or result.reject.reason != "timeout":  # a timeout may pass next time
         result.cache_key = key
@@ -404,20 +424,32 @@ def _close_worker() -> None:
         _WORKER_CACHE = None
 
 
-def _worker_batch(items: list[tuple[str, str]]) -> list[FileResult]:
-    """Process a chunk of files; store the new results in the cache, one transaction a chunk."""
-    assert _WORKER_SETTINGS is not None
-    results = [read_and_process(item, _WORKER_SETTINGS, _WORKER_CACHE) for item in items]
+def _worker_batch(items: list[tuple[str, str]]) -> Chunk:
+    """Read a chunk of files: rows, rejects, and the MinHash signatures of new rows (signed
+    together: one numpy pass over the chunk, not one per text); store the new results in the
+    cache, one transaction a chunk."""
+    settings = _WORKER_SETTINGS
+    assert settings is not None
+    results = [read_and_process(item, settings, _WORKER_CACHE) for item in items]
+    unsigned = [r for r in results if r.row is not None and r.signature is None]
+    if unsigned:
+        for r, sig in zip(unsigned, signatures([r.row["text"] for r in unsigned], settings.dedup)):
+            r.signature = sig
     if _WORKER_CACHE is not None:
         fresh = [r for r in results if r.cache_key is not None]
         keys = [r.cache_key for r in fresh]
         for r in fresh:
             r.cache_key = None  # not part of the stored value
         _WORKER_CACHE.put_many(list(zip(keys, fresh)))
-    return results
+    rows = [r for r in results if r.row is not None]
+    sigs = (np.stack([r.signature for r in rows]) if rows
+            else np.empty((0, settings.dedup.num_perm), dtype=np.uint32))
+    return Chunk(files=[(r.path, r.sha256, r.reject, r.warnings) for r in results],
+                 table=pa.Table.from_pylist([_placeholders(dict(r.row)) for r in rows], schema=ROW_SCHEMA),
+                 signatures=sigs)
 
 
-def _bounded_map(pool: ProcessPoolExecutor, items: list, *, window: int, chunk: int = _CHUNK) -> Iterator[FileResult]:
+def _bounded_map(pool: ProcessPoolExecutor, items: list, *, window: int, chunk: int = _CHUNK) -> Iterator[Chunk]:
     """Results in input order with at most `window` chunks in flight: workers never run far
     ahead of the main process, so finished rows never pile up in memory."""
     from collections import deque
@@ -427,6 +459,6 @@ def _bounded_map(pool: ProcessPoolExecutor, items: list, *, window: int, chunk: 
     for part in chunks:
         pending.append(pool.submit(_worker_batch, part))
         if len(pending) >= window:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()
     while pending:
-        yield from pending.popleft().result()
+        yield pending.popleft().result()

@@ -469,8 +469,17 @@ class GitTarget(Target):
     def _refresh(self) -> None:
         """Bring the registry's work tree to main, when main is what it has checked out."""
         branch = self._git("symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
-        if branch == f"refs/heads/{BRANCH}":
-            self._git("reset", "-q", "--hard")
+        if branch != f"refs/heads/{BRANCH}":
+            return
+        done = self._git("reset", "-q", "--hard", check=False)
+        if done.returncode != 0:
+            # The release (commit, main, tag) is complete without it: the commit was built on a
+            # private index. A git command killed mid-way (an interrupted publish's own reset)
+            # leaves .git/index.lock behind, and git cannot tell whether it is stale; say so.
+            detail = " ".join(done.stderr.decode(errors="replace").split())
+            log.warning("%s: the release is complete, but the registry's checkout was not brought up to "
+                        "date (git reset: %s). If no git command is running there, remove %s and run "
+                        "`git reset --hard` in it.", self.url, detail, self._git_dir / "index.lock")
 
 
 def open_target(target: str | os.PathLike | None = None, *, repo_id: str | None = None,

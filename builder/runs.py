@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
@@ -29,37 +30,44 @@ def partition_count(expected_rows: int) -> int:
 
 
 class PartitionedSpill:
-    """Append rows (dicts in `schema`, plus any columns of `extra`) to id-range partitions."""
+    """Append rows (Arrow tables in `schema`) to id-range partitions."""
 
-    def __init__(self, folder: Path, schema: pa.Schema, expected_rows: int, *, buffer_rows: int = 2000):
+    def __init__(self, folder: Path, schema: pa.Schema, expected_rows: int, *, buffer_rows: int = 4000):
         self.folder = folder
         self.schema = schema
         self.n = partition_count(expected_rows)
         self.buffer_rows = buffer_rows
-        self._buffer: list[dict] = []
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
         self._writers: dict[int, ipc.RecordBatchFileWriter] = {}
         folder.mkdir(parents=True, exist_ok=True)
 
     def partition_of(self, row_id: str) -> int:
         return int(row_id[:4], 16) * self.n // _KEY_SPACE
 
-    def add(self, row: dict) -> None:
-        self._buffer.append(row)
-        if len(self._buffer) >= self.buffer_rows:
+    def add(self, table: pa.Table) -> None:
+        """Rows to spill; they are buffered and written in batches of about `buffer_rows`."""
+        if table.num_rows:
+            self._buffer.append(table)
+            self._buffered += table.num_rows
+        if self._buffered >= self.buffer_rows:
             self.flush()
 
     def flush(self) -> None:
         if not self._buffer:
             return
-        groups: dict[int, list[dict]] = {}
-        for row in self._buffer:
-            groups.setdefault(self.partition_of(row["id"]), []).append(row)
-        for part, rows in groups.items():
-            writer = self._writers.get(part)
-            if writer is None:
-                writer = self._writers[part] = ipc.new_file(self._path(part), self.schema)
-            writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+        table = pa.concat_tables(self._buffer).combine_chunks()
         self._buffer.clear()
+        self._buffered = 0
+        part = np.fromiter((self.partition_of(i) for i in table.column("id").to_pylist()), np.int64, table.num_rows)
+        order = np.argsort(part, kind="stable")
+        table, part = table.take(pa.array(order)), part[order]
+        cuts = np.flatnonzero(np.diff(part)) + 1
+        for start, end in zip(np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(part)]]).tolist()):
+            writer = self._writers.get(int(part[start]))
+            if writer is None:
+                writer = self._writers[int(part[start])] = ipc.new_file(self._path(int(part[start])), self.schema)
+            writer.write_table(table.slice(start, end - start))
 
     def close(self) -> None:
         self.flush()

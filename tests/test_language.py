@@ -14,3 +14,14 @@ from builder.language import detect_language
 ])
 def test_detect(text, lang):
     assert detect_language(text) == lang
+
+
+def test_script_counts_match_the_unicode_ranges():
+    from builder.language import script_counts
+
+    # Han (incl. extension A and compatibility), kana (incl. half-width), hangul (syllables,
+    # jamo, compatibility jamo), ASCII letters; the code points either side of each range.
+    text = "\u3400\u4dbf\u4e00\u9fff\uf900\ufaff" + "\u3040\u30ff\u31f0\u31ff\uff66\uff9f" + \
+           "\uac00\ud7af\u1100\u11ff\u3130\u318f" + "AZaz" + "\u33ff\u4dc0\ua000\ufb00\u3100\u3200\uffa0@[`{"
+    assert script_counts(text) == (6, 6, 6, 4)
+    assert script_counts("") == (0, 0, 0, 0)

@@ -255,3 +255,19 @@ def test_cli_publish_and_errors(corpora, tmp_path, capsys):
     assert "is not a git repository" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # one target is required
         main(["publish", str(corpora["v1"]), "--version", "1.0.0"])
+
+
+def test_a_stale_index_lock_does_not_fail_a_release(corpora, tmp_path, caplog):
+    # A publish killed during its checkout refresh leaves .git/index.lock; the next publish's
+    # release (built on a private index) is still made, and the log says how to clean up.
+    reg = tmp_path / "reg"
+    publish(corpora["v1"], version="1.0.0", to=reg)
+    (reg / ".git" / "index.lock").write_bytes(b"")
+    with caplog.at_level("WARNING"):
+        result = publish(corpora["v2"], version="1.1.0", to=reg)
+    assert result.status == "published"
+    assert git(reg, "rev-parse", "v1.1.0^{commit}") == git(reg, "rev-parse", "main")
+    assert "index.lock" in caplog.text and "release is complete" in caplog.text
+    (reg / ".git" / "index.lock").unlink()
+    git(reg, "reset", "-q", "--hard")
+    assert git(reg, "status", "--porcelain") == ""

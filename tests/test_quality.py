@@ -95,3 +95,33 @@ def test_bad_settings_fail_at_construction(kwargs):
 
 def test_settings_record():
     assert QualitySettings(languages=("zh",)).to_dict()["languages"] == ["zh"]
+
+
+# Every placeholder _TEMPLATE can match contains one of _TEMPLATE_HINTS, the cheap substring
+# tests that skip the regex: a text the hints miss must be a text the regex misses too.
+@pytest.mark.parametrize("text", [
+    "{TITLE}", "{{ title }}", "${author.name}", "替换为中文标题", "YYYY-MM-DD", "在此输入正文", "在此处填写",
+    "请输入标题", "请填写内容", "Lorem ipsum dolor sit amet",
+])
+def test_template_hints_cover_every_placeholder_kind(text):
+    from builder.quality import _TEMPLATE, _TEMPLATE_HINTS
+
+    assert _TEMPLATE.search(text)
+    assert any(h in text for h in _TEMPLATE_HINTS)
+
+
+def test_template_hints_are_in_step_with_the_regex():
+    from hypothesis import given, settings, strategies as st
+
+    from builder.quality import _TEMPLATE, _TEMPLATE_HINTS
+
+    pieces = st.sampled_from(["{", "}", "$", "_", "A", "Z", "9", " ", ".", "替换为", "中文", "YYYY-MM-DD",
+                              "在此", "处", "输入", "填写", "请", "标题", "Lorem ipsum dolor", "x", "{{", "}}"])
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(pieces, max_size=12).map("".join))
+    def prop(text):
+        if _TEMPLATE.search(text):
+            assert any(h in text for h in _TEMPLATE_HINTS), text
+
+    prop()
