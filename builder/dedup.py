@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import tempfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -347,36 +350,160 @@ def _date_key(date: datetime | None) -> int:
     return (date - _EPOCH) // timedelta(microseconds=1)
 
 
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
+def date_key(date: datetime | None) -> int:
+    """The kept-member order's date key: microseconds since the epoch (UTC), _NO_DATE if None."""
+    return _date_key(date)
 
-    def find(self, x: int) -> int:
-        p = self.parent
-        root = x
-        while p[root] != root:
-            root = p[root]
-        while p[x] != root:
-            p[x], x = root, p[x]
-        return root
 
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:  # the smaller root wins: the result does not depend on edge order
-            self.parent[max(ra, rb)] = min(ra, rb)
+def _components(n: int, edges: np.ndarray) -> np.ndarray:
+    """Connected components of n nodes: each node's smallest member (so the result does not
+    depend on edge order). Union by the smaller root, then pointer jumping in numpy."""
+    parent = np.arange(n, dtype=np.int64)
+    if len(edges):
+        p = array("q", parent.tobytes())  # Python-speed indexing for the union loop
+        for a, b in edges.tolist():
+            while p[a] != a:
+                a = p[a]
+            while p[b] != b:
+                b = p[b]
+            if a != b:
+                p[max(a, b)] = min(a, b)
+        parent = np.frombuffer(p, dtype=np.int64).copy()
+        while True:  # point every node at its root
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+    return parent
+
+
+def _digest64(text_hash: str) -> int:
+    """64 bits standing for a text hash: its first 16 hex digits when it is a hex digest
+    (content_sha256), so the order of digests is the order of the hashes; else a sha256 of it."""
+    if len(text_hash) >= 16:
+        try:
+            return int(text_hash[:16], 16) if len(text_hash) == 64 else _sha64(text_hash)
+        except ValueError:
+            pass
+    return _sha64(text_hash)
+
+
+def _sha64(s: str) -> int:
+    return int.from_bytes(hashlib.sha256(s.encode("utf-8", "surrogatepass")).digest()[:8], "big")
+
+
+class _Ids:
+    """Row ids, compactly: 8 bytes each while every id is 16 lowercase hex digits (the
+    build's ids), else a list of strings."""
+
+    def __init__(self) -> None:
+        self._hex: array | None = array("Q")
+        self._str: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._hex) if self._hex is not None else len(self._str)
+
+    def extend(self, ids: Sequence[str]) -> None:
+        if self._hex is not None:
+            try:
+                if all(len(i) == 16 and i == i.lower() for i in ids):
+                    self._hex.extend(int(i, 16) for i in ids)
+                    return
+            except (ValueError, TypeError):
+                pass
+            self._str = [f"{v:016x}" for v in self._hex]
+            self._hex = None
+        self._str.extend(ids)
+
+    def __getitem__(self, i: int) -> str:
+        return f"{self._hex[i]:016x}" if self._hex is not None else self._str[i]
+
+    def order(self) -> np.ndarray:
+        """Rank of each id in string order (int64), and checks that ids are unique."""
+        if self._hex is not None:
+            keys = np.frombuffer(self._hex, dtype=np.uint64) if len(self._hex) else np.empty(0, np.uint64)
+            order = np.argsort(keys, kind="stable")
+            dup = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+        else:
+            order = np.array(sorted(range(len(self._str)), key=self._str.__getitem__), dtype=np.int64)
+            dup = [k for k in range(len(order) - 1) if self._str[order[k]] == self._str[order[k + 1]]]
+        if len(dup):
+            raise ValueError(f"duplicate row id {self[int(order[dup[0]])]!r} given to DedupIndex (ids must be unique)")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return rank
+
+
+class _SignatureFile:
+    """One signature per row, appended to a file: the index's memory does not grow with the
+    signatures (512 bytes a row at num_perm=128). Read back in chunks, never mapped whole."""
+
+    def __init__(self, folder: Path, num_perm: int) -> None:
+        self.path = folder / "signatures.u32"
+        self.num_perm = num_perm
+        self.n = 0
+        self._fh = open(self.path, "wb")
+
+    def append(self, sigs: np.ndarray) -> None:
+        self._fh.write(np.ascontiguousarray(sigs, dtype=np.uint32).tobytes())
+        self.n += len(sigs)
+
+    def chunks(self, rows: int = 1 << 15) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, signatures) of consecutive chunks, in row order."""
+        self._fh.flush()
+        with open(self.path, "rb") as fh:
+            for start in range(0, self.n, rows):
+                count = min(rows, self.n - start)
+                yield start, np.fromfile(fh, dtype=np.uint32, count=count * self.num_perm).reshape(count, -1)
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """Signatures of `rows` (any order, repeats allowed): read in row order, one pread each
+        run of rows, so memory is only what is returned."""
+        self._fh.flush()
+        out = np.empty((len(rows), self.num_perm), dtype=np.uint32)
+        if not len(rows):
+            return out
+        order = np.argsort(rows, kind="stable")
+        width = self.num_perm * 4
+        with open(self.path, "rb") as fh:
+            fd = fh.fileno()
+            for k in order.tolist():
+                out[k] = np.frombuffer(os.pread(fd, width, int(rows[k]) * width), dtype=np.uint32)
+        return out
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+@dataclass(frozen=True)
+class DedupArrays:
+    """The verdicts as arrays, one entry per row in the order rows were added.
+
+    kept: index of the row's cluster's kept member (the row itself when unique or kept).
+    keep: write the row. reason: 0 kept member, 1 duplicate (same text), 2 near duplicate.
+    similarity: estimated Jaccard similarity to the kept member (1.0 for the same text).
+    """
+
+    kept: np.ndarray
+    keep: np.ndarray
+    reason: np.ndarray
+    similarity: np.ndarray
+
+    REASONS = (None, "duplicate", "near_duplicate")
 
 
 class DedupIndex:
     """Collects (id, text hash, signature, date, n_chars) in any order; `results()` clusters them.
 
-    State: one signature per distinct text hash, and per row its id, date and length; never
-    the texts. The outcome does not depend on the order rows were added: distinct texts are
-    ranked by hash, LSH buckets are read in that rank order, and the kept member is chosen by
-    a total order (see the module docstring).
+    Memory per row is a few numbers (id, a 64-bit digest of the text hash, date, length: 32
+    bytes); signatures go to a file in `folder` (a temporary folder by default) and are read
+    back in chunks, one LSH band key file per band. The outcome does not depend on the order
+    rows were added: distinct texts are ranked by text hash, LSH buckets are read in that
+    rank order, and the kept member is chosen by a total order (see the module docstring).
 
     Clusters are transitive: a cluster is a connected component of the graph whose edges are
-    exact matches and LSH candidate pairs whose estimated Jaccard similarity is >= threshold
-    (union-find). So A~B and B~C put A, B, C together even when A and C are less similar.
+    exact matches and LSH candidate pairs whose estimated Jaccard similarity is >= threshold.
+    So A~B and B~C put A, B, C together even when A and C are less similar.
     Why: copies are made from an original, and the kept member is often a copy (the earliest
     date wins), so two copies of one original may each pass only against the original; star
     clusters around the kept member would keep both. The risk is a chain bridging two
@@ -384,55 +511,59 @@ class DedupIndex:
     makes a bridged mega-cluster visible. In an LSH bucket larger than `bucket_window`,
     only members within that distance (in hash rank order) are compared, so one template
     repeated 100,000 times costs O(n * window) comparisons rather than O(n^2).
+
+    Ids must be unique and every distinct text needs a signature from at least one of its
+    rows; both are checked by `results()` (ValueError).
     """
 
-    def __init__(self, settings: DedupSettings, *, bucket_window: int = 64) -> None:
+    def __init__(self, settings: DedupSettings, *, bucket_window: int = 64,
+                 folder: str | os.PathLike | None = None) -> None:
         self.settings = settings
         self.bucket_window = bucket_window
-        self._hash_index: dict[str, int] = {}  # text hash -> slot
-        self._hashes: list[str] = []
-        self._sigs = np.empty((0, settings.num_perm), dtype=np.uint32)
-        self._ids: list[str] = []
-        self._slot = array("q")    # compact: 8 bytes a row, not a Python int object
+        if folder is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="corpus-dedup-")
+            folder = self._tmp.name
+        else:
+            self._tmp = None
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._ids = _Ids()
+        self._hash = array("Q")
         self._date = array("q")
         self._nchars = array("q")
-        self._seen_ids: set[str] = set()
+        self._signed = bytearray()
+        self._sigs = _SignatureFile(self.folder, settings.num_perm)
         self._stats: dict = {}
 
     def __len__(self) -> int:
         return len(self._ids)
 
-    def __contains__(self, id: str) -> bool:
-        return id in self._seen_ids
-
-    def has_signature(self, text_hash: str) -> bool:
-        """True when this text was seen: add() needs no signature for it."""
-        return text_hash in self._hash_index
-
     def add(self, id: str, text_hash: str, signature: np.ndarray | None = None, *,
             date: datetime | None = None, n_chars: int = 0) -> None:
-        """Record one row. `signature` may be None only when has_signature(text_hash)."""
-        if id in self._seen_ids:
-            raise ValueError(f"duplicate row id {id!r} given to DedupIndex (ids must be unique)")
-        slot = self._hash_index.get(text_hash)
-        if slot is None:
-            if signature is None:
-                raise ValueError(f"no signature for new text hash {text_hash!r} (row {id!r})")
-            if signature.shape != (self.settings.num_perm,):
-                raise ValueError(f"signature shape {signature.shape} != ({self.settings.num_perm},)")
-            slot = len(self._hashes)
-            if slot == len(self._sigs):  # grow by doubling: amortised O(1) appends
-                grown = np.empty((max(1024, 2 * slot), self.settings.num_perm), dtype=np.uint32)
-                grown[:slot] = self._sigs[:slot]
-                self._sigs = grown
-            self._sigs[slot] = signature
-            self._hash_index[text_hash] = slot
-            self._hashes.append(text_hash)
-        self._seen_ids.add(id)
-        self._ids.append(id)
-        self._slot.append(slot)
-        self._date.append(_date_key(date))
-        self._nchars.append(int(n_chars))
+        """Record one row. `signature` may be None when another row has the same text hash."""
+        K = self.settings.num_perm
+        if signature is not None and np.shape(signature) != (K,):
+            raise ValueError(f"signature shape {np.shape(signature)} != ({K},)")
+        sig = np.full((1, K), EMPTY, np.uint32) if signature is None else np.asarray(signature)[None, :]
+        self._append([id], [_digest64(text_hash)], sig, [_date_key(date)], [int(n_chars)],
+                     b"\x00" if signature is None else b"\x01")
+
+    def add_many(self, ids: Sequence[str], text_hashes: Sequence[str], signatures: np.ndarray, *,
+                 date_keys: Sequence[int], n_chars: Sequence[int]) -> None:
+        """Record rows with their signatures (shape (len(ids), num_perm)); `date_keys` as
+        `date_key` gives them."""
+        if signatures.shape != (len(ids), self.settings.num_perm):
+            raise ValueError(f"signatures shape {signatures.shape} != ({len(ids)}, {self.settings.num_perm})")
+        self._append(ids, [_digest64(h) for h in text_hashes], signatures, date_keys, n_chars,
+                     b"\x01" * len(ids))
+
+    def _append(self, ids, digests, sigs, dates, n_chars, signed: bytes) -> None:
+        self._ids.extend(ids)
+        self._hash.extend(digests)
+        self._date.extend(dates)
+        self._nchars.extend(n_chars)
+        self._signed += signed
+        self._sigs.append(sigs)
 
     # -- near-duplicate pairs --
     def _band_keys(self, sigs: np.ndarray) -> np.ndarray:
@@ -446,80 +577,138 @@ class DedupIndex:
             keys[:, b] = h
         return keys
 
-    def _candidate_pairs(self, sigs: np.ndarray) -> np.ndarray:
-        """Unique (i, j), i < j, of rows sharing an LSH band: int64 array (P, 2)."""
-        keys = self._band_keys(sigs)
+    def _candidate_pairs(self, rep_row: np.ndarray, slot_of_row: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """Unique (i, j), i < j, of live slots sharing an LSH band: int64 array (P, 2). The band
+        keys are computed in one pass over the signature file and kept on disk, a file per
+        band, so memory holds one band's keys at a time."""
+        bands = self.settings.lsh_bands[0]
+        is_rep = np.zeros(self._sigs.n, dtype=bool)
+        is_rep[rep_row] = True
+        slot_path = self.folder / "band-slots.i64"
+        key_paths = [self.folder / f"band-{b:03d}.u64" for b in range(bands)]
+        files = [open(p, "wb") for p in [slot_path, *key_paths]]
+        try:
+            for start, sigs in self._sigs.chunks():
+                take = is_rep[start:start + len(sigs)]
+                slots = slot_of_row[start:start + len(sigs)][take]
+                alive = live[slots]
+                keys = self._band_keys(sigs[take][alive])
+                files[0].write(slots[alive].astype(np.int64).tobytes())
+                for b in range(bands):
+                    files[1 + b].write(np.ascontiguousarray(keys[:, b]).tobytes())
+        finally:
+            for fh in files:
+                fh.close()
+        slots = np.fromfile(slot_path, dtype=np.int64)
+        slot_path.unlink()
         found = []
-        for b in range(keys.shape[1]):
-            order = np.argsort(keys[:, b], kind="stable")  # stable: ties stay in rank order
-            ks = keys[order, b]
+        for path in key_paths:
+            keys = np.fromfile(path, dtype=np.uint64)
+            path.unlink()
+            order = np.lexsort((slots, keys))  # by key; ties in slot (text hash rank) order
+            ks, ss = keys[order], slots[order]
             for dist in range(1, self.bucket_window + 1):
                 same = ks[:-dist] == ks[dist:]
                 if not same.any():
                     break
-                found.append(np.stack([order[:-dist][same], order[dist:][same]], axis=1))
+                found.append(np.stack([ss[:-dist][same], ss[dist:][same]], axis=1))
         if not found:
             return np.empty((0, 2), dtype=np.int64)
         pairs = np.sort(np.concatenate(found), axis=1)
         return np.unique(pairs, axis=0)
 
-    def _verified_pairs(self, sigs: np.ndarray, pairs: np.ndarray, chunk: int = 1 << 16
-                        ) -> tuple[np.ndarray, np.ndarray]:
-        sims = np.empty(len(pairs))
-        for a in range(0, len(pairs), chunk):
-            p = pairs[a:a + chunk]
-            sims[a:a + chunk] = np.count_nonzero(sigs[p[:, 0]] == sigs[p[:, 1]], axis=1)
-        sims /= sigs.shape[1]
-        ok = sims >= self.settings.threshold - 1e-9
-        return pairs[ok], sims[ok]
+    def _similarities(self, rows_a: np.ndarray, rows_b: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+        sims = np.empty(len(rows_a))
+        for a in range(0, len(rows_a), chunk):
+            x = self._sigs.gather(rows_a[a:a + chunk])
+            y = self._sigs.gather(rows_b[a:a + chunk])
+            sims[a:a + chunk] = np.count_nonzero(x == y, axis=1)
+        return sims / self.settings.num_perm
+
+    def results_arrays(self) -> DedupArrays:
+        """The verdict of every row added, as arrays in the order rows were added."""
+        n = len(self._ids)
+        id_rank = self._ids.order()  # also checks that ids are unique
+        digests = np.frombuffer(self._hash, dtype=np.uint64) if n else np.empty(0, np.uint64)
+        # Slots: distinct texts, ranked by text hash (canonical, whatever the order of adding).
+        uniq, slot_of_row = np.unique(digests, return_inverse=True)
+        n_slots = len(uniq)
+        signed = np.frombuffer(bytes(self._signed), dtype=np.uint8).astype(bool) if n else np.zeros(0, bool)
+        rep_row = np.full(n_slots, -1, dtype=np.int64)
+        signed_rows = np.flatnonzero(signed)
+        rep_row[slot_of_row[signed_rows][::-1]] = signed_rows[::-1]  # the first signed row of each text
+        if (rep_row < 0).any():
+            row = int(np.flatnonzero(slot_of_row == np.flatnonzero(rep_row < 0)[0])[0])
+            raise ValueError(f"no signature for the text of row {self._ids[row]!r} (no row with its text hash "
+                             "came with one)")
+        n_candidates = n_verified = 0
+        edges = np.empty((0, 2), dtype=np.int64)
+        if self.settings.near and n_slots > 1:
+            live = np.ones(n_slots, dtype=bool)  # empty texts match exactly or not at all
+            for start, sigs in self._sigs.chunks():
+                rows = np.arange(start, start + len(sigs))
+                reps = rows[rep_row[slot_of_row[rows]] == rows]
+                live[slot_of_row[reps]] = ~(sigs[reps - start] == EMPTY).all(1)
+            pairs = self._candidate_pairs(rep_row, slot_of_row, live)
+            n_candidates = len(pairs)
+            if n_candidates:
+                sims = self._similarities(rep_row[pairs[:, 0]], rep_row[pairs[:, 1]])
+                edges = pairs[sims >= self.settings.threshold - 1e-9]
+            n_verified = len(edges)
+        comp_of_slot = _components(n_slots, edges)
+        comp = comp_of_slot[slot_of_row]
+        # The kept member of each component: earliest date, then longest text, then smallest id.
+        date = np.frombuffer(self._date, dtype=np.int64) if n else np.empty(0, np.int64)
+        nchars = np.frombuffer(self._nchars, dtype=np.int64) if n else np.empty(0, np.int64)
+        order = np.lexsort((id_rank, -nchars, date, comp))
+        first = np.ones(n, dtype=bool)
+        first[1:] = comp[order][1:] != comp[order][:-1]
+        kept_of_comp = np.empty(n_slots, dtype=np.int64)
+        kept_of_comp[comp[order][first]] = order[first]
+        kept = kept_of_comp[comp]
+        rows = np.arange(n)
+        keep = kept == rows
+        exact = slot_of_row == slot_of_row[kept]
+        reason = np.where(keep, 0, np.where(exact, 1, 2)).astype(np.int8)
+        similarity = np.ones(n, dtype=np.float32)
+        near = np.flatnonzero(reason == 2)
+        if len(near):
+            similarity[near] = self._similarities(rep_row[slot_of_row[near]], rep_row[slot_of_row[kept[near]]])
+        if self.settings.keep_duplicates:
+            keep = np.ones(n, dtype=bool)
+        sizes = np.bincount(comp, minlength=n_slots) if n else np.zeros(1, np.int64)
+        self._stats = dict(rows=n, distinct_texts=n_slots, clusters=int(np.count_nonzero(sizes)),
+                           duplicates=int(np.count_nonzero(reason == 1)), near_duplicates=len(near),
+                           candidate_pairs=n_candidates, verified_pairs=n_verified,
+                           largest_cluster=int(sizes.max()) if n else 0)
+        return DedupArrays(kept=kept, keep=keep, reason=reason, similarity=similarity)
+
+    def id(self, row: int) -> str:
+        """The id of the row added `row`-th."""
+        return self._ids[row]
 
     def results(self) -> list[DupResult]:
         """One DupResult per row added, sorted by id."""
-        n_slots = len(self._hashes)
-        rank_order = sorted(range(n_slots), key=self._hashes.__getitem__)  # canonical: by hash
-        rank = np.empty(n_slots, dtype=np.int64)
-        rank[rank_order] = np.arange(n_slots)
-        sigs = self._sigs[:n_slots][rank_order]
-        uf = _UnionFind(n_slots)
-        n_candidates = n_verified = 0
-        if self.settings.near and n_slots > 1:
-            live = np.flatnonzero(~(sigs == EMPTY).all(1))  # empty texts match exactly or not at all
-            pairs = live[self._candidate_pairs(sigs[live])]
-            n_candidates = len(pairs)
-            edges, _ = self._verified_pairs(sigs, pairs)
-            n_verified = len(edges)
-            for a, b in edges.tolist():
-                uf.union(a, b)
-        comp = [uf.find(r) for r in range(n_slots)]
-        row_rank = rank[np.asarray(self._slot, dtype=np.int64)].tolist() if self._ids else []
-        members: dict[int, list[int]] = {}
-        for row, r in enumerate(row_rank):
-            members.setdefault(comp[r], []).append(row)
-        out: list[DupResult] = []
-        n_exact = n_near = largest = 0
-        for rows in members.values():
-            largest = max(largest, len(rows))
-            kept = min(rows, key=lambda i: (self._date[i], -self._nchars[i], self._ids[i]))
-            kid, krank = self._ids[kept], row_rank[kept]
-            for i in rows:
-                if i == kept:
-                    out.append(DupResult(kid, kid, True))
-                    continue
-                exact = row_rank[i] == krank
-                sim = 1.0 if exact else similarity(sigs[row_rank[i]], sigs[krank])
-                n_exact += exact
-                n_near += not exact
-                out.append(DupResult(self._ids[i], kid, self.settings.keep_duplicates,
-                                     "duplicate" if exact else "near_duplicate", kid, sim))
+        a = self.results_arrays()
+        out = []
+        for i in range(len(self._ids)):
+            kid = self._ids[int(a.kept[i])]
+            reason = DedupArrays.REASONS[a.reason[i]]
+            out.append(DupResult(self._ids[i], kid, bool(a.keep[i]), reason, kid if reason else None,
+                                 float(a.similarity[i]) if reason else 1.0))
         out.sort(key=lambda r: r.id)
-        self._stats = dict(rows=len(self._ids), distinct_texts=n_slots, clusters=len(members),
-                           duplicates=n_exact, near_duplicates=n_near, candidate_pairs=n_candidates,
-                           verified_pairs=n_verified, largest_cluster=largest)
         return out
 
     def stats(self) -> dict:
         """Counts from the last results(): rows, distinct_texts, clusters, duplicates, ..."""
         return dict(self._stats)
+
+    def close(self) -> None:
+        """Delete the signature file (and the temporary folder, when the index made one)."""
+        self._sigs.close()
+        self._sigs.path.unlink(missing_ok=True)
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 class Deduplicator:
@@ -528,7 +717,8 @@ class Deduplicator:
     DedupIndex directly, and its per-file result cache spares a rebuild the signing).
 
     add() keeps a text only until its batch is signed (batch_size distinct texts at most); a
-    text whose hash was seen before is never signed again.
+    text whose hash was seen before is never signed again. Keeps a set of the ids and text
+    hashes seen: for callers that hold their texts in memory anyway.
     """
 
     def __init__(self, settings: DedupSettings, *, batch_size: int = 512) -> None:
@@ -536,9 +726,10 @@ class Deduplicator:
         self.index = DedupIndex(settings)
         self.batch_size = batch_size
         self.signed = 0  # signatures computed
+        self._signed_hashes: set[str] = set()
+        self._ids: set[str] = set()
         self._pending: dict[str, str] = {}  # text hash -> text, waiting to be signed
         self._rows: list[tuple] = []        # rows whose text is pending
-        self._row_ids: set[str] = set()
         self._pending_chars = 0             # a few huge texts also make a batch
 
     def add(self, id: str, text: str, *, date: datetime | None = None, n_chars: int | None = None,
@@ -546,18 +737,16 @@ class Deduplicator:
         """Record one row; returns its content hash (`content_sha256(text)` unless given)."""
         h = text_hash or content_sha256(text)
         n = len(text) if n_chars is None else n_chars
-        if self.index.has_signature(h):
-            if id in self._row_ids:
-                raise ValueError(f"duplicate row id {id!r} given to Deduplicator (ids must be unique)")
+        if id in self._ids:
+            raise ValueError(f"duplicate row id {id!r} given to Deduplicator (ids must be unique)")
+        self._ids.add(id)
+        if h in self._signed_hashes:
             self.index.add(id, h, date=date, n_chars=n)
             return h
-        if id in self._row_ids or id in self.index:
-            raise ValueError(f"duplicate row id {id!r} given to Deduplicator (ids must be unique)")
         if h not in self._pending:
             self._pending[h] = text
             self._pending_chars += len(text)
         self._rows.append((id, h, date, n))
-        self._row_ids.add(id)
         if len(self._pending) >= self.batch_size or self._pending_chars >= _CHARS_PER_CHUNK:
             self.flush()
         return h
@@ -570,10 +759,10 @@ class Deduplicator:
         found = dict(zip(todo, signatures([self._pending[h] for h in todo], self.settings)))
         self.signed += len(todo)
         for id, h, date, n in self._rows:
-            self.index.add(id, h, None if self.index.has_signature(h) else found[h], date=date, n_chars=n)
+            self.index.add(id, h, None if h in self._signed_hashes else found[h], date=date, n_chars=n)
+            self._signed_hashes.add(h)
         self._pending.clear()
         self._rows.clear()
-        self._row_ids.clear()
         self._pending_chars = 0
 
     def results(self) -> list[DupResult]:
@@ -584,4 +773,3 @@ class Deduplicator:
         s = self.index.stats()
         s["signed"] = self.signed
         return s
-

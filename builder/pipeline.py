@@ -6,6 +6,7 @@ folder and swapped in at the end, so a failed or interrupted build leaves the ol
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -115,60 +116,70 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     rejects: list[Reject] = list(found.rejects)
     inputs = InputManifest()
     with spill_folder(out) as work:
-        # Rows go to disk as they are read (id-range partitions); only compact per-row state
-        # stays in memory: seen ids, and the duplicate detector's signatures.
-        spill = PartitionedSpill(work, ROW_SCHEMA, expected_rows=len(found.articles))
-        seen: set[int] = set()
-        same_id: list[tuple[str, str]] = []
-        dedup = DedupIndex(settings.dedup)
+        # Rows go to disk as they are read (id-range partitions, with their MinHash signature
+        # and their place in path order); memory keeps no per-row state while reading.
+        spill = PartitionedSpill(work, _spill_schema(settings), expected_rows=len(found.articles))
+        seq = 0
         for chunk in _process_all(found.articles, settings, workers, progress, cache_dir):
-            ids = chunk.table.column("id").to_pylist()
-            keep: list[bool] = []
             for path, digest, reject, warnings in chunk.files:
                 inputs.add(path, digest or "unread")
                 if reject is not None:
                     rejects.append(reject)
-                    continue
-                row_id = ids[len(keep)]
-                key = int(row_id, 16)
-                if key in seen:
-                    same_id.append((path, row_id))  # the ledger line once the kept path is known
-                    keep.append(False)
-                    continue
-                seen.add(key)
-                keep.append(True)
-                report.warnings.update(warnings)
-            table, sigs = chunk.table, chunk.signatures
-            if not all(keep):
-                table, sigs = table.filter(pa.array(keep)), sigs[np.asarray(keep, dtype=bool)]
-            hashes = table.column("content_sha256").to_pylist()
-            for k, (row_id, text_hash, date, n_chars) in enumerate(zip(
-                    table.column("id").to_pylist(), hashes, table.column("date").to_pylist(),
-                    table.column("n_chars").to_pylist())):
-                dedup.add(row_id, text_hash, None if dedup.has_signature(text_hash) else sigs[k],
-                          date=date, n_chars=n_chars)
-            spill.add(table)
-        # Only rows in a cluster of more than one differ from "kept, its own cluster".
-        verdicts = {v.id: v for v in dedup.results() if v.dup_cluster != v.id or not v.keep}
-        report.dedup = dedup.stats()
-        del seen, dedup
+                else:
+                    report.warnings.update(warnings)
+            n = chunk.table.num_rows
+            schema = spill.schema
+            spill.add(chunk.table.append_column(schema.field(SEQ), pa.array(range(seq, seq + n), pa.int64()))
+                      .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
+            seq += n
 
-        # Pass 1: the columns the split needs, for the kept rows, in id order.
+        # Pass 1: partitions in id order; a row whose id an earlier file (in path order) has
+        # already taken is dropped; the rest go to the duplicate detector, in id order.
+        dedup = DedupIndex(settings.dedup, folder=work / "dedup")
+        same_id: list[tuple[str, str]] = []
+        kept_paths: dict[str, str] = {}
+        for part in spill.partitions(columns=["id", SEQ, "content_sha256", "date", "n_chars", "source_path",
+                                              "warnings", SIGNATURE], keep=True):
+            part, gone = _unique_ids(part)
+            for path, row_id, first_path, warnings in gone:
+                same_id.append((path, row_id))
+                kept_paths[row_id] = first_path
+                report.warnings.subtract(warnings)
+            dates = pc.fill_null(pc.cast(part.column("date"), pa.int64()), _NO_DATE)
+            dedup.add_many(part.column("id").to_pylist(), part.column("content_sha256").to_pylist(),
+                           _signatures_of(part), date_keys=dates.to_pylist(), n_chars=part.column("n_chars").to_pylist())
+        report.warnings = +report.warnings  # drop the zero counts
+        verdicts = dedup.results_arrays()
+        report.dedup = dedup.stats()
+        # Rows in a cluster they are not the kept member of, with that member's id.
+        dedup_rows = [(i, dedup.id(k)) for i, k in zip(
+            *(lambda idx: (idx.tolist(), verdicts.kept[idx].tolist()))(
+                np.flatnonzero(verdicts.kept != np.arange(len(verdicts.kept)))))]
+        dropped_rows = {i: kid for i, kid in dedup_rows if not verdicts.keep[i]}
+        wanted = {int(verdicts.kept[i]) for i in dropped_rows}
+        dedup.close()
+
+        # Pass 1b: the columns the split needs, for the kept rows, in id order.
         names = sorted({"id", "content_sha256", split_spec.group, split_spec.stratify, split_spec.time_column}
                        - {None} & set(ROW_SCHEMA.names))
         columns: dict[str, list] = {name: [] for name in names}
-        dropped: list[tuple[str, object]] = []
-        kept_paths: dict[str, str] = {}
-        wanted = {v.duplicate_of for v in verdicts.values() if not v.keep} | {i for _, i in same_id}
-        for part in spill.partitions(columns=sorted(set(names) | {"source_path", "dup_cluster"}), keep=True):
-            part, gone = _apply_dedup(part, verdicts)
-            dropped += gone
-            for i, path in zip(part.column("id").to_pylist(), part.column("source_path").to_pylist()):
-                if i in wanted:
-                    kept_paths[i] = path
+        dropped: list[tuple[str, int]] = []
+        at = 0
+        for part in spill.partitions(columns=sorted(set(names) | {"id", SEQ, "source_path", "dup_cluster"}), keep=True):
+            part, _ = _unique_ids(part)
+            n = part.num_rows
+            paths = part.column("source_path").to_pylist()
+            ids = part.column("id").to_pylist()
+            for k in range(n):
+                if at + k in wanted:
+                    kept_paths[ids[k]] = paths[k]
+                if at + k in dropped_rows:
+                    dropped.append((paths[k], at + k))
+            part = _apply_dedup(part, verdicts, at, dedup_rows)
+            at += n
             for name in names:
                 columns[name] += part.column(name).to_pylist()
-        rejects += [_dedup_reject(path, v, kept_paths) for path, v in dropped]
+        rejects += [_dedup_reject(path, verdicts, i, dropped_rows[i], kept_paths) for path, i in dropped]
         rejects += [Reject(path, "duplicate_id", f"same id {i} as {kept_paths.get(i, 'an earlier file')}",
                            duplicate_of=i) for path, i in same_id]
         report.rows = len(columns["id"])
@@ -189,13 +200,16 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         # Pass 2: every column, in id order, each row to its split's shards.
         with atomic_output(out) as tmp:
             writers = {name: ShardWriter(tmp / "data", name) for name, _ in split_spec.splits}
-            at = 0
+            at = done = 0
             for part in spill.partitions():
-                part, _ = _apply_dedup(part, verdicts)
+                part, _ = _unique_ids(part)
                 n = part.num_rows
-                part = _set_split_columns(part, assignment.group[at:at + n], assignment.bucket[at:at + n])
-                where = pa.array(assignment.split[at:at + n], pa.string())  # None: dropped by the split
+                part = _apply_dedup(part, verdicts, at, dedup_rows).drop_columns([SEQ, SIGNATURE])
                 at += n
+                n = part.num_rows
+                part = _set_split_columns(part, assignment.group[done:done + n], assignment.bucket[done:done + n])
+                where = pa.array(assignment.split[done:done + n], pa.string())  # None: dropped by the split
+                done += n
                 for name, writer in writers.items():
                     writer.write(part.filter(pc.equal(where, name)))
             for writer in writers.values():
@@ -254,31 +268,67 @@ def _placeholders(row: dict) -> dict:
     return row
 
 
-def _apply_dedup(part: pa.Table, verdicts: dict) -> tuple[pa.Table, list[tuple[str, object]]]:
-    """Sort a partition by id, set dup_cluster, drop the copies that are not kept; returns the
-    rows kept and (source path, verdict) of those dropped."""
-    part = part.sort_by("id")
+SEQ, SIGNATURE = "_seq", "_signature"  # spill-only columns: place in path order, MinHash signature
+_NO_DATE = 2 ** 62  # the dedup's key for "no date": after every real date
+
+
+def _spill_schema(settings: BuildSettings) -> pa.Schema:
+    return ROW_SCHEMA.append(pa.field(SEQ, pa.int64(), False)).append(
+        pa.field(SIGNATURE, pa.list_(pa.uint32(), settings.dedup.num_perm), False))
+
+
+def _signature_column(sigs: np.ndarray) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(sigs, dtype=np.uint32).ravel()),
+                                             sigs.shape[1])
+
+
+def _signatures_of(part: pa.Table) -> np.ndarray:
+    column = part.column(SIGNATURE).combine_chunks()
+    width = column.type.list_size
+    return column.flatten().to_numpy().reshape(-1, width)
+
+
+def _unique_ids(part: pa.Table) -> tuple[pa.Table, list[tuple[str, str, str, list]]]:
+    """Sort a partition by id (ties in path order) and drop the rows whose id an earlier file
+    took; returns the rows kept and (path, id, kept path, warnings) of those dropped."""
+    part = part.sort_by([("id", "ascending"), (SEQ, "ascending")])
     ids = part.column("id").to_pylist()
-    hits = [(k, verdicts[i]) for k, i in enumerate(ids) if i in verdicts]
-    if not hits:
+    repeat = [k for k in range(1, len(ids)) if ids[k] == ids[k - 1]]
+    if not repeat:
         return part, []
-    clusters = list(ids)
-    keep = [True] * len(ids)
     paths = part.column("source_path").to_pylist()
-    gone = []
-    for k, v in hits:
-        clusters[k] = v.dup_cluster
-        if not v.keep:
-            keep[k] = False
-            gone.append((paths[k], v))
+    warnings = part.column("warnings").to_pylist() if "warnings" in part.column_names else [[]] * len(ids)
+    first = {}
+    for k in range(len(ids)):
+        first.setdefault(ids[k], paths[k])
+    gone = [(paths[k], ids[k], first[ids[k]], warnings[k]) for k in repeat]
+    keep = np.ones(len(ids), dtype=bool)
+    keep[repeat] = False
+    return part.filter(pa.array(keep)), gone
+
+
+def _apply_dedup(part: pa.Table, verdicts, at: int, dedup_rows: list[tuple[int, str]]) -> pa.Table:
+    """Rows at..at+n of the id-ordered sequence (this partition, same ids dropped): set
+    dup_cluster and drop the copies that are not kept."""
+    n = part.num_rows
+    lo = bisect.bisect_left(dedup_rows, (at, ""))
+    hi = bisect.bisect_left(dedup_rows, (at + n, ""))
+    if lo == hi:
+        return part
+    clusters = part.column("dup_cluster").to_pylist()
+    for i, kid in dedup_rows[lo:hi]:
+        clusters[i - at] = kid
     part = part.set_column(part.schema.get_field_index("dup_cluster"), "dup_cluster", pa.array(clusters, pa.string()))
-    return (part if all(keep) else part.filter(pa.array(keep))), gone
+    keep = verdicts.keep[at:at + n]
+    return part if keep.all() else part.filter(pa.array(keep))
 
 
-def _dedup_reject(path: str, v, kept_paths: dict[str, str]) -> Reject:
-    what = "the same text as" if v.reason == "duplicate" else f"a near duplicate (similarity {v.similarity:.2f}) of"
-    return Reject(path, v.reason, f"{what} {kept_paths.get(v.duplicate_of, 'the kept row')} (id {v.duplicate_of})",
-                  duplicate_of=v.duplicate_of)
+def _dedup_reject(path: str, verdicts, row: int, kept_id: str, kept_paths: dict[str, str]) -> Reject:
+    reason = "duplicate" if verdicts.reason[row] == 1 else "near_duplicate"
+    what = ("the same text as" if reason == "duplicate"
+            else f"a near duplicate (similarity {float(verdicts.similarity[row]):.2f}) of")
+    return Reject(path, reason, f"{what} {kept_paths.get(kept_id, 'the kept row')} (id {kept_id})",
+                  duplicate_of=kept_id)
 
 
 def _set_split_columns(table: pa.Table, groups: list, buckets: list) -> pa.Table:

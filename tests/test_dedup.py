@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from builder.dedup import (EMPTY, DedupIndex, DedupSettings, Deduplicator, content_sha256, normalize_text,
+from builder.dedup import (EMPTY, DedupIndex, DedupSettings, Deduplicator, content_sha256, date_key, normalize_text,
                            optimal_bands, signature, signatures, similarity)
 from builder.errors import ConfigError
 
@@ -182,14 +182,45 @@ def test_index_takes_signatures_once_per_text():
     index = DedupIndex(S)
     sig = signature(body(0, 1), S)
     index.add("a", "h1", sig, n_chars=10)
-    assert index.has_signature("h1")
     index.add("b", "h1", n_chars=10)  # known text: no signature needed
-    with pytest.raises(ValueError, match="no signature"):
-        index.add("c", "h2")
-    with pytest.raises(ValueError, match="duplicate row id"):
-        index.add("a", "h1")
     assert [r.dup_cluster for r in index.results()] == ["a", "a"]
     assert index.stats()["distinct_texts"] == 1 and index.stats()["duplicates"] == 1
+
+
+def test_index_checks_signatures_and_ids_when_clustering():
+    # Checked by results(), which sees every row: the index keeps no per-id set while rows
+    # stream in (memory per row is a few numbers).
+    sig = signature(body(0, 1), S)
+    index = DedupIndex(S)
+    index.add("a", "h1", sig)
+    index.add("c", "h2")
+    with pytest.raises(ValueError, match="no signature for the text of row 'c'"):
+        index.results()
+    index = DedupIndex(S)
+    index.add("a", "h1", sig)
+    index.add("a", "h1")
+    with pytest.raises(ValueError, match="duplicate row id 'a'"):
+        index.results()
+    with pytest.raises(ValueError, match="shape"):
+        DedupIndex(S).add("a", "h1", sig[:5])
+
+
+def test_signatures_live_on_disk_and_add_many_equals_add(tmp_path):
+    texts = [body(0, 1, 2, 3), body(0, 1, 2, 3, 4), body(5, 6, 7), body(8, 9), body(5, 6, 7)]
+    ids = [f"{i:016x}" for i in (9, 3, 7, 1, 5)]
+    hashes = [content_sha256(t) for t in texts]
+    sigs = signatures(texts, S)
+    one = DedupIndex(S, folder=tmp_path / "one")
+    for i, h, s in zip(ids, hashes, sigs):
+        one.add(i, h, s, date=day(1), n_chars=100)
+    many = DedupIndex(S, folder=tmp_path / "many")
+    many.add_many(ids, hashes, sigs, date_keys=[date_key(day(1))] * 5, n_chars=[100] * 5)
+    assert one.results() == many.results()
+    assert (tmp_path / "many" / "signatures.u32").stat().st_size == 5 * S.num_perm * 4
+    verdicts = {r.id: r for r in many.results()}
+    assert verdicts[ids[2]].reason == "duplicate" and verdicts[ids[2]].duplicate_of == ids[4]  # smaller id kept
+    many.close()
+    assert not (tmp_path / "many" / "signatures.u32").exists()
 
 
 def test_a_huge_bucket_is_bounded_but_still_clustered():
