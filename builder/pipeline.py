@@ -133,6 +133,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                       .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
             seq += n
 
+        log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found, time.perf_counter() - t0)
         # Pass 1: partitions in id order; a row whose id an earlier file (in path order) has
         # already taken is dropped; the rest go to the duplicate detector, in id order.
         dedup = DedupIndex(settings.dedup, folder=work / "dedup")
@@ -149,6 +150,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             dedup.add_many(part.column("id").to_pylist(), part.column("content_sha256").to_pylist(),
                            _signatures_of(part), date_keys=dates.to_pylist(), n_chars=part.column("n_chars").to_pylist())
         report.warnings = +report.warnings  # drop the zero counts
+        log.info("clustering %d rows for duplicates", len(dedup))
         verdicts = dedup.results_arrays()
         report.dedup = dedup.stats()
         # Rows in a cluster they are not the kept member of, with that member's id.
@@ -159,6 +161,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         wanted = {int(verdicts.kept[i]) for i in dropped_rows}
         dedup.close()
 
+        log.info("assigning splits")
         # Pass 1b: the columns the split needs, for the kept rows, in id order.
         names = sorted({"id", "content_sha256", split_spec.group, split_spec.stratify, split_spec.time_column}
                        - {None} & set(ROW_SCHEMA.names))
@@ -197,6 +200,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             summary.pop(key)
         rejects.sort(key=lambda r: r.path)
 
+        log.info("writing shards")
         # Pass 2: every column, in id order, each row to its split's shards.
         with atomic_output(out) as tmp:
             writers = {name: ShardWriter(tmp / "data", name) for name, _ in split_spec.splits}
@@ -214,6 +218,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     writer.write(part.filter(pc.equal(where, name)))
             for writer in writers.values():
                 writer.close()
+            log.info("writing the card")
             write_metadata(tmp, manifest, summary, rejects=[r.to_dict() for r in rejects],
                            card_template=card_template)
     report.seconds = time.perf_counter() - t0
@@ -318,7 +323,9 @@ def _apply_dedup(part: pa.Table, verdicts, at: int, dedup_rows: list[tuple[int, 
     clusters = part.column("dup_cluster").to_pylist()
     for i, kid in dedup_rows[lo:hi]:
         clusters[i - at] = kid
-    part = part.set_column(part.schema.get_field_index("dup_cluster"), "dup_cluster", pa.array(clusters, pa.string()))
+    where = part.schema.get_field_index("dup_cluster")
+    # The schema's own field (not null): the shard writer joins partitions with and without dups.
+    part = part.set_column(where, part.schema.field(where), pa.array(clusters, pa.string()))
     keep = verdicts.keep[at:at + n]
     return part if keep.all() else part.filter(pa.array(keep))
 

@@ -122,6 +122,27 @@ def test_duplicate_ids_are_rejected_not_lost(tmp_path):
     assert line["path"] == "b.md" and "a.md" in line["message"]
 
 
+def test_many_partitions_some_with_duplicates(tmp_path, monkeypatch):
+    # Partitions of a few rows: the shards join partitions with and without duplicate
+    # clusters and repeated ids, which must not change the rows or their schema.
+    import builder.runs
+
+    files = {f"source/_posts/c/f/s/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(60)}
+    files["source/_posts/c/f/s/copy.md"] = article("副本", f"<p>{distinct_text(7)}</p>")
+    files["source/_posts/c/f/s/same-id.md"] = f"---\ntitle: X\nid: fixed\n---\n{distinct_text(90)}"
+    files["source/_posts/c/f/s/same-id2.md"] = f"---\ntitle: Y\nid: fixed\n---\n{distinct_text(91)}"
+    src = write_corpus(tmp_path / "src", files)
+    whole = build(src, tmp_path / "whole", progress=False, workers=1)
+    monkeypatch.setattr(builder.runs, "ROWS_PER_PARTITION", 3)
+    parts = build(src, tmp_path / "parts", progress=False, workers=1)
+    assert whole.rejected == parts.rejected == {"duplicate": 1, "duplicate_id": 1}
+    assert whole.rows == parts.rows == 61
+    for name in ("rejects.jsonl", "splits.json", "build_summary.json"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "parts" / name).read_bytes(), name
+    for shard in sorted((tmp_path / "whole" / "data").glob("*.parquet")):
+        assert pq.read_table(shard).equals(pq.read_table(tmp_path / "parts" / "data" / shard.name))
+
+
 def test_card_configs_let_load_dataset_find_splits(corpus, tmp_path):
     out = tmp_path / "out"
     build(corpus, out, progress=False)
