@@ -37,3 +37,18 @@ def test_odd_file_names(tmp_path):
     assert len(rels) == 5 and "bad-\\xff-byte.md" in rels
     for rel in rels:
         rel.encode("utf-8")  # every path can be written to Parquet and JSON
+
+
+def test_walk_order_is_the_order_of_whole_paths(tmp_path):
+    # Folders finish before the entries after them, yet '-' and '.' sort before '/': the walk
+    # keys a folder by its name plus '/', so it meets files in plain sorted-path order.
+    names = ["a/x.md", "a-b.md", "a.md", "a b/y.md", "ab/z.md", "a/b/c.md", "a/b.md", "a/b-c.md", "Z.md", "中/文.md",
+             "中文.md", "a/.hidden.md"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("# t\n\nx", encoding="utf-8")
+    found = discover(tmp_path, (".md",))
+    rels = [rel for rel, _ in found.articles]
+    assert rels == sorted(names)
+    assert found.articles[-1] == (rels[-1], str(tmp_path / rels[-1]))
+    assert found.articles[1:3] == [(r, str(tmp_path / r)) for r in rels[1:3]]
