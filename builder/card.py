@@ -30,7 +30,6 @@ from . import plots as plotting
 from .croissant import croissant_metadata, data_files
 from .errors import REJECT_REASONS, WARNINGS, CardError
 from .schema import COLUMNS, DESCRIPTIONS
-from .write import ARROW_NBYTES_KEY
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("dataset_card.md")
 CROISSANT = "croissant.json"
@@ -146,17 +145,11 @@ def card_stats(folder: str | Path, split_names: Iterable[str]) -> CardStats:
         parts = []
         for path in paths:
             pf = pq.ParquetFile(path)
-            known = (pf.metadata.metadata or {}).get(ARROW_NBYTES_KEY.encode())
             for i in range(pf.num_row_groups):
-                # The text is read only when the shard does not say its Arrow size (older builds).
-                group = pf.read_row_group(i, columns=None if known is None else _STAT_COLUMNS)
+                group = pf.read_row_group(i)
                 rows += group.num_rows
-                if known is None:
-                    arrow_bytes += group.nbytes
+                arrow_bytes += group.nbytes
                 parts.append(group.select(_STAT_COLUMNS))
-                del group
-            if known is not None:
-                arrow_bytes += int(known)
         splits.append(SplitStats(name, paths, rows, sum(p.stat().st_size for p in paths), arrow_bytes))
         tables[name] = pa.concat_tables(parts)
     everything = pa.concat_tables(tables.values()) if tables else None

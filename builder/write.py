@@ -15,8 +15,6 @@ import pyarrow.parquet as pq
 
 from .schema import ROW_SCHEMA, schema_with_features
 
-ARROW_NBYTES_KEY = "corpus_builder.arrow_nbytes"
-
 ROW_GROUP_BYTES = 32 * 2**20   # a row group is what a reader holds at once: keep it modest
 SHARD_BYTES = 500 * 2**20
 
@@ -70,7 +68,8 @@ class ShardWriter:
 
     def _write_group(self, group: pa.Table) -> None:
         if self._writer is not None and self._shard_bytes + group.nbytes > self.shard_bytes:
-            self._close_shard()
+            self._writer.close()
+            self._writer = None
         if self._writer is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             path = self.data_dir / f".{self.split}-{len(self._parts):05d}.partial"
@@ -81,18 +80,12 @@ class ShardWriter:
         self._writer.write_table(group, row_group_size=group.num_rows)
         self._shard_bytes += group.nbytes
 
-    def _close_shard(self) -> None:
-        # The rows' size in Arrow memory, for the card's dataset_info (what `datasets` reports
-        # as num_bytes): read back from here, the card need not decompress the text to know it.
-        self._writer.add_key_value_metadata({ARROW_NBYTES_KEY: str(self._shard_bytes)})
-        self._writer.close()
-        self._writer = None
-
     def close(self) -> list[Path]:
         """Finish the split; return its shards under their final names."""
         self._flush()
         if self._writer is not None:
-            self._close_shard()
+            self._writer.close()
+            self._writer = None
         final = []
         for i, part in enumerate(self._parts):
             path = self.data_dir / shard_name(self.split, i, len(self._parts))
