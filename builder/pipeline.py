@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from splits import SplitSpec, assign, build_manifest, write_manifest
+from splits import SplitSpec, StreamingSplit, assign, build_manifest, write_manifest
 
 from . import __version__
 from .article import FileResult, process_file
@@ -163,12 +163,15 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         dedup.close()
 
         log.info("assigning splits")
-        # Pass 1b: the columns the split needs, for the kept rows, in id order.
+        # Pass 1b: the columns the split needs, for the kept rows, in id order. The hash strategy
+        # places each row by its own group key: rows stream through StreamingSplit, which keeps
+        # running figures only. The time strategy needs every group's dates first: lists.
         names = sorted({"id", "content_sha256", split_spec.group, split_spec.stratify, split_spec.time_column}
                        - {None} & set(ROW_SCHEMA.names))
+        stream = StreamingSplit(split_spec) if split_spec.strategy == "hash" else None
         columns: dict[str, list] = {name: [] for name in names}
         dropped: list[tuple[str, int]] = []
-        at = 0
+        at = report.rows = 0
         for part in spill.partitions(columns=sorted(set(names) | {"id", SEQ, "source_path", "dup_cluster"}), keep=True):
             part, _ = _unique_ids(part)
             n = part.num_rows
@@ -181,15 +184,23 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     dropped.append((paths[k], at + k))
             part = _apply_dedup(part, verdicts, at, dedup_rows)
             at += n
-            for name in names:
-                columns[name] += part.column(name).to_pylist()
+            report.rows += part.num_rows
+            batch = {name: part.column(name).to_pylist() for name in names}
+            if stream is not None:
+                stream.add(batch)
+            else:
+                for name in names:
+                    columns[name] += batch[name]
         rejects += [_dedup_reject(path, verdicts, i, dropped_rows[i], kept_paths) for path, i in dropped]
         rejects += [Reject(path, "duplicate_id", f"same id {i} as {kept_paths.get(i, 'an earlier file')}",
                            duplicate_of=i) for path, i in same_id]
-        report.rows = len(columns["id"])
         report.rejected = Counter(r.reason for r in rejects)
-        assignment = assign(columns, split_spec)
-        manifest = build_manifest(columns, assignment, split_spec)
+        if stream is not None:
+            assignment, manifest = None, stream.manifest()
+            del stream
+        else:
+            assignment = assign(columns, split_spec)
+            manifest = build_manifest(columns, assignment, split_spec)
         del columns
         report.splits = manifest["counts"]
         report.audit = manifest["audit"]
@@ -212,8 +223,16 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 part = _apply_dedup(part, verdicts, at, dedup_rows).drop_columns([SEQ, SIGNATURE])
                 at += n
                 n = part.num_rows
-                part = _set_split_columns(part, assignment.group[done:done + n], assignment.bucket[done:done + n])
-                where = pa.array(assignment.split[done:done + n], pa.string())  # None: dropped by the split
+                if assignment is None:  # hash strategy: a batch's assignment is the whole one's, restricted
+                    placed = assign({name: part.column(name).to_pylist() for name in names
+                                     if name in ("id", split_spec.group, split_spec.stratify)}, split_spec)
+                    groups, buckets, splits = placed.group, placed.bucket, placed.split
+                else:
+                    groups = assignment.group[done:done + n]
+                    buckets = assignment.bucket[done:done + n]
+                    splits = assignment.split[done:done + n]
+                part = _set_split_columns(part, groups, buckets)
+                where = pa.array(splits, pa.string())  # None: dropped by the split
                 done += n
                 for name, writer in writers.items():
                     writer.write(part.filter(pc.equal(where, name)))

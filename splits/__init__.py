@@ -16,10 +16,11 @@ from .manifest import FORMAT, build_manifest, id_list_sha256, manifest_spec, ver
 from .published import MANIFEST_NAME, read_manifest, read_published, verify_published, write_manifest
 from .regenerate import regenerate
 from .spec import SplitSpec
+from .stream import StreamingSplit
 
 __all__ = [
     "FORMAT", "MANIFEST_NAME", "NUM_BUCKETS",
-    "Assignment", "PublishedDataError", "SpecError", "SplitError", "SplitSpec",
+    "Assignment", "PublishedDataError", "SpecError", "SplitError", "SplitSpec", "StreamingSplit",
     "assign", "audit", "bucket_edges", "bucket_of", "build_manifest", "format_audit", "id_list_sha256",
     "manifest_spec", "read_manifest", "read_published", "regenerate", "verify", "verify_published",
     "write_manifest",

@@ -115,12 +115,20 @@ def _time_report(columns: Mapping[str, Sequence], assignment: Assignment) -> dic
 
 
 def _strata_report(strata: Sequence, assignment: Assignment) -> list[dict]:
-    spec = assignment.spec
-    counts: dict = {}
-    for stratum, name in zip(strata, assignment.split):
+    return strata_report(strata_counts(strata, assignment.split, assignment.spec.names, {}), assignment.spec)
+
+
+def strata_counts(strata: Sequence, split: Sequence[str | None], names: Sequence[str], counts: dict) -> dict:
+    """Add rows per (stratum, split) to `counts` (dropped rows aside); returns it."""
+    for stratum, name in zip(strata, split):
         if name is not None:
-            per = counts.setdefault(stratum, dict.fromkeys(spec.names, 0))
+            per = counts.setdefault(stratum, dict.fromkeys(names, 0))
             per[name] += 1
+    return counts
+
+
+def strata_report(counts: dict, spec) -> list[dict]:
+    """Per stratum: rows, rows per split and the largest deviation from the split ratios."""
     out = []
     for stratum in sorted(counts, key=lambda s: (s is not None, s)):
         per = counts[stratum]
