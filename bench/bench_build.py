@@ -4,6 +4,7 @@
     python bench/bench_build.py                       # 20,000 Sina-format files
     python bench/bench_build.py --n 100000 --workers 1,2 --incremental
     python bench/bench_build.py --corpus path/to/articles --no-naive
+    python bench/bench_build.py --scale 100000,1000000 --all-feeds   # peak memory as the corpus grows
 
 The corpus comes from ../shared/tools/make_corpus.py when it is there (then filtered to the
 Sina feed with --sina-only, the default), else from bench/gen_corpus.py. Each command runs
@@ -78,7 +79,11 @@ def main() -> None:
     ap.add_argument("--incremental", action="store_true", help="also measure a rebuild after 1%% changed")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--scale", help="memory scaling instead: corpus sizes (e.g. 100000,1000000), or existing "
+                                    "corpus folders, built one after another; prints peak RSS and its growth")
     args = ap.parse_args()
+    if args.scale:
+        return scale(args)
 
     work = Path(tempfile.mkdtemp(prefix="corpus-bench-"))
     try:
@@ -113,6 +118,26 @@ def main() -> None:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def scale(args) -> None:
+    """Peak RSS (build and workers) and docs/s per corpus size, and the growth from the first."""
+    work = Path(tempfile.mkdtemp(prefix="corpus-bench-scale-"))
+    try:
+        rows = []
+        for k, item in enumerate(args.scale.split(",")):
+            corpus = Path(item) if not item.isdigit() else make_corpus(work / f"corpus{k}", int(item),
+                                                                       not args.all_feeds, args.seed)
+            n = count_files(corpus)
+            sec, rss, _ = run(corpus_cmd(str(corpus), "-o", str(work / f"out{k}"), "--no-cache"))
+            shutil.rmtree(work / f"out{k}", ignore_errors=True)
+            if item.isdigit():
+                shutil.rmtree(corpus, ignore_errors=True)  # a million files is 4 GB
+            rows.append((n, sec, rss))
+            print(f"{n:>10,} files {sec:8.1f} s {n / sec:8,.0f} docs/s  peak RSS {rss / 2**20:6.0f} MB"
+                  + (f"  ({rss / rows[0][2] - 1:+.0%} vs {rows[0][0]:,} files)" if k else ""), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _copy(src: Path, dest: Path) -> Path:
