@@ -1,4 +1,4 @@
-"""The build: compose discover -> read/clean (per file, in parallel) -> split -> write -> card.
+"""The build: compose discover -> read (per file, in parallel) -> duplicates -> splits -> shards -> card.
 
 Every input file ends as a row, a reject with a reason code, or an ignored non-article file,
 and `BuildReport` shows that the counts add up. The output is written beside the target
@@ -117,93 +117,15 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     rejects: list[Reject] = list(found.rejects)
     inputs = InputManifest()
     with spill_folder(out) as work:
-        # Rows go to disk as they are read (id-range partitions, with their MinHash signature
-        # and their place in path order); memory keeps no per-row state while reading.
-        spill = PartitionedSpill(work, _spill_schema(settings), expected_rows=len(found.articles))
-        seq = 0
-        for chunk in _process_all(found.articles, settings, workers, progress, cache_dir):
-            for path, digest, reject, warnings in chunk.files:
-                inputs.add(path, digest or "unread")
-                if reject is not None:
-                    rejects.append(reject)
-                else:
-                    report.warnings.update(warnings)
-            n = chunk.table.num_rows
-            schema = spill.schema
-            spill.add(chunk.table.append_column(schema.field(SEQ), pa.array(range(seq, seq + n), pa.int64()))
-                      .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
-            seq += n
-
+        spill = _read_all(found, settings, workers, progress, cache_dir, work, report, rejects, inputs)
         log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found, time.perf_counter() - t0)
-        # Pass 1: partitions in id order; a row whose id an earlier file (in path order) has
-        # already taken is dropped; the rest go to the duplicate detector, in id order.
-        dedup = DedupIndex(settings.dedup, folder=work / "dedup")
-        same_id: list[tuple[str, str]] = []
-        kept_paths: dict[str, str] = {}
-        for part in spill.partitions(columns=["id", SEQ, "content_sha256", "date", "n_chars", "source_path",
-                                              "warnings", SIGNATURE], keep=True):
-            part, gone = _unique_ids(part)
-            for path, row_id, first_path, warnings in gone:
-                same_id.append((path, row_id))
-                kept_paths[row_id] = first_path
-                report.warnings.subtract(warnings)
-            dates = pc.fill_null(pc.cast(part.column("date"), pa.int64()), _NO_DATE)
-            dedup.add_many(part.column("id").to_pylist(), part.column("content_sha256").to_pylist(),
-                           _signatures_of(part), date_keys=dates.to_pylist(), n_chars=part.column("n_chars").to_pylist())
-        report.warnings = +report.warnings  # drop the zero counts
-        log.info("clustering %d rows for duplicates", len(dedup))
-        verdicts = dedup.results_arrays()
-        report.dedup = dedup.stats()
-        # Rows in a cluster they are not the kept member of, with that member's id.
-        dedup_rows = [(i, dedup.id(k)) for i, k in zip(
-            *(lambda idx: (idx.tolist(), verdicts.kept[idx].tolist()))(
-                np.flatnonzero(verdicts.kept != np.arange(len(verdicts.kept)))))]
-        dropped_rows = {i: kid for i, kid in dedup_rows if not verdicts.keep[i]}
-        wanted = {int(verdicts.kept[i]) for i in dropped_rows}
-        dedup.close()
-
+        dups = _find_duplicates(spill, settings, work, report)
         log.info("assigning splits")
-        # Pass 1b: the columns the split needs, for the kept rows, in id order. The hash strategy
-        # places each row by its own group key: rows stream through StreamingSplit, which keeps
-        # running figures only. The time strategy needs every group's dates first: lists.
-        names = sorted({"id", "content_sha256", split_spec.group, split_spec.stratify, split_spec.time_column}
-                       - {None} & set(ROW_SCHEMA.names))
-        stream = StreamingSplit(split_spec) if split_spec.strategy == "hash" else None
-        columns: dict[str, list] = {name: [] for name in names}
-        dropped: list[tuple[str, int]] = []
-        at = report.rows = 0
-        for part in spill.partitions(columns=sorted(set(names) | {"id", SEQ, "source_path", "dup_cluster"}), keep=True):
-            part, _ = _unique_ids(part)
-            n = part.num_rows
-            paths = part.column("source_path").to_pylist()
-            ids = part.column("id").to_pylist()
-            for k in range(n):
-                if at + k in wanted:
-                    kept_paths[ids[k]] = paths[k]
-                if at + k in dropped_rows:
-                    dropped.append((paths[k], at + k))
-            part = _apply_dedup(part, verdicts, at, dedup_rows)
-            at += n
-            report.rows += part.num_rows
-            batch = {name: part.column(name).to_pylist() for name in names}
-            if stream is not None:
-                stream.add(batch)
-            else:
-                for name in names:
-                    columns[name] += batch[name]
-        rejects += [_dedup_reject(path, verdicts, i, dropped_rows[i], kept_paths) for path, i in dropped]
-        rejects += [Reject(path, "duplicate_id", f"same id {i} as {kept_paths.get(i, 'an earlier file')}",
-                           duplicate_of=i) for path, i in same_id]
+        plan = _plan_splits(spill, split_spec, dups, report)
+        rejects += plan.rejects
         report.rejected = Counter(r.reason for r in rejects)
-        if stream is not None:
-            assignment, manifest = None, stream.manifest()
-            del stream
-        else:
-            assignment = assign(columns, split_spec)
-            manifest = build_manifest(columns, assignment, split_spec)
-        del columns
-        report.splits = manifest["counts"]
-        report.audit = manifest["audit"]
+        report.splits = plan.manifest["counts"]
+        report.audit = plan.manifest["audit"]
         summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
                    "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
         # The folder's content depends on the input only: not on where it sat on this machine
@@ -211,40 +133,156 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         for key in ("seconds", "source", "output"):
             summary.pop(key)
         rejects.sort(key=lambda r: r.path)
-
         log.info("writing shards")
-        # Pass 2: every column, in id order, each row to its split's shards.
         with atomic_output(out) as tmp:
-            writers = {name: ShardWriter(tmp / "data", name) for name, _ in split_spec.splits}
-            at = done = 0
-            for part in spill.partitions():
-                part, _ = _unique_ids(part)
-                n = part.num_rows
-                part = _apply_dedup(part, verdicts, at, dedup_rows).drop_columns([SEQ, SIGNATURE])
-                at += n
-                n = part.num_rows
-                if assignment is None:  # hash strategy: a batch's assignment is the whole one's, restricted
-                    placed = assign({name: part.column(name).to_pylist() for name in names
-                                     if name in ("id", split_spec.group, split_spec.stratify)}, split_spec)
-                    groups, buckets, splits = placed.group, placed.bucket, placed.split
-                else:
-                    groups = assignment.group[done:done + n]
-                    buckets = assignment.bucket[done:done + n]
-                    splits = assignment.split[done:done + n]
-                part = _set_split_columns(part, groups, buckets)
-                where = pa.array(splits, pa.string())  # None: dropped by the split
-                done += n
-                for name, writer in writers.items():
-                    writer.write(part.filter(pc.equal(where, name)))
-            for writer in writers.values():
-                writer.close()
+            _write_shards(spill, split_spec, dups, plan, tmp / "data")
             log.info("writing the card")
-            write_metadata(tmp, manifest, summary, rejects=[r.to_dict() for r in rejects],
+            write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                            card_template=card_template)
     report.seconds = time.perf_counter() - t0
     for line in report.summary_lines():
         log.debug(line)
     return report
+
+
+# ---- the stages of a build ---------------------------------------------------------------------
+
+def _read_all(found, settings: BuildSettings, workers: int | None, progress: bool, cache_dir, work: Path,
+              report: BuildReport, rejects: list[Reject], inputs: InputManifest) -> PartitionedSpill:
+    """Read every article (in workers): rows go to disk as they come, in id-range partitions,
+    each with its MinHash signature and its place in path order; rejects to `rejects`. No
+    per-row state stays in memory."""
+    spill = PartitionedSpill(work, _spill_schema(settings), expected_rows=len(found.articles))
+    seq = 0
+    for chunk in _process_all(found.articles, settings, workers, progress, cache_dir):
+        for path, digest, reject, warnings in chunk.files:
+            inputs.add(path, digest or "unread")
+            if reject is not None:
+                rejects.append(reject)
+            else:
+                report.warnings.update(warnings)
+        n = chunk.table.num_rows
+        schema = spill.schema
+        spill.add(chunk.table.append_column(schema.field(SEQ), pa.array(range(seq, seq + n), pa.int64()))
+                  .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
+        seq += n
+    return spill
+
+
+@dataclass
+class _Duplicates:
+    """What dedup decided, by position in the id-ordered sequence of rows (repeated ids gone)."""
+
+    verdicts: object                    # dedup.DedupArrays
+    clustered: list[tuple[int, str]]    # (position, kept member's id) of rows not their cluster's kept member
+    dropped: dict[int, str]             # position -> kept member's id, of the copies not written
+    same_id: list[tuple[str, str]]      # (path, id) of files whose id an earlier file took
+    kept_paths: dict[str, str]          # id -> path, of the files the ledger names as kept
+
+
+def _find_duplicates(spill: PartitionedSpill, settings: BuildSettings, work: Path, report: BuildReport) -> _Duplicates:
+    """Pass 1: partitions in id order; a row whose id an earlier file (in path order) took is
+    dropped; the rest go to the duplicate detector in id order, and its verdicts come back as
+    arrays in that order."""
+    dedup = DedupIndex(settings.dedup, folder=work / "dedup")
+    same_id: list[tuple[str, str]] = []
+    kept_paths: dict[str, str] = {}
+    for part in spill.partitions(columns=["id", SEQ, "content_sha256", "date", "n_chars", "source_path",
+                                          "warnings", SIGNATURE], keep=True):
+        part, gone = _unique_ids(part)
+        for path, row_id, first_path, warnings in gone:
+            same_id.append((path, row_id))
+            kept_paths[row_id] = first_path
+            report.warnings.subtract(warnings)
+        dates = pc.fill_null(pc.cast(part.column("date"), pa.int64()), _NO_DATE)
+        dedup.add_many(part.column("id").to_pylist(), part.column("content_sha256").to_pylist(),
+                       _signatures_of(part), date_keys=dates.to_pylist(), n_chars=part.column("n_chars").to_pylist())
+    report.warnings = +report.warnings  # drop the zero counts
+    log.info("clustering %d rows for duplicates", len(dedup))
+    verdicts = dedup.results_arrays()
+    report.dedup = dedup.stats()
+    moved = np.flatnonzero(verdicts.kept != np.arange(len(verdicts.kept)))
+    clustered = [(i, dedup.id(k)) for i, k in zip(moved.tolist(), verdicts.kept[moved].tolist())]
+    dedup.close()
+    dropped = {i: kid for i, kid in clustered if not verdicts.keep[i]}
+    return _Duplicates(verdicts, clustered, dropped, same_id, kept_paths)
+
+
+@dataclass
+class _SplitPlan:
+    manifest: dict
+    names: list[str]                    # the columns the split reads
+    assignment: object | None           # the whole Assignment (time strategy); None: per partition
+    rejects: list[Reject]               # the duplicates' ledger lines
+
+
+def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, report: BuildReport) -> _SplitPlan:
+    """Pass 1b: the columns the split needs, for the kept rows, in id order, and the ledger
+    lines of the copies. The hash strategy places each row by its own group key: rows stream
+    through StreamingSplit, which keeps running figures only. The time strategy needs every
+    group's dates first: lists."""
+    names = sorted({"id", "content_sha256", spec.group, spec.stratify, spec.time_column}
+                   - {None} & set(ROW_SCHEMA.names))
+    stream = StreamingSplit(spec) if spec.strategy == "hash" else None
+    columns: dict[str, list] = {name: [] for name in names}
+    wanted = {int(dups.verdicts.kept[i]) for i in dups.dropped}
+    kept_paths = dict(dups.kept_paths)
+    dropped: list[tuple[str, int]] = []
+    at = report.rows = 0
+    for part in spill.partitions(columns=sorted(set(names) | {"id", SEQ, "source_path", "dup_cluster"}), keep=True):
+        part, _ = _unique_ids(part)
+        n = part.num_rows
+        paths = part.column("source_path").to_pylist()
+        ids = part.column("id").to_pylist()
+        for k in range(n):
+            if at + k in wanted:
+                kept_paths[ids[k]] = paths[k]
+            if at + k in dups.dropped:
+                dropped.append((paths[k], at + k))
+        part = _apply_dedup(part, dups, at)
+        at += n
+        report.rows += part.num_rows
+        batch = {name: part.column(name).to_pylist() for name in names}
+        if stream is not None:
+            stream.add(batch)
+        else:
+            for name in names:
+                columns[name] += batch[name]
+    rejects = [_dedup_reject(path, dups.verdicts, i, dups.dropped[i], kept_paths) for path, i in dropped]
+    rejects += [Reject(path, "duplicate_id", f"same id {i} as {kept_paths.get(i, 'an earlier file')}",
+                       duplicate_of=i) for path, i in dups.same_id]
+    if stream is not None:
+        return _SplitPlan(stream.manifest(), names, None, rejects)
+    assignment = assign(columns, spec)
+    return _SplitPlan(build_manifest(columns, assignment, spec), names, assignment, rejects)
+
+
+def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan,
+                  data_dir: Path) -> None:
+    """Pass 2: every column, in id order, each row to its split's shards."""
+    writers = {name: ShardWriter(data_dir, name) for name, _ in spec.splits}
+    at = done = 0
+    for part in spill.partitions():
+        part, _ = _unique_ids(part)
+        n = part.num_rows
+        part = _apply_dedup(part, dups, at).drop_columns([SEQ, SIGNATURE])
+        at += n
+        n = part.num_rows
+        if plan.assignment is None:  # hash strategy: a batch's assignment is the whole one's, restricted
+            placed = assign({name: part.column(name).to_pylist() for name in plan.names
+                             if name in ("id", spec.group, spec.stratify)}, spec)
+            groups, buckets, splits = placed.group, placed.bucket, placed.split
+        else:
+            groups = plan.assignment.group[done:done + n]
+            buckets = plan.assignment.bucket[done:done + n]
+            splits = plan.assignment.split[done:done + n]
+        part = _set_split_columns(part, groups, buckets)
+        where = pa.array(splits, pa.string())  # None: dropped by the split
+        done += n
+        for name, writer in writers.items():
+            writer.write(part.filter(pc.equal(where, name)))
+    for writer in writers.values():
+        writer.close()
 
 
 def _check_apart(src: Path, out: Path) -> None:
@@ -332,21 +370,21 @@ def _unique_ids(part: pa.Table) -> tuple[pa.Table, list[tuple[str, str, str, lis
     return part.filter(pa.array(keep)), gone
 
 
-def _apply_dedup(part: pa.Table, verdicts, at: int, dedup_rows: list[tuple[int, str]]) -> pa.Table:
-    """Rows at..at+n of the id-ordered sequence (this partition, same ids dropped): set
+def _apply_dedup(part: pa.Table, dups: _Duplicates, at: int) -> pa.Table:
+    """Rows at..at+n of the id-ordered sequence (this partition, repeated ids gone): set
     dup_cluster and drop the copies that are not kept."""
     n = part.num_rows
-    lo = bisect.bisect_left(dedup_rows, (at, ""))
-    hi = bisect.bisect_left(dedup_rows, (at + n, ""))
+    lo = bisect.bisect_left(dups.clustered, (at, ""))
+    hi = bisect.bisect_left(dups.clustered, (at + n, ""))
     if lo == hi:
         return part
     clusters = part.column("dup_cluster").to_pylist()
-    for i, kid in dedup_rows[lo:hi]:
+    for i, kid in dups.clustered[lo:hi]:
         clusters[i - at] = kid
     where = part.schema.get_field_index("dup_cluster")
     # The schema's own field (not null): the shard writer joins partitions with and without dups.
     part = part.set_column(where, part.schema.field(where), pa.array(clusters, pa.string()))
-    keep = verdicts.keep[at:at + n]
+    keep = dups.verdicts.keep[at:at + n]
     return part if keep.all() else part.filter(pa.array(keep))
 
 
