@@ -457,19 +457,16 @@ class _SignatureFile:
                 yield start, np.fromfile(fh, dtype=np.uint32, count=count * self.num_perm).reshape(count, -1)
 
     def gather(self, rows: np.ndarray) -> np.ndarray:
-        """Signatures of `rows` (any order, repeats allowed): read in row order, one pread each
-        run of rows, so memory is only what is returned."""
+        """Signatures of `rows` (any order, repeats allowed), copied out of a mapping of the
+        file that is dropped again at once: resident memory is only what is returned."""
         self._fh.flush()
-        out = np.empty((len(rows), self.num_perm), dtype=np.uint32)
-        if not len(rows):
-            return out
-        order = np.argsort(rows, kind="stable")
-        width = self.num_perm * 4
-        with open(self.path, "rb") as fh:
-            fd = fh.fileno()
-            for k in order.tolist():
-                out[k] = np.frombuffer(os.pread(fd, width, int(rows[k]) * width), dtype=np.uint32)
-        return out
+        if not len(rows) or not self.n:
+            return np.empty((len(rows), self.num_perm), dtype=np.uint32)
+        mapped = np.memmap(self.path, dtype=np.uint32, mode="r", shape=(self.n, self.num_perm))
+        try:
+            return mapped[np.asarray(rows, dtype=np.int64)]
+        finally:
+            mapped._mmap.close()  # unmap now: the touched pages leave this process's RSS
 
     def close(self) -> None:
         self._fh.close()
@@ -601,7 +598,7 @@ class DedupIndex:
                 fh.close()
         slots = np.fromfile(slot_path, dtype=np.int64)
         slot_path.unlink()
-        found = []
+        found = []  # pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair
         for path in key_paths:
             keys = np.fromfile(path, dtype=np.uint64)
             path.unlink()
@@ -611,13 +608,18 @@ class DedupIndex:
                 same = ks[:-dist] == ks[dist:]
                 if not same.any():
                     break
-                found.append(np.stack([ss[:-dist][same], ss[dist:][same]], axis=1))
+                a, b = ss[:-dist][same], ss[dist:][same]
+                found.append((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
         if not found:
             return np.empty((0, 2), dtype=np.int64)
-        pairs = np.sort(np.concatenate(found), axis=1)
-        return np.unique(pairs, axis=0)
+        # Templated corpora (a shared disclaimer paragraph) give millions of candidates: kept
+        # packed and de-duplicated in place, not as (P, 2) arrays sorted row-wise.
+        packed = np.unique(np.concatenate(found))
+        del found
+        return np.stack([(packed >> np.uint64(32)).astype(np.int64), (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)],
+                        axis=1)
 
-    def _similarities(self, rows_a: np.ndarray, rows_b: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+    def _similarities(self, rows_a: np.ndarray, rows_b: np.ndarray, chunk: int = 1 << 14) -> np.ndarray:
         sims = np.empty(len(rows_a))
         for a in range(0, len(rows_a), chunk):
             x = self._sigs.gather(rows_a[a:a + chunk])
