@@ -44,6 +44,16 @@ _HTML_TITLE_CLOSE = {"title": re.compile(r"</title>", re.I), "h1": re.compile(r"
 _TAGS = re.compile(r"<[^<>]+>")
 # Markdown that an HTML-looking body may still hold (Astro posts mix <p> blocks with these).
 _MARKDOWN = re.compile(r"^[ \t]{0,3}(?:!\[|>\s*\[|\[[^\]\n]+\]\(|#{1,6}[ \t])|\]\(https?://", re.M)
+# The same test, fast: a link target by substring, and the line-start constructs by a pattern
+# that begins with a literal newline (searched over "\n" + body), which the regex engine finds
+# by scanning for that one character instead of trying every alternative at every position.
+_MARKDOWN_LINE = re.compile(r"\n[ \t]{0,3}(?:!\[|>\s*\[|\[[^\]\n]+\]\(|#{1,6}[ \t])")
+
+
+def has_markdown(body: str) -> bool:
+    """True when `body` holds Markdown that an HTML-looking body may still have (equal to
+    `_MARKDOWN.search(body)`, several times faster)."""
+    return "](http://" in body or "](https://" in body or _MARKDOWN_LINE.search("\n" + body) is not None
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]{2,8});")
 
 
@@ -92,7 +102,7 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     # Cleaned before it is tested: a title of only entities or spaces is no title.
     title = _clean_inline(_text_value(_first(meta, ("title",), used)) or "")
     is_html = rel_path.lower().endswith((".html", ".htm")) or (
-        body.lstrip().startswith("<") and not _MARKDOWN.search(body))
+        body.lstrip().startswith("<") and not has_markdown(body))
     if not title:
         title, body = _title_from_body(body, is_html)
         title = _clean_inline(title or "")

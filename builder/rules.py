@@ -133,8 +133,15 @@ def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], met
     patterns = [p for rs in rules for p in rs.paragraph]
     if not patterns:
         return paragraphs
+    screen = _screen(rules)
+    longest = max(max_chars for _, max_chars in patterns)
     out = []
     for para in paragraphs:
+        # Most paragraphs are story text: longer than every rule's limit, or matched by none
+        # of the rules (one regex match at the start instead of one search per rule).
+        if len(para) > longest or (screen is not None and not screen.match(para)):
+            out.append(para)
+            continue
         for rx, max_chars in patterns:
             if len(para) > max_chars:
                 continue
@@ -147,6 +154,35 @@ def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], met
         if para:
             out.append(para)
     return out
+
+
+_NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?P<[A-Za-z_]\w*>")
+
+
+@lru_cache(maxsize=64)
+def _screen(rules: tuple[RuleSet, ...]) -> re.Pattern | None:
+    """One pattern a paragraph must match at its start for any paragraph rule to match it, or
+    None when the rules do not allow one: every rule anchored with '^' (no MULTILINE), its
+    named groups turned into plain ones (checked: the same number of groups go)."""
+    parts = []
+    for rs in rules:
+        for rx, _ in rs.paragraph:
+            if not rx.pattern.startswith("^") or rx.flags & re.M:
+                return None
+            body, n = _NAMED_GROUP.subn(lambda m: m.group(1) + "(?:", rx.pattern[1:])
+            if n != len(rx.groupindex):
+                return None
+            try:
+                plain = re.compile(body, rx.flags)
+            except re.error:
+                return None
+            if plain.groups != rx.groups - n:
+                return None
+            parts.append(f"(?:{body})")
+    try:
+        return re.compile("|".join(parts), re.S) if parts else None
+    except re.error:
+        return None
 
 
 def is_placeholder_image(url: str, rules: tuple[RuleSet, ...]) -> bool:

@@ -121,3 +121,19 @@ def test_size_limit():
 def test_nothing_lost_extra_keeps_unmapped_keys():
     r = row("---\ntitle: t\ncode: 000001\nflag: no\nnested:\n  a: 1\n---\n正文。")
     assert json.loads(r["extra"]) == {"code": "000001", "flag": "no", "nested": {"a": "1"}}
+
+
+def test_has_markdown_equals_the_markdown_pattern():
+    from hypothesis import given, settings, strategies as st
+
+    from builder.article import _MARKDOWN, has_markdown
+
+    pieces = st.sampled_from(["\n", " ", "\t", "   ", "    ", "!", "[", "]", "(", ")", ">", "#", "##", "x", "中",
+                              "](http://", "](https://", "](ftp://", "<p>", "\r\n", "#######"])
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.lists(pieces, max_size=14).map("".join))
+    def prop(body):
+        assert has_markdown(body) == (_MARKDOWN.search(body) is not None), repr(body)
+
+    prop()

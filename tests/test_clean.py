@@ -99,3 +99,38 @@ def test_markdown_rendering_frees_its_buffers():
     for _ in range(400):
         _markdown_to_html(body)
     assert rss_mb() - before < 40
+
+
+def test_block_tag_marker_ends_a_name_at_exactly_the_whitespace_str_regexes_know():
+    import re
+    import sys
+
+    from builder.clean import _BLOCK_TAG_UTF8, _CONTROL_BYTES
+
+    for cp in range(sys.maxunicode + 1):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        encoded = ch.encode("utf-8")
+        if encoded in (b"/", b">") or (len(encoded) == 1 and encoded[0] in _CONTROL_BYTES):
+            continue
+        marked = _BLOCK_TAG_UTF8.search(b"<p" + encoded) is not None
+        assert marked == bool(re.match(r"\s", ch)), hex(cp)
+    assert _BLOCK_TAG_UTF8.sub(b"\n<", b"<P>a</p><pre>b</pre><pa>c</pa><br/>") == b"\n<P>a\n</p>\n<pre>b\n</pre><pa>c</pa>\n<br/>"
+
+
+def test_paragraph_rule_screen_is_exact_or_absent(tmp_path):
+    from builder.rules import _screen, apply_paragraph_rules, load_rule_file
+
+    anchored = tmp_path / "a.toml"
+    anchored.write_text('name = "a"\n[[paragraph]]\npattern = \'^编辑[：:](?P<editor>\\S+)$\'\n'
+                        '[[paragraph]]\npattern = \'^来源：(?P<source>.+?)(?:（(?P<keep>完)）)?$\'\n', encoding="utf-8")
+    loose = tmp_path / "b.toml"
+    loose.write_text('name = "b"\n[[paragraph]]\npattern = \'推荐阅读\'\n', encoding="utf-8")
+    a, b = (load_rule_file(anchored),), (load_rule_file(anchored), load_rule_file(loose))
+    assert _screen(a) is not None and _screen(b) is None  # an unanchored rule: every paragraph is searched
+    paras = ["正文第一段。", "编辑：张三", "来源：新华社（完）", "正文 推荐阅读 正文"]
+    meta: dict = {}
+    assert apply_paragraph_rules(paras, a, meta) == ["正文第一段。", "完", "正文 推荐阅读 正文"]
+    assert meta == {"editor": "张三", "source": "新华社"}
+    assert apply_paragraph_rules(paras, b, {}) == ["正文第一段。", "完"]
