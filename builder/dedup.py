@@ -339,19 +339,19 @@ class DupResult:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_NO_DATE = 2 ** 62  # after every real date
+NO_DATE = 2 ** 62  # the date key of a row without a date: after every real date
 
 
 def _date_key(date: datetime | None) -> int:
     if date is None:
-        return _NO_DATE
+        return NO_DATE
     if date.tzinfo is None:  # the schema's dates are UTC; a naive one is read as UTC
         date = date.replace(tzinfo=timezone.utc)
     return (date - _EPOCH) // timedelta(microseconds=1)
 
 
 def date_key(date: datetime | None) -> int:
-    """The kept-member order's date key: microseconds since the epoch (UTC), _NO_DATE if None."""
+    """The kept-member order's date key: microseconds since the epoch (UTC), NO_DATE if None."""
     return _date_key(date)
 
 

@@ -31,7 +31,7 @@ from . import __version__
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
 from .cache import ResultCache, result_key
-from .dedup import DedupIndex, signatures
+from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
 from .errors import OutputError, Reject, SourceError
 from .output import atomic_output
@@ -194,7 +194,7 @@ def _find_duplicates(spill: PartitionedSpill, settings: BuildSettings, work: Pat
             same_id.append((path, row_id))
             kept_paths[row_id] = first_path
             report.warnings.subtract(warnings)
-        dates = pc.fill_null(pc.cast(part.column("date"), pa.int64()), _NO_DATE)
+        dates = pc.fill_null(pc.cast(part.column("date"), pa.int64()), NO_DATE)
         dedup.add_many(part.column("id").to_pylist(), part.column("content_sha256").to_pylist(),
                        _signatures_of(part), date_keys=dates.to_pylist(), n_chars=part.column("n_chars").to_pylist())
     report.warnings = +report.warnings  # drop the zero counts
@@ -332,7 +332,6 @@ def _placeholders(row: dict) -> dict:
 
 
 SEQ, SIGNATURE = "_seq", "_signature"  # spill-only columns: place in path order, MinHash signature
-_NO_DATE = 2 ** 62  # the dedup's key for "no date": after every real date
 
 
 def _spill_schema(settings: BuildSettings) -> pa.Schema:
