@@ -62,12 +62,12 @@ class PartitionedSpill:
         part = np.fromiter((self.partition_of(i) for i in table.column("id").to_pylist()), np.int64, table.num_rows)
         order = np.argsort(part, kind="stable")
         table, part = table.take(pa.array(order)), part[order]
-        cuts = np.flatnonzero(np.diff(part)) + 1
-        for start, end in zip(np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(part)]]).tolist()):
-            writer = self._writers.get(int(part[start]))
-            if writer is None:
-                writer = self._writers[int(part[start])] = ipc.new_file(self._path(int(part[start])), self.schema)
-            writer.write_table(table.slice(start, end - start))
+        cuts = (np.flatnonzero(np.diff(part)) + 1).tolist()
+        for start, end in zip([0, *cuts], [*cuts, len(part)]):  # one run of rows per partition
+            key = int(part[start])
+            if key not in self._writers:
+                self._writers[key] = ipc.new_file(self._path(key), self.schema)
+            self._writers[key].write_table(table.slice(start, end - start))
 
     def close(self) -> None:
         self.flush()
