@@ -25,17 +25,46 @@ _KEY_SPACE = 16**4
 ROWS_PER_PARTITION = 4000  # ~10 MB of typical news rows: what the final pass holds at once
 
 
-def partition_count(expected_rows: int) -> int:
-    return max(1, min(_KEY_SPACE, math.ceil(expected_rows / ROWS_PER_PARTITION)))
+_SPARE_FILES = 64  # descriptors left for everything else a build opens (workers, cache, shards)
+
+
+def partition_count(expected_rows: int, max_open: int | None = None) -> int:
+    """Partitions of about ROWS_PER_PARTITION rows, at most `max_open` (each is an open file
+    while rows are read): past that, partitions grow instead of the build failing with
+    'Too many open files' (1,024 descriptors is a common limit: four million files)."""
+    n = max(1, min(_KEY_SPACE, math.ceil(expected_rows / ROWS_PER_PARTITION)))
+    return n if max_open is None else max(1, min(n, max_open))
+
+
+def open_file_budget(wanted: int) -> int:
+    """How many files the spill may hold open: the soft descriptor limit, raised toward the
+    hard one when `wanted` (plus spares) needs it, less the spares."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = wanted + _SPARE_FILES
+        if soft != resource.RLIM_INFINITY and soft < need:
+            target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+            except (ValueError, OSError):
+                pass
+        return wanted if soft == resource.RLIM_INFINITY else max(1, soft - _SPARE_FILES)
+    except ImportError:  # no resource module (Windows): its limit is far above our need
+        return wanted
 
 
 class PartitionedSpill:
     """Append rows (Arrow tables in `schema`) to id-range partitions."""
 
-    def __init__(self, folder: Path, schema: pa.Schema, expected_rows: int, *, buffer_rows: int = 4000):
+    def __init__(self, folder: Path, schema: pa.Schema, expected_rows: int, *, buffer_rows: int = 4000,
+                 max_open: int | None = None):
         self.folder = folder
         self.schema = schema
-        self.n = partition_count(expected_rows)
+        wanted = partition_count(expected_rows)
+        self.n = partition_count(expected_rows, open_file_budget(wanted) if max_open is None else max_open)
         self.buffer_rows = buffer_rows
         self._buffer: list[pa.Table] = []
         self._buffered = 0

@@ -25,3 +25,18 @@ def test_rows_come_back_by_id_range_in_order(tmp_path):
         assert len({spill.partition_of(i) for i in part.column("id").to_pylist()}) == 1
     assert sum(p.num_rows for p in spill.partitions(columns=["n"])) == len(ids)  # a column, then deleted
     assert not list((tmp_path / "many").glob("part-*.arrow"))
+
+
+def test_partitions_never_outnumber_the_open_file_budget(tmp_path):
+    # Each partition is an open file while rows are read: a limit of 1,024 descriptors must
+    # not fail a build of four million files; partitions grow instead.
+    from builder.runs import open_file_budget
+
+    assert partition_count(4_000_000) == 1000
+    assert partition_count(4_000_000, max_open=100) == 100
+    spill = PartitionedSpill(tmp_path, SCHEMA, expected_rows=4_000_000, max_open=7)
+    assert spill.n == 7
+    ids = [f"{k:04x}{'0' * 12}" for k in range(0, 65536, 97)]
+    spill.add(pa.table({"id": ids, "n": list(range(len(ids)))}, schema=SCHEMA))
+    assert [i for part in spill.partitions() for i in sorted(part.column("id").to_pylist())] == sorted(ids)
+    assert open_file_budget(10) >= 1
