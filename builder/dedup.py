@@ -342,17 +342,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 NO_DATE = 2 ** 62  # the date key of a row without a date: after every real date
 
 
-def _date_key(date: datetime | None) -> int:
+def date_key(date: datetime | None) -> int:
+    """The kept-member order's date key: microseconds since the epoch (UTC), NO_DATE if None."""
     if date is None:
         return NO_DATE
     if date.tzinfo is None:  # the schema's dates are UTC; a naive one is read as UTC
         date = date.replace(tzinfo=timezone.utc)
     return (date - _EPOCH) // timedelta(microseconds=1)
-
-
-def date_key(date: datetime | None) -> int:
-    """The kept-member order's date key: microseconds since the epoch (UTC), NO_DATE if None."""
-    return _date_key(date)
 
 
 def _components(n: int, edges: np.ndarray) -> np.ndarray:
@@ -380,9 +376,9 @@ def _components(n: int, edges: np.ndarray) -> np.ndarray:
 def _digest64(text_hash: str) -> int:
     """64 bits standing for a text hash: its first 16 hex digits when it is a hex digest
     (content_sha256), so the order of digests is the order of the hashes; else a sha256 of it."""
-    if len(text_hash) >= 16:
+    if len(text_hash) == 64:
         try:
-            return int(text_hash[:16], 16) if len(text_hash) == 64 else _sha64(text_hash)
+            return int(text_hash[:16], 16)
         except ValueError:
             pass
     return _sha64(text_hash)
@@ -406,11 +402,13 @@ class _Ids:
     def extend(self, ids: Sequence[str]) -> None:
         if self._hex is not None:
             try:
-                if all(len(i) == 16 and i == i.lower() for i in ids):
-                    self._hex.extend(int(i, 16) for i in ids)
-                    return
+                # Converted whole before extending: a bad id must not leave the batch half-added.
+                values = [int(i, 16) for i in ids if len(i) == 16 and i == i.lower()]
             except (ValueError, TypeError):
-                pass
+                values = None
+            if values is not None and len(values) == len(ids):
+                self._hex.extend(values)
+                return
             self._str = [f"{v:016x}" for v in self._hex]
             self._hex = None
         self._str.extend(ids)
@@ -547,7 +545,7 @@ class DedupIndex:
         if signature is not None and np.shape(signature) != (K,):
             raise ValueError(f"signature shape {np.shape(signature)} != ({K},)")
         sig = np.full((1, K), EMPTY, np.uint32) if signature is None else np.asarray(signature)[None, :]
-        self._append([id], [_digest64(text_hash)], sig, [_date_key(date)], [int(n_chars)],
+        self._append([id], [_digest64(text_hash)], sig, [date_key(date)], [int(n_chars)],
                      b"\x00" if signature is None else b"\x01")
 
     def add_many(self, ids: Sequence[str], text_hashes: Sequence[str], signatures: np.ndarray, *,
@@ -579,10 +577,11 @@ class DedupIndex:
             keys[:, b] = h
         return keys
 
-    def _candidate_pairs(self, rep_row: np.ndarray, slot_of_row: np.ndarray, live: np.ndarray) -> np.ndarray:
-        """Unique (i, j), i < j, of live slots sharing an LSH band: int64 array (P, 2). The band
-        keys are computed in one pass over the signature file and kept on disk, a file per
-        band, so memory holds one band's keys at a time."""
+    def _candidate_pairs(self, rep_row: np.ndarray, slot_of_row: np.ndarray) -> np.ndarray:
+        """Unique (i, j), i < j, of slots sharing an LSH band: int64 array (P, 2). The band keys
+        are computed in one pass over the signature file and kept on disk, a file per band, so
+        memory holds one band's keys at a time. An empty text (all bins EMPTY) has no band
+        keys: it matches exactly or not at all."""
         bands = self.settings.lsh_bands[0]
         is_rep = np.zeros(self._sigs.n, dtype=bool)
         is_rep[rep_row] = True
@@ -593,8 +592,9 @@ class DedupIndex:
             for start, sigs in self._sigs.chunks():
                 take = is_rep[start:start + len(sigs)]
                 slots = slot_of_row[start:start + len(sigs)][take]
-                alive = live[slots]
-                keys = self._band_keys(sigs[take][alive])
+                reps = sigs[take]
+                alive = ~(reps == EMPTY).all(1)
+                keys = self._band_keys(reps[alive])
                 files[0].write(slots[alive].astype(np.int64).tobytes())
                 for b in range(bands):
                     files[1 + b].write(np.ascontiguousarray(keys[:, b]).tobytes())
@@ -651,12 +651,7 @@ class DedupIndex:
         n_candidates = n_verified = 0
         edges = np.empty((0, 2), dtype=np.int64)
         if self.settings.near and n_slots > 1:
-            live = np.ones(n_slots, dtype=bool)  # empty texts match exactly or not at all
-            for start, sigs in self._sigs.chunks():
-                rows = np.arange(start, start + len(sigs))
-                reps = rows[rep_row[slot_of_row[rows]] == rows]
-                live[slot_of_row[reps]] = ~(sigs[reps - start] == EMPTY).all(1)
-            pairs = self._candidate_pairs(rep_row, slot_of_row, live)
+            pairs = self._candidate_pairs(rep_row, slot_of_row)
             n_candidates = len(pairs)
             if n_candidates:
                 sims = self._similarities(rep_row[pairs[:, 0]], rep_row[pairs[:, 1]])

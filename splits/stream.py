@@ -69,14 +69,14 @@ class StreamingSplit:
             h.update((row_id if not self._counts[name] else "\n" + row_id).encode("utf-8"))
             self._counts[name] += 1
         self._group_digest.extend(map(self._digest, keys))
-        self._long_keys["group"] |= any(len(k) == 64 for k in keys[:1])
+        self._long_keys["group"] |= len(keys[0]) == 64
         self._group_split.extend(index)
         if self.text_hash_column is not None:
             if self.text_hash_column not in columns:
                 raise SpecError(f"column {self.text_hash_column!r} (text hashes, for the leak check) is missing")
             texts = columns[self.text_hash_column]
             kept = [(t, i) for t, i in zip(texts, index) if t is not None]
-            self._long_keys["text"] |= any(len(t) == 64 for t, _ in kept[:1])
+            self._long_keys["text"] |= bool(kept) and len(kept[0][0]) == 64
             self._text_digest.extend(self._digest(t) for t, _ in kept)
             self._text_split.extend(i for _, i in kept)
         if spec.stratify is not None:

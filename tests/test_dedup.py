@@ -258,3 +258,11 @@ def test_a_text_seen_before_is_signed_once():
         d.add(id, text, date=date)
     d.results()
     assert d.signed == 2
+
+
+def test_ids_of_any_form_in_one_batch():
+    # A batch mixing the build's hex ids with other ids must be added whole, once.
+    sig = signatures([body(0, 1), body(2, 3)], S)
+    index = DedupIndex(S)
+    index.add_many(["0123456789abcdef", "not-a-hex-id-xyz"], ["h1", "h2"], sig, date_keys=[0, 0], n_chars=[8, 8])
+    assert [r.id for r in index.results()] == ["0123456789abcdef", "not-a-hex-id-xyz"]
