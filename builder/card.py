@@ -31,7 +31,7 @@ import yaml
 from . import plots as plotting
 from .croissant import croissant_metadata, data_files
 from .errors import REJECT_REASONS, WARNINGS, CardError
-from .schema import COLUMNS, DESCRIPTIONS
+from .schema import COLUMNS, DESCRIPTIONS, hf_features_yaml
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("dataset_card.md")
 CROISSANT = "croissant.json"
@@ -299,20 +299,31 @@ def render_card(folder: str | Path, *, summary: dict, manifest: dict, template: 
 
 
 def write_card(folder: str | Path, *, summary: dict, manifest: dict, template: str | Path | None = None,
-               repo_id: str | None = None, version: str | None = None, changelog: str | None = None) -> str:
+               repo_id: str | None = None, version: str | None = None, changelog: str | None = None,
+               plotter: plotting.BackgroundPlots | None = None) -> str:
     """Write folder/README.md (the card), folder/croissant.json and the plots under folder/assets
     (when matplotlib is installed); return the card. Arguments as for `render_card`; the card
-    is checked before README.md or croissant.json is written. Raises CardError."""
-    tpl, version = read_template(template), _version(version)
-    folder = Path(folder)
-    stats = card_stats(folder, _split_names(manifest))
-    plots = plotting.write_plots(
-        folder, months=stats.months, length_bins=stats.length_bins, length_counts=stats.length_counts,
-        length_median=stats.n_chars.get("p50"), composition=_composition(stats),
-        composition_labels=[f"#{i}" for i in range(1, len(stats.feeds) + 1)]
-        + (["other"] if any(stats.other_feeds.values()) else []))
-    text = _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,
-                   version=version, changelog=changelog)
+    is checked before README.md or croissant.json is written. Raises CardError. A `plotter`
+    draws the plots in its process while the card is rendered here (it is closed after)."""
+    try:
+        tpl, version = read_template(template), _version(version)
+        folder = Path(folder)
+        stats = card_stats(folder, _split_names(manifest))
+        numbers = dict(months=stats.months, length_bins=stats.length_bins, length_counts=stats.length_counts,
+                       length_median=stats.n_chars.get("p50"), composition=_composition(stats),
+                       composition_labels=[f"#{i}" for i in range(1, len(stats.feeds) + 1)]
+                       + (["other"] if any(stats.other_feeds.values()) else []))
+        plots = plotter.start(folder, **numbers) if plotter else plotting.write_plots(folder, **numbers)
+        text = _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,
+                       version=version, changelog=changelog)
+        if plotter is not None:
+            drawn = plotter.result()
+            if drawn != plots:  # the helper failed: the card must not link images that are not there
+                text = _render(folder, tpl, stats, drawn, summary=summary, manifest=manifest, repo_id=repo_id,
+                               version=version, changelog=changelog)
+    finally:
+        if plotter is not None:
+            plotter.close()
     meta = tpl.metadata
     doc = croissant_metadata(
         data_files(folder), splits=[s.name for s in stats.splits],
@@ -394,13 +405,7 @@ def _as_list(value) -> list[str]:
 
 
 def _dataset_info(stats: CardStats) -> dict:
-    from datasets import Features
-    from datasets.info import DatasetInfo
-
-    from .schema import ROW_SCHEMA
-
-    features = DatasetInfo(features=Features.from_arrow_schema(ROW_SCHEMA))._to_yaml_dict()["features"]
-    return {"features": features,
+    return {"features": hf_features_yaml(),
             "splits": [{"name": s.name, "num_bytes": s.arrow_bytes, "num_examples": s.rows} for s in stats.splits],
             "download_size": sum(s.file_bytes for s in stats.splits),
             "dataset_size": sum(s.arrow_bytes for s in stats.splits)}
@@ -627,17 +632,19 @@ def _citation(value: object) -> str:
 def check_card(text: str, folder: str | Path) -> None:
     """Raise CardError unless `huggingface_hub` parses the card, its metadata keys are ones the
     Hub knows, and every `configs` data_files pattern matches shards in `folder`, each shard
-    claimed by exactly one split, with `dataset_info` agreeing on the splits."""
-    from datasets.info import DatasetInfo
-    from datasets.utils.metadata import MetadataConfigs
+    claimed by exactly one split, with `dataset_info` agreeing on the splits.
+
+    `configs` and `dataset_info` are read by their documented structure rather than through
+    `datasets` (importing it cost half a second of every build); the tests hold the two
+    readings equal on built cards."""
     from huggingface_hub import DatasetCard
 
     folder = Path(folder)
     try:
         card = DatasetCard(text, ignore_metadata_errors=False)
         data = card.data.to_dict()
-        configs = MetadataConfigs.from_dataset_card_data(card.data)
-        info = DatasetInfo._from_yaml_dict(dict(data["dataset_info"])) if "dataset_info" in data else None
+        configs = _configs(data.get("configs"))
+        info_splits = _info_splits(data.get("dataset_info"))
     except (ValueError, TypeError, KeyError, yaml.YAMLError) as exc:
         raise CardError(f"the rendered card is not a valid dataset card: {exc}") from None
     unknown = sorted(set(data) - HUB_METADATA_KEYS - {VERSION_KEY})
@@ -649,7 +656,8 @@ def check_card(text: str, folder: str | Path) -> None:
     split_names = []
     for name, config in configs.items():
         entries = config.get("data_files") or []
-        if isinstance(entries, str) or any(not isinstance(e, dict) for e in entries):
+        if isinstance(entries, str) or any(not isinstance(e, dict) or not {"split", "path"} <= set(e)
+                                           for e in entries):
             raise CardError(f"config {name!r}: data_files must list {{split, path}} entries")
         for entry in entries:
             split_names.append(entry["split"])
@@ -664,5 +672,33 @@ def check_card(text: str, folder: str | Path) -> None:
     unclaimed = [s for s in shards if s not in claimed]
     if unclaimed:
         raise CardError(f"Parquet file(s) {unclaimed} are in no split of the card's configs")
-    if info is not None and info.splits is not None and sorted(info.splits) != sorted(split_names):
-        raise CardError(f"dataset_info lists splits {sorted(info.splits)} but configs list {sorted(split_names)}")
+    if info_splits is not None and sorted(info_splits) != sorted(split_names):
+        raise CardError(f"dataset_info lists splits {sorted(info_splits)} but configs list {sorted(split_names)}")
+
+
+def _configs(value) -> dict[str, dict]:
+    """The card's `configs`: a list of mappings, each named by `config_name` (default 'default')."""
+    if value is None:
+        return {}
+    if not isinstance(value, list) or any(not isinstance(c, dict) for c in value):
+        raise ValueError("configs must be a list of mappings")
+    out: dict[str, dict] = {}
+    for config in value:
+        name = str(config.get("config_name", "default"))
+        if name in out:
+            raise ValueError(f"config {name!r} is listed twice")
+        out[name] = config
+    return out
+
+
+def _info_splits(value) -> list[str] | None:
+    """The split names of the card's `dataset_info` (a mapping, or a list of them per config)."""
+    if value is None:
+        return None
+    infos = value if isinstance(value, list) else [value]
+    if any(not isinstance(i, dict) for i in infos):
+        raise ValueError("dataset_info must be a mapping")
+    splits = [s for i in infos for s in (i.get("splits") or [])]
+    if any(not isinstance(s, dict) or "name" not in s for s in splits):
+        raise ValueError("dataset_info.splits entries need a name")
+    return [str(s["name"]) for s in splits] if splits or any("splits" in i for i in infos) else None

@@ -15,8 +15,10 @@ log = logging.getLogger("builder")
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .pipeline import build
+    from .pipeline import build, skip_pandas_probe
     from .settings import DEFAULT_SUFFIXES, BuildSettings
+
+    skip_pandas_probe()  # this process is ours: no pandas import for pyarrow's type probe
 
     from .dedup import DedupSettings
     from .quality import QualitySettings

@@ -30,6 +30,7 @@ from splits import SplitSpec, StreamingSplit, assign, build_manifest, write_mani
 from . import __version__
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
+from .plots import BackgroundPlots, plots_in_background
 from .cache import ResultCache, result_key
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
@@ -116,29 +117,42 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     report.ignored = found.ignored
     rejects: list[Reject] = list(found.rejects)
     inputs = InputManifest()
+    # The card's plots are drawn by a helper process that imports matplotlib on an idle core:
+    # from the start when the readers leave a core free, else once reading is done (the
+    # stages after it run on one core).
+    cores = os.cpu_count() or 1
+    background = plots_in_background(len(found.articles), _INLINE_BELOW)
+    plotter = BackgroundPlots() if background and (workers or cores) < cores else None
     with spill_folder(out) as work:
-        spill = _read_all(found, settings, workers, progress, cache_dir, work, report, rejects, inputs)
-        log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found, time.perf_counter() - t0)
-        dups = _find_duplicates(spill, settings, work, report)
-        log.info("assigning splits")
-        plan = _plan_splits(spill, split_spec, dups, report)
-        rejects += plan.rejects
-        report.rejected = Counter(r.reason for r in rejects)
-        report.splits = plan.manifest["counts"]
-        report.audit = plan.manifest["audit"]
-        summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
-                   "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
-        # The folder's content depends on the input only: not on where it sat on this machine
-        # (a published card must not reveal local paths), nor on how fast the machine was.
-        for key in ("seconds", "source", "output"):
-            summary.pop(key)
-        rejects.sort(key=lambda r: r.path)
-        log.info("writing shards")
-        with atomic_output(out) as tmp:
-            _write_shards(spill, split_spec, dups, plan, tmp / "data")
-            log.info("writing the card")
-            write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
-                           card_template=card_template)
+        try:
+            spill = _read_all(found, settings, workers, progress, cache_dir, work, report, rejects, inputs)
+            log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
+                     time.perf_counter() - t0)
+            if background and plotter is None:
+                plotter = BackgroundPlots()
+            dups = _find_duplicates(spill, settings, work, report)
+            log.info("assigning splits")
+            plan = _plan_splits(spill, split_spec, dups, report)
+            rejects += plan.rejects
+            report.rejected = Counter(r.reason for r in rejects)
+            report.splits = plan.manifest["counts"]
+            report.audit = plan.manifest["audit"]
+            summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
+                       "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
+            # The folder's content depends on the input only: not on where it sat on this machine
+            # (a published card must not reveal local paths), nor on how fast the machine was.
+            for key in ("seconds", "source", "output"):
+                summary.pop(key)
+            rejects.sort(key=lambda r: r.path)
+            log.info("writing shards")
+            with atomic_output(out) as tmp:
+                _write_shards(spill, split_spec, dups, plan, tmp / "data")
+                log.info("writing the card")
+                write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
+                               card_template=card_template, plotter=plotter)
+        finally:
+            if plotter is not None:
+                plotter.close()
     report.seconds = time.perf_counter() - t0
     for line in report.summary_lines():
         log.debug(line)
@@ -311,7 +325,7 @@ def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, s
 
 
 def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[dict],
-                   card_template: str | os.PathLike | None = None) -> None:
+                   card_template: str | os.PathLike | None = None, plotter: BackgroundPlots | None = None) -> None:
     """Everything beside the shards: ledger, split manifest, build summary, card."""
     with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as fh:
         for r in rejects:
@@ -320,7 +334,8 @@ def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[di
     (tmp / "build_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                             encoding="utf-8")
     # README.md (the card, checked first), croissant.json and the plots under assets/.
-    write_card(tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None)
+    write_card(tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None,
+               plotter=plotter)
 
 
 def _placeholders(row: dict) -> dict:
@@ -437,11 +452,14 @@ def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, worke
     pool = None
     try:
         if workers == 1 or len(articles) < _INLINE_BELOW:
-            _init_worker(settings, None if cache_dir is None else str(cache_dir))
+            _init_worker(settings, None if cache_dir is None else str(cache_dir), own_process=False)
             chunks = (_worker_batch(articles[i:i + _CHUNK]) for i in range(0, len(articles), _CHUNK))
         else:
             # forkserver: workers start from a clean process, not a fork of one holding Arrow threads.
             context = multiprocessing.get_context("forkserver")
+            # Workers fork from a server that imported the reader once: each starts at once
+            # and shares those pages with the others instead of importing them itself.
+            context.set_forkserver_preload(["builder.pipeline"])
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                        initargs=(settings, None if cache_dir is None else str(cache_dir)))
             chunks = _bounded_map(pool, articles, window=4 * workers)
@@ -537,9 +555,40 @@ def _use_jemalloc() -> None:
         pass
 
 
-def _init_worker(settings: BuildSettings, cache_dir: str | None) -> None:
+class _NoPandas:
+    """A meta-path finder that refuses pandas (None in sys.modules does not stop Cython's import)."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError("pandas is not needed here", name=name)
+        return None
+
+
+def skip_pandas_probe() -> None:
+    """Tell pyarrow, in a process that never needs pandas, that pandas is not there.
+
+    pyarrow's first `pa.array` call imports pandas (0.25 s, ~60 MB) only to ask whether its
+    argument is a pandas object. With the import refused once, pyarrow records "no pandas"
+    for that question; `to_pandas()` still imports it when called. Only for processes the
+    build owns (its workers, the `corpus` command): a library caller's process is left alone."""
+    import sys
+
+    if "pandas" in sys.modules:
+        return
+    finder = _NoPandas()
+    sys.meta_path.insert(0, finder)
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def _init_worker(settings: BuildSettings, cache_dir: str | None, own_process: bool = True) -> None:
     global _WORKER_SETTINGS, _WORKER_CACHE
     _use_jemalloc()
+    if own_process:
+        skip_pandas_probe()
     _WORKER_SETTINGS = settings
     _WORKER_CACHE = ResultCache(cache_dir, settings) if cache_dir else None
 

@@ -45,11 +45,31 @@ ROW_SCHEMA = pa.schema([pa.field(name, typ, nullable=nullable) for name, typ, nu
 DESCRIPTIONS = {name: desc for name, _, _, desc in COLUMNS}
 
 
-def hf_features_dict() -> dict:
-    """The `datasets` Features for ROW_SCHEMA, as the dict `datasets` stores in Parquet metadata."""
-    from datasets import Features  # heavy import: only where needed
+def _feature(typ: pa.DataType) -> dict:
+    if pa.types.is_list(typ):
+        return {"feature": _feature(typ.value_type), "_type": "Sequence"}
+    return {"dtype": str(typ), "_type": "Value"}  # 'string', 'int32', 'timestamp[us, tz=UTC]'
 
-    return Features.from_arrow_schema(ROW_SCHEMA).to_dict()
+
+def hf_features_dict() -> dict:
+    """The `datasets` Features of ROW_SCHEMA, as the dict `datasets` stores in Parquet metadata.
+
+    Declared here rather than asked of `datasets`: importing it cost half a second of every
+    build, and its answer changes with its version (5.x says "List" where 3.x, which we
+    support, knows only "Sequence"), so the same rows gave different bytes on two machines.
+    Lists are written as "Sequence", which every supported version reads (newer ones as
+    List); tests hold this equal to what the installed `datasets` derives from ROW_SCHEMA."""
+    return {name: _feature(ROW_SCHEMA.field(name).type) for name in ROW_SCHEMA.names}
+
+
+def hf_features_yaml() -> list[dict]:
+    """The same Features as a dataset card's `dataset_info.features` (the YAML form)."""
+    out = []
+    for field in ROW_SCHEMA:
+        typ = field.type
+        out.append({"name": field.name, "sequence": str(typ.value_type)} if pa.types.is_list(typ)
+                   else {"name": field.name, "dtype": str(typ)})
+    return out
 
 
 def schema_with_features() -> pa.Schema:

@@ -361,3 +361,31 @@ def test_shared_corpus_card(shared_corpus, tmp_path):
     from test_croissant import assert_croissant_matches
 
     assert_croissant_matches(out, mlc)
+
+
+def test_datasets_reads_the_built_cards_configs_and_info_as_the_check_does(built):
+    # check_card reads configs and dataset_info by their structure; datasets must agree.
+    from datasets import Features
+    from datasets.info import DatasetInfo
+    from datasets.utils.metadata import MetadataConfigs
+
+    from builder.schema import ROW_SCHEMA
+
+    card = DatasetCard((built / "README.md").read_text(encoding="utf-8"))
+    configs = MetadataConfigs.from_dataset_card_data(card.data)
+    assert list(configs) == ["default"]
+    assert [e["split"] for e in configs["default"]["data_files"]] == ["train", "test"]
+    info = DatasetInfo._from_yaml_dict(dict(card.data.to_dict()["dataset_info"]))
+    assert sorted(info.splits) == ["test", "train"]
+    assert info.features == Features.from_arrow_schema(ROW_SCHEMA)
+
+
+@pytest.mark.parametrize("configs, message", [
+    ("configs: {a: 1}", "configs must be a list"),
+    ("configs:\n- {config_name: default, data_files: [{split: train}]}", "data_files must list"),
+    ("configs:\n- {config_name: x}\n- {config_name: x}", "listed twice"),
+    ("dataset_info: [1]", "dataset_info must be a mapping"),
+])
+def test_malformed_configs_or_info_are_card_errors(built, configs, message):
+    with pytest.raises(CardError, match=message):
+        check_card(f"---\nlicense: mit\n{configs}\n---\nbody\n", built)

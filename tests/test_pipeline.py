@@ -206,3 +206,28 @@ def test_cache_never_serves_a_stale_result(corpus, tmp_path):
     strict = BuildSettings(quality=QualitySettings(min_chars=10_000))
     report = build(corpus, tmp_path / "strict", progress=False, cache_dir=cache, settings=strict)
     assert report.rows == 0
+
+
+def test_the_corpus_command_with_its_plot_helper_writes_the_same_bytes(tmp_path):
+    # A fresh `corpus` process has no matplotlib imported: a build above the inline threshold
+    # draws its plots in a helper process (and skips pyarrow's pandas probe). Nothing of it
+    # may show in the output: same bytes as this process's in-process build.
+    import subprocess
+    import sys
+
+    pytest.importorskip("matplotlib")
+    files = {f"source/_posts/c/f/s/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>",
+                                                        date=f"2024-{i % 12 + 1:02d}-01 08:00:00")
+             for i in range(240)}
+    src = write_corpus(tmp_path / "src", files)
+    build(src, tmp_path / "here", progress=False, workers=2)
+    for workers in ("1", "2"):
+        out = tmp_path / f"cli{workers}"
+        subprocess.run([sys.executable, "-m", "builder.cli", "build", str(src), "-o", str(out), "--workers", workers,
+                        "--no-cache", "--quiet"], check=True, capture_output=True)
+        names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+        assert "assets/articles_per_month.png" in names and "assets/text_length.png" in names
+        assert names == sorted(str(p.relative_to(tmp_path / "here")) for p in (tmp_path / "here").rglob("*")
+                               if p.is_file())
+        for name in names:
+            assert (out / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
