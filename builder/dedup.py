@@ -578,7 +578,8 @@ class DedupIndex:
         return keys
 
     def _candidate_pairs(self, rep_row: np.ndarray, slot_of_row: np.ndarray) -> np.ndarray:
-        """Unique (i, j), i < j, of slots sharing an LSH band: int64 array (P, 2). The band keys
+        """Unique (i, j), i < j, of slots sharing an LSH band, packed as i << 32 | j in a sorted
+        uint64 array (see _unpack). The band keys
         are computed in one pass over the signature file and kept on disk, a file per band, so
         memory holds one band's keys at a time. An empty text (all bins EMPTY) has no band
         keys: it matches exactly or not at all."""
@@ -603,26 +604,37 @@ class DedupIndex:
                 fh.close()
         slots = np.fromfile(slot_path, dtype=np.int64)
         slot_path.unlink()
-        found = []  # pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair
+        # Pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair. Templated
+        # corpora (a shared disclaimer paragraph) give millions of candidates, found again in
+        # band after band: de-duplicated as they come, whenever the new ones outgrow the
+        # distinct ones so far, so memory holds about twice the distinct pairs, not every
+        # band's copy of them.
+        distinct = np.empty(0, dtype=np.uint64)
+        found: list[np.ndarray] = []
+        pending = 0
         for path in key_paths:
             keys = np.fromfile(path, dtype=np.uint64)
             path.unlink()
             order = np.lexsort((slots, keys))  # by key; ties in slot (text hash rank) order
             ks, ss = keys[order], slots[order]
+            del keys, order
             for dist in range(1, self.bucket_window + 1):
                 same = ks[:-dist] == ks[dist:]
                 if not same.any():
                     break
                 a, b = ss[:-dist][same], ss[dist:][same]
                 found.append((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
-        if not found:
-            return np.empty((0, 2), dtype=np.int64)
-        # Templated corpora (a shared disclaimer paragraph) give millions of candidates: kept
-        # packed and de-duplicated in place, not as (P, 2) arrays sorted row-wise.
-        packed = np.unique(np.concatenate(found))
-        del found
-        return np.stack([(packed >> np.uint64(32)).astype(np.int64), (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)],
-                        axis=1)
+                pending += len(found[-1])
+            if pending > max(len(distinct), 1 << 20):
+                distinct = np.unique(np.concatenate([distinct, *found]))
+                found, pending = [], 0
+        if found:
+            distinct = np.unique(np.concatenate([distinct, *found]))
+        return distinct
+
+    @staticmethod
+    def _unpack(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (packed >> np.uint64(32)).astype(np.int64), (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
     def _similarities(self, rows_a: np.ndarray, rows_b: np.ndarray, chunk: int = 1 << 14) -> np.ndarray:
         sims = np.empty(len(rows_a))
@@ -653,9 +665,15 @@ class DedupIndex:
         if self.settings.near and n_slots > 1:
             pairs = self._candidate_pairs(rep_row, slot_of_row)
             n_candidates = len(pairs)
-            if n_candidates:
-                sims = self._similarities(rep_row[pairs[:, 0]], rep_row[pairs[:, 1]])
-                edges = pairs[sims >= self.settings.threshold - 1e-9]
+            verified = []
+            for start in range(0, n_candidates, 1 << 20):  # a bounded slice of the pairs at a time
+                a, b = self._unpack(pairs[start:start + (1 << 20)])
+                sims = self._similarities(rep_row[a], rep_row[b])
+                ok = sims >= self.settings.threshold - 1e-9
+                verified.append(np.stack([a[ok], b[ok]], axis=1))
+            del pairs
+            if verified:
+                edges = np.concatenate(verified)
             n_verified = len(edges)
         comp_of_slot = _components(n_slots, edges)
         comp = comp_of_slot[slot_of_row]

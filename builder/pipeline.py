@@ -273,30 +273,66 @@ def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, re
 
 def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan,
                   data_dir: Path) -> None:
-    """Pass 2: every column, in id order, each row to its split's shards."""
+    """Pass 2: every column, in id order, each row to its split's shards. What goes where is
+    worked out on a partition's small columns first; the rows themselves are copied once (one
+    `take` puts them in split-then-id order), and each split's shards get a zero-copy slice."""
     writers = {name: ShardWriter(data_dir, name) for name, _ in spec.splits}
+    split_names = [name for name, _ in spec.splits]
     at = done = 0
     for part in spill.partitions():
-        part, _ = _unique_ids(part)
-        n = part.num_rows
-        part = _apply_dedup(part, dups, at).drop_columns([SEQ, SIGNATURE])
+        part = part.drop_columns([SIGNATURE])  # never written: not worth copying
+        order = _id_order(part)  # unique ids, in id order: positions at..at+n of the sequence
+        n = len(order)
+        keep = dups.verdicts.keep[at:at + n]
+        clusters = pc.take(part.column("id"), pa.array(order)).to_pylist()
+        lo = bisect.bisect_left(dups.clustered, (at, ""))
+        hi = bisect.bisect_left(dups.clustered, (at + n, ""))
+        for i, kid in dups.clustered[lo:hi]:
+            clusters[i - at] = kid
         at += n
-        n = part.num_rows
+        if not keep.all():
+            order = order[keep]
+            clusters = [c for c, k in zip(clusters, keep.tolist()) if k]
+        n = len(order)
         if plan.assignment is None:  # hash strategy: a batch's assignment is the whole one's, restricted
-            placed = assign({name: part.column(name).to_pylist() for name in plan.names
-                             if name in ("id", spec.group, spec.stratify)}, spec)
+            columns = {"dup_cluster": clusters}
+            for name in {"id", spec.group, spec.stratify} - {None, "dup_cluster"}:
+                columns[name] = pc.take(part.column(name), pa.array(order)).to_pylist()
+            placed = assign(columns, spec)
             groups, buckets, splits = placed.group, placed.bucket, placed.split
         else:
             groups = plan.assignment.group[done:done + n]
             buckets = plan.assignment.bucket[done:done + n]
             splits = plan.assignment.split[done:done + n]
-        part = _set_split_columns(part, groups, buckets)
-        where = pa.array(splits, pa.string())  # None: dropped by the split
         done += n
-        for name, writer in writers.items():
-            writer.write(part.filter(pc.equal(where, name)))
+        # Each split's rows copied on their own (id order kept): a slice of one copy for all
+        # would pin the whole partition in a small split's pending rows until it flushes.
+        code = {name: k for k, name in enumerate(split_names)}
+        codes = np.fromiter((code.get(x, len(split_names)) for x in splits), np.int64, n)
+        body = part.drop_columns([SEQ])
+        for k, name in enumerate(split_names):
+            mine = np.flatnonzero(codes == k)
+            if not len(mine):
+                continue
+            picked = mine.tolist()
+            writers[name].write(_set_split_columns(body.take(pa.array(order[mine])), [groups[i] for i in picked],
+                                                   [buckets[i] for i in picked], [clusters[i] for i in picked]))
     for writer in writers.values():
         writer.close()
+
+
+def _id_order(part: pa.Table) -> np.ndarray:
+    """Positions of a partition's rows in id order (ties in path order), each id once: the
+    first file in path order keeps it (see _unique_ids)."""
+    order = pc.sort_indices(part.select(["id", SEQ]), sort_keys=[("id", "ascending"), (SEQ, "ascending")])
+    ids = pc.take(part.column("id"), order)
+    if len(ids) < 2:
+        return order.to_numpy()
+    repeat = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
+    order = order.to_numpy()
+    if not repeat.any():
+        return order
+    return order[np.concatenate([[True], ~repeat])]
 
 
 def _check_apart(src: Path, out: Path) -> None:
@@ -410,10 +446,15 @@ def _dedup_reject(path: str, verdicts, row: int, kept_id: str, kept_paths: dict[
                   duplicate_of=kept_id)
 
 
-def _set_split_columns(table: pa.Table, groups: list, buckets: list) -> pa.Table:
-    table = table.set_column(table.schema.get_field_index("split_group"), "split_group", pa.array(groups, pa.string()))
-    return table.set_column(table.schema.get_field_index("split_bucket"), "split_bucket",
-                            pa.array(buckets, pa.int32()))
+def _set_split_columns(table: pa.Table, groups: list, buckets: list, clusters: list | None = None) -> pa.Table:
+    # The schema's own fields (not null): the shard writer joins tables made here and elsewhere.
+    names = [("split_group", groups, pa.string()), ("split_bucket", buckets, pa.int32())]
+    if clusters is not None:
+        names.append(("dup_cluster", clusters, pa.string()))
+    for name, values, typ in names:
+        where = table.schema.get_field_index(name)
+        table = table.set_column(where, table.schema.field(where), pa.array(values, typ))
+    return table
 
 
 def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:

@@ -60,11 +60,15 @@ class ShardWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = pa.concat_tables(self._pending).cast(self.schema)
+        # Chunked as it came: the writer reads a row group's rows across chunks, so joining
+        # them first would only copy the pending rows once more.
+        table = pa.concat_tables(self._pending)
+        if not table.schema.equals(self.schema, check_metadata=False):
+            table = table.cast(self.schema)
         self._pending, self._pending_bytes = [], 0
         per_group = max(1, int(table.num_rows * self.row_group_bytes / max(1, table.nbytes)))
         for start in range(0, table.num_rows, per_group):
-            self._write_group(table.slice(start, per_group).combine_chunks())
+            self._write_group(table.slice(start, per_group))
 
     def _write_group(self, group: pa.Table) -> None:
         if self._writer is not None and self._shard_bytes + group.nbytes > self.shard_bytes:
