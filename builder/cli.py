@@ -197,6 +197,9 @@ def _add_split_flags(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import memory
+
+    memory.for_this_process()  # before pyarrow loads: this process is ours
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                         format="%(message)s", stream=sys.stderr)

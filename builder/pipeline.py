@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from splits import SplitSpec, StreamingSplit, assign, build_manifest, write_manifest
 
-from . import __version__
+from . import __version__, memory
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
@@ -101,7 +101,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     by path, file content, settings and tool version, so a rebuild redoes only changed files
     (deleting it is always safe). Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
-    _use_jemalloc()
+    memory.in_running_process()
     settings = settings or BuildSettings()
     split_spec = split_spec or DEFAULT_SPLIT
     src = Path(source) if source is not None else SAMPLE_DIR
@@ -491,6 +491,7 @@ def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, worke
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(articles), unit="file", desc="reading", disable=not progress, leave=False)
     pool = None
+    started_server = False
     try:
         if workers == 1 or len(articles) < _INLINE_BELOW:
             _init_worker(settings, None if cache_dir is None else str(cache_dir), own_process=False)
@@ -501,6 +502,7 @@ def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, worke
             # Workers fork from a server that imported the reader once: each starts at once
             # and shares those pages with the others instead of importing them itself.
             context.set_forkserver_preload(["builder.pipeline"])
+            started_server = not _forkserver_running()
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                        initargs=(settings, None if cache_dir is None else str(cache_dir)))
             chunks = _bounded_map(pool, articles, window=4 * workers)
@@ -511,7 +513,29 @@ def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, worke
         bar.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+            if started_server:
+                _stop_forkserver()
         _close_worker()
+
+
+def _forkserver_running() -> bool:
+    from multiprocessing import forkserver
+
+    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None) is not None
+
+
+def _stop_forkserver() -> None:
+    """Stop the fork server this build started: idle, it holds the preloaded reader (~85 MB)
+    through the rest of the build. A later build starts it again. (multiprocessing's own
+    stop method, private, hence the care: without it the server simply lives on.)"""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        try:
+            stop()
+        except OSError:
+            pass
 
 
 def read_and_process(item: tuple[str, str], settings: BuildSettings, cache: ResultCache | None = None) -> FileResult:
@@ -584,18 +608,6 @@ _WORKER_SETTINGS: BuildSettings | None = None
 _WORKER_CACHE: ResultCache | None = None
 
 
-def _use_jemalloc() -> None:
-    """Arrow's jemalloc pool, where this pyarrow has it: the default (mimalloc) kept ~180 MB
-    of freed row-group buffers resident after the card read 100,000 rows back, jemalloc ~45 MB.
-    ARROW_DEFAULT_MEMORY_POOL, when set, still decides."""
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return
-    try:
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except (NotImplementedError, pa.ArrowException):
-        pass
-
-
 class _NoPandas:
     """A meta-path finder that refuses pandas (None in sys.modules does not stop Cython's import)."""
 
@@ -627,8 +639,8 @@ def skip_pandas_probe() -> None:
 
 def _init_worker(settings: BuildSettings, cache_dir: str | None, own_process: bool = True) -> None:
     global _WORKER_SETTINGS, _WORKER_CACHE
-    _use_jemalloc()
     if own_process:
+        memory.for_worker()
         skip_pandas_probe()
     _WORKER_SETTINGS = settings
     _WORKER_CACHE = ResultCache(cache_dir, settings) if cache_dir else None

@@ -100,7 +100,9 @@ class BackgroundPlots:
     def __init__(self) -> None:
         import multiprocessing
 
-        context = multiprocessing.get_context("forkserver")
+        # spawn: a fresh interpreter that imports this module and matplotlib only; starting
+        # it does not wait for the imports (a fork server would first load its preloads).
+        context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._proc = context.Process(target=_serve, args=(child,), daemon=True, name="corpus-plots")
         self._proc.start()

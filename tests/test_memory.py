@@ -1,0 +1,53 @@
+"""The build's allocator choices, each checked in a fresh process (they are process-wide)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+
+def run(code: str, **env) -> str:
+    full = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                          env=full).stdout.strip()
+
+
+def test_the_command_process_gives_all_of_arrow_the_system_pool():
+    code = ("from builder import memory; memory.for_this_process(); import pyarrow as pa; "
+            "print(pa.default_memory_pool().backend_name)")
+    assert run(code) == "system"
+
+
+@pytest.mark.skipif("jemalloc" not in pa.supported_memory_backends(), reason="pyarrow built without jemalloc")
+def test_a_pool_the_user_chose_still_decides():
+    code = ("from builder import memory; memory.for_this_process(); import pyarrow as pa; "
+            "print(pa.default_memory_pool().backend_name)")
+    assert run(code, ARROW_DEFAULT_MEMORY_POOL="jemalloc") == "jemalloc"
+
+
+@pytest.mark.skipif("jemalloc" not in pa.supported_memory_backends(), reason="pyarrow built without jemalloc")
+def test_workers_keep_the_fast_pool_and_a_library_caller_gets_the_lean_one():
+    code = ("import pyarrow as pa; from builder import memory; memory.for_worker(); "
+            "a = pa.default_memory_pool().backend_name; memory.in_running_process(); "
+            "print(a, pa.default_memory_pool().backend_name)")
+    assert run(code) == "jemalloc system"
+
+
+def test_a_parallel_build_stops_the_fork_server_it_started(tmp_path):
+    from conftest import article, distinct_text, write_corpus
+
+    files = {f"a/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(210)}
+    src = write_corpus(tmp_path / "src", files)
+    code = (f"from builder.pipeline import build, _forkserver_running\n"
+            f"if __name__ == '__main__':\n"
+            f"    build({str(src)!r}, {str(tmp_path / 'out')!r}, workers=2, progress=False)\n"
+            f"    print(_forkserver_running())\n")
+    script = tmp_path / "run.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], check=True, capture_output=True, text=True,
+                         cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.path.dirname(__file__)}).stdout
+    assert out.strip() == "False"
