@@ -18,34 +18,88 @@ from .errors import Reject
 
 class ArticleList(Sequence):
     """(shown path, file path) of each article, in path order, stored compactly: the relative
-    paths in one byte buffer (about 70 bytes a file, against 560 for a list of tuples of
-    str), so a million files cost tens of megabytes, not half a gigabyte."""
+    paths front-coded in one byte buffer (each as the length it shares with the one before
+    plus the rest, the whole path every 32nd entry so any entry decodes from a restart
+    point). Paths in path order share most of their bytes (`source/_posts/金融/新浪财经/国内/`):
+    about 25 bytes a file, against 70 for the paths themselves and 560 for a list of tuples."""
+
+    _RESTART = 32
 
     def __init__(self, root: str) -> None:
         self.root = root
         self._blob = bytearray()
-        self._ends = array("Q")
+        self._restarts = array("Q")
+        self._n = 0
+        self._last = b""
 
     def append(self, rel: str) -> None:
-        self._blob += rel.encode("utf-8", "surrogateescape")
-        self._ends.append(len(self._blob))
+        data = rel.encode("utf-8", "surrogateescape")
+        shared = 0
+        if self._n % self._RESTART == 0:
+            self._restarts.append(len(self._blob))
+        else:
+            last, limit = self._last, min(len(data), len(self._last))
+            while shared < limit and data[shared] == last[shared]:
+                shared += 1
+        _put_varint(self._blob, shared)
+        _put_varint(self._blob, len(data) - shared)
+        self._blob += data[shared:]
+        self._last = data
+        self._n += 1
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return self._n
 
-    def _item(self, i: int) -> tuple[str, str]:
-        start = self._ends[i - 1] if i else 0
-        rel = self._blob[start:self._ends[i]].decode("utf-8", "surrogateescape")
+    def _decode(self, start: int, stop: int) -> list[str]:
+        """The relative paths of entries start..stop-1, decoded from start's restart point."""
+        out: list[str] = []
+        if start >= stop:
+            return out
+        blob, k = self._blob, start - start % self._RESTART
+        at = self._restarts[k // self._RESTART]
+        prev = b""
+        while k < stop:
+            shared, at = _get_varint(blob, at)
+            length, at = _get_varint(blob, at)
+            prev = prev[:shared] + bytes(blob[at:at + length])
+            at += length
+            if k >= start:
+                out.append(prev.decode("utf-8", "surrogateescape"))
+            k += 1
+        return out
+
+    def _item(self, rel: str) -> tuple[str, str]:
         return display_path(rel), os.path.join(self.root, rel)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [self._item(k) for k in range(*i.indices(len(self)))]
+            start, stop, step = i.indices(len(self))
+            if step == 1:
+                return [self._item(rel) for rel in self._decode(start, stop)]
+            return [self[k] for k in range(start, stop, step)]
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        return self._item(i)
+        return self._item(self._decode(i, i + 1)[0])
+
+
+def _put_varint(buf: bytearray, value: int) -> None:
+    while value >= 0x80:
+        buf.append((value & 0x7F) | 0x80)
+        value >>= 7
+    buf.append(value)
+
+
+def _get_varint(buf: bytearray, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
 
 
 @dataclass

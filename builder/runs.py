@@ -60,14 +60,14 @@ class PartitionedSpill:
     """Append rows (Arrow tables in `schema`) to id-range partitions."""
 
     def __init__(self, folder: Path, schema: pa.Schema, expected_rows: int, *, buffer_rows: int = 4000,
-                 max_open: int | None = None):
+                 buffer_bytes: int = 8 * 2**20, max_open: int | None = None):
         self.folder = folder
         self.schema = schema
         wanted = partition_count(expected_rows)
         self.n = partition_count(expected_rows, open_file_budget(wanted) if max_open is None else max_open)
-        self.buffer_rows = buffer_rows
+        self.buffer_rows, self.buffer_bytes = buffer_rows, buffer_bytes
         self._buffer: list[pa.Table] = []
-        self._buffered = 0
+        self._buffered = self._buffered_bytes = 0
         self._writers: dict[int, ipc.RecordBatchFileWriter] = {}
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -75,11 +75,14 @@ class PartitionedSpill:
         return int(row_id[:4], 16) * self.n // _KEY_SPACE
 
     def add(self, table: pa.Table) -> None:
-        """Rows to spill; they are buffered and written in batches of about `buffer_rows`."""
+        """Rows to spill; they are buffered and written in batches of about `buffer_rows` or
+        `buffer_bytes`, whichever comes first (a flush holds the batch three times over:
+        the tables, their concatenation, the copy sorted by partition)."""
         if table.num_rows:
             self._buffer.append(table)
             self._buffered += table.num_rows
-        if self._buffered >= self.buffer_rows:
+            self._buffered_bytes += table.nbytes
+        if self._buffered >= self.buffer_rows or self._buffered_bytes >= self.buffer_bytes:
             self.flush()
 
     def flush(self) -> None:
@@ -87,7 +90,7 @@ class PartitionedSpill:
             return
         table = pa.concat_tables(self._buffer).combine_chunks()
         self._buffer.clear()
-        self._buffered = 0
+        self._buffered = self._buffered_bytes = 0
         part = np.fromiter((self.partition_of(i) for i in table.column("id").to_pylist()), np.int64, table.num_rows)
         order = np.argsort(part, kind="stable")
         table, part = table.take(pa.array(order)), part[order]

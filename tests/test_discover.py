@@ -52,3 +52,25 @@ def test_walk_order_is_the_order_of_whole_paths(tmp_path):
     assert rels == sorted(names)
     assert found.articles[-1] == (rels[-1], str(tmp_path / rels[-1]))
     assert found.articles[1:3] == [(r, str(tmp_path / r)) for r in rels[1:3]]
+
+
+def test_article_list_round_trips_every_entry_and_slice():
+    import pytest
+
+    from builder.discover import ArticleList
+
+    rels = sorted({f"source/_posts/金融/新浪财经/国内/{i:05d}-{'x' * (i % 7)}.md" for i in range(300)}
+                  | {"a.md", "a/b.md", "a/b/c" * 40 + ".md", "z/\udcff-raw-byte.md", "短.md"})
+    items = ArticleList("/root")
+    for rel in rels:
+        items.append(rel)
+    assert len(items) == len(rels)
+    assert [items[i][1] for i in range(len(rels))] == [f"/root/{r}" for r in rels]
+    assert items[-1] == items[len(rels) - 1]
+    for start, stop in [(0, 0), (0, 1), (31, 33), (30, 97), (290, 400), (5, 5)]:
+        assert [p for _, p in items[start:stop]] == [f"/root/{r}" for r in rels[start:stop]]
+    assert [p for _, p in items[3:50:7]] == [f"/root/{r}" for r in rels[3:50:7]]
+    raw = rels.index("z/\udcff-raw-byte.md")
+    assert items[raw][0] == "z/\\xff-raw-byte.md"  # shown: the raw byte escaped, never an unencodable str
+    with pytest.raises(IndexError):
+        items[len(rels)]
