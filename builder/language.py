@@ -30,12 +30,25 @@ _BOUNDS = np.array([0x41, 0x5B, 0x61, 0x7B,          # A-Z, a-z
 _LATIN, _HANGUL, _KANA, _HAN = (1, 3), (5, 9, 17), (7, 11, 21), (13, 15, 19)
 
 
+def _script_table() -> np.ndarray:
+    """Script of every BMP code point (0 other, 1 Han, 2 kana, 3 hangul, 4 ASCII letter), from
+    the ranges above; every range lies in the BMP, so a code point past it is 'other'."""
+    interval = np.searchsorted(_BOUNDS, np.arange(0x10000, dtype=np.uint32), side="right")
+    table = np.zeros(0x10000, dtype=np.uint8)
+    for code, intervals in ((1, _HAN), (2, _KANA), (3, _HANGUL), (4, _LATIN)):
+        table[np.isin(interval, intervals)] = code
+    return table
+
+
+_SCRIPT = _script_table()
+
+
 def script_counts(text: str) -> tuple[int, int, int, int]:
-    """(Han, kana, hangul, ASCII letters) in `text`: one vectorised pass, no per-match objects."""
+    """(Han, kana, hangul, ASCII letters) in `text`: one table look-up per character, vectorised
+    (a range search per character cost four times as much on a short sample)."""
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-    n = np.bincount(np.searchsorted(_BOUNDS, cps, side="right"), minlength=len(_BOUNDS) + 1)
-    return (int(n[list(_HAN)].sum()), int(n[list(_KANA)].sum()), int(n[list(_HANGUL)].sum()),
-            int(n[list(_LATIN)].sum()))
+    n = np.bincount(_SCRIPT[np.minimum(cps, 0xFFFF)], minlength=5).tolist()
+    return n[1], n[2], n[3], n[4]
 
 
 def detect_language(text: str) -> str:

@@ -586,6 +586,15 @@ def _within(seconds: float, fn, *args):
     setitimer) fn runs without a limit. A timer and handler the caller had are restored."""
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         return fn(*args)
+    if _WORKER_ALARM:  # a worker process of ours: the handler is in place, no timer to restore
+        try:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, seconds)
+                return fn(*args)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except _FileTimeout:
+            return None
     old_handler = signal.signal(signal.SIGALRM, _on_alarm)
     started = time.monotonic()
     old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -605,6 +614,7 @@ def _within(seconds: float, fn, *args):
 
 
 _WORKER_SETTINGS: BuildSettings | None = None
+_WORKER_ALARM = False  # the SIGALRM handler of _within is installed for the process's life
 _WORKER_CACHE: ResultCache | None = None
 
 
@@ -638,9 +648,14 @@ def skip_pandas_probe() -> None:
 
 
 def _init_worker(settings: BuildSettings, cache_dir: str | None, own_process: bool = True) -> None:
-    global _WORKER_SETTINGS, _WORKER_CACHE
+    global _WORKER_SETTINGS, _WORKER_CACHE, _WORKER_ALARM
     if own_process:
         memory.for_worker()
+        if hasattr(signal, "setitimer"):
+            # Once, not per file: installing a handler through the signal module cost more
+            # than the timer itself.
+            signal.signal(signal.SIGALRM, _on_alarm)
+            _WORKER_ALARM = True
         skip_pandas_probe()
     _WORKER_SETTINGS = settings
     _WORKER_CACHE = ResultCache(cache_dir, settings) if cache_dir else None
