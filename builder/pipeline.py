@@ -541,34 +541,52 @@ def _stop_forkserver() -> None:
 def read_and_process(item: tuple[str, str], settings: BuildSettings, cache: ResultCache | None = None) -> FileResult:
     """Read one file (respecting the size limit before reading) and process its bytes, or take
     the cached result for the same path, bytes and settings. A new result carries `cache_key`."""
+    return _read_and_process_many([item], settings, cache)[0]
+
+
+def _read_and_process_many(items: list[tuple[str, str]], settings: BuildSettings,
+                           cache: ResultCache | None) -> list[FileResult]:
+    """read_and_process for a run of files, with one cache look-up for all of them."""
+    read = [_read(item, settings) for item in items]
+    keys = [result_key(rel, digest) if data is not None else None for rel, data, digest, _ in read]
+    hits = cache.get_many([k for k in keys if k is not None]) if cache is not None else {}
+    results = []
+    for (rel, data, digest, failed), key in zip(read, keys):
+        if failed is not None:
+            results.append(failed)
+            continue
+        hit = hits.get(key)
+        if hit is not None:
+            hit.cache_key = None  # stored already
+            results.append(hit)
+            continue
+        result = _within(settings.max_seconds_per_file, process_file, rel, data, settings)
+        if result is None:
+            limit = settings.max_seconds_per_file
+            result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
+                                                                    "(max_seconds_per_file)"))
+        result.sha256 = digest
+        if result.reject is None or result.reject.reason != "timeout":  # a timeout may pass next time
+            result.cache_key = key
+        results.append(result)
+    return results
+
+
+def _read(item: tuple[str, str], settings: BuildSettings) -> tuple[str, bytes | None, str | None, FileResult | None]:
+    """(path, bytes, sha256, None), or (path, None, None, the reject) for a file not read."""
     rel, path = item
     try:
         size = os.path.getsize(path)
         if size > settings.max_file_bytes:
             # Not read, so in the input manifest by size: what the reject was decided on.
-            return FileResult(rel, reject=Reject(rel, "too_large",
-                                                 f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
-                              sha256=f"size:{size}")
+            return rel, None, None, FileResult(
+                rel, reject=Reject(rel, "too_large", f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
+                sha256=f"size:{size}")
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        return FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}"))
-    digest = hashlib.sha256(data).hexdigest()
-    key = result_key(rel, digest)
-    if cache is not None:
-        hit = cache.get(key)
-        if hit is not None:
-            hit.cache_key = None  # stored already
-            return hit
-    result = _within(settings.max_seconds_per_file, process_file, rel, data, settings)
-    if result is None:
-        limit = settings.max_seconds_per_file
-        result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
-                                                                "(max_seconds_per_file)"))
-    result.sha256 = digest
-    if result.reject is None or result.reject.reason != "timeout":  # a timeout may pass next time
-        result.cache_key = key
-    return result
+        return rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}"))
+    return rel, data, hashlib.sha256(data).hexdigest(), None
 
 
 class _FileTimeout(BaseException):
@@ -674,7 +692,7 @@ def _worker_batch(items: list[tuple[str, str]]) -> Chunk:
     cache, one transaction a chunk."""
     settings = _WORKER_SETTINGS
     assert settings is not None
-    results = [read_and_process(item, settings, _WORKER_CACHE) for item in items]
+    results = _read_and_process_many(items, settings, _WORKER_CACHE)
     unsigned = [r for r in results if r.row is not None and r.signature is None]
     if unsigned:
         for r, sig in zip(unsigned, signatures([r.row["text"] for r in unsigned], settings.dedup)):

@@ -33,3 +33,13 @@ def test_a_broken_file_is_replaced_not_trusted(tmp_path):
     again = ResultCache(tmp_path, S)
     assert again.get(b"k") is None
     assert sqlite3.connect(again.path).execute("SELECT COUNT(*) FROM results").fetchone() == (0,)
+
+
+def test_get_many_returns_the_cached_ones_across_query_batches(tmp_path):
+    cache = ResultCache(tmp_path, S)
+    stored = {result_key(f"{i}.md", "00"): FileResult(f"{i}.md") for i in range(0, 1200, 2)}
+    cache.put_many(list(stored.items()))
+    asked = [result_key(f"{i}.md", "00") for i in range(1200)]  # half cached, over two batches of 500
+    found = cache.get_many(asked)
+    assert found == stored
+    assert cache.get_many([]) == {}
