@@ -1,3 +1,4 @@
+import hashlib
 import random
 from datetime import datetime, timezone
 
@@ -266,3 +267,49 @@ def test_ids_of_any_form_in_one_batch():
     index = DedupIndex(S)
     index.add_many(["0123456789abcdef", "not-a-hex-id-xyz"], ["h1", "h2"], sig, date_keys=[0, 0], n_chars=[8, 8])
     assert [r.id for r in index.results()] == ["0123456789abcdef", "not-a-hex-id-xyz"]
+
+
+def _window_pairs_reference(text_hashes, sigs, settings, window):
+    """Candidate pairs by brute force: per band, the members of each bucket in slot order
+    (text-hash rank), every two within `window` places."""
+    from builder.dedup import _digest64
+
+    digests = [_digest64(h) for h in text_hashes]
+    rank = {d: r for r, d in enumerate(sorted(set(digests)))}
+    bands, rows = settings.lsh_bands
+    pairs = set()
+    for b in range(bands):
+        buckets = {}
+        for i, sig in enumerate(sigs):
+            buckets.setdefault(tuple(sig[b * rows:(b + 1) * rows].tolist()), set()).add(rank[digests[i]])
+        for members in buckets.values():
+            members = sorted(members)
+            for x in range(len(members)):
+                for y in range(x + 1, min(len(members), x + window + 1)):
+                    pairs.add((members[x], members[y]))
+    return pairs
+
+
+def test_big_buckets_repeated_across_bands_give_the_same_candidates_as_brute_force():
+    # Template-like texts: the same big bucket in band after band (skipped after the first),
+    # one that changes a member in a later band (not skipped), and random rows.
+    rng = np.random.default_rng(5)
+    settings = DedupSettings()
+    bands, rows = settings.lsh_bands
+    n = 120
+    sigs = rng.integers(0, 2**31, size=(n, settings.num_perm), dtype=np.uint32)
+    template = rng.integers(0, 2**31, size=settings.num_perm, dtype=np.uint32)
+    for b in range(bands):  # rows 0-29: one bucket in every band
+        sigs[:30, b * rows:(b + 1) * rows] = template[b * rows:(b + 1) * rows]
+    other = rng.integers(0, 2**31, size=settings.num_perm, dtype=np.uint32)
+    for b in range(0, bands, 2):  # rows 30-49 in even bands, rows 31-50 in odd ones
+        sigs[30:50, b * rows:(b + 1) * rows] = other[b * rows:(b + 1) * rows]
+    for b in range(1, bands, 2):
+        sigs[31:51, b * rows:(b + 1) * rows] = other[b * rows:(b + 1) * rows]
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]
+    index = DedupIndex(settings, bucket_window=4)
+    index.add_many([f"{i:016x}" for i in range(n)], hashes, sigs, date_keys=[0] * n, n_chars=[100] * n)
+    index.results_arrays()
+    expected = _window_pairs_reference(hashes, sigs, settings, window=4)
+    assert index.stats()["candidate_pairs"] == len(expected) > 0
+    index.close()
