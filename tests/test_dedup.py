@@ -290,9 +290,9 @@ def _window_pairs_reference(text_hashes, sigs, settings, window):
     return pairs
 
 
-def test_big_buckets_repeated_across_bands_give_the_same_candidates_as_brute_force():
-    # Template-like texts: the same big bucket in band after band (skipped after the first),
-    # one that changes a member in a later band (not skipped), and random rows.
+def test_candidate_pairs_equal_a_brute_force_reference():
+    # Template-like texts: the same big bucket (over the window) in band after band, one that
+    # changes a member from band to band, and random rows.
     rng = np.random.default_rng(5)
     settings = DedupSettings()
     bands, rows = settings.lsh_bands
