@@ -4,18 +4,24 @@ The per-file work is a pure function of (path within the source, file bytes, set
 its result (row or reject, warnings, MinHash signature) is cached under a key made of exactly
 those: the path, the file's sha256, the settings' fingerprint and the tool version. Changing
 any of them misses the cache; nothing else can make a cached result stale. One SQLite file
-per (settings, version); workers read it concurrently, the main process writes (WAL mode).
+per (settings, version); workers read it concurrently, one writer thread in the main process
+writes what they computed (WAL mode: readers never wait for the writer, and a single writer
+never waits for another: two workers writing for themselves lost ~9 s to the write lock in a
+100,000-file build).
 Deleting the cache folder is always safe.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 import sqlite3
 from pathlib import Path
 
 from . import __version__
 from .settings import BuildSettings
+
+log = logging.getLogger(__name__)
 
 
 def result_key(rel_path: str, file_sha256: str) -> bytes:
@@ -68,10 +74,17 @@ class ResultCache:
                     pass
         return found
 
+    @staticmethod
+    def encode(value: object) -> bytes:
+        """The stored form of a result (put_blobs takes it; made where the result is)."""
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
     def put_many(self, items: list[tuple[bytes, object]]) -> None:
-        if not items:
+        self.put_blobs([(k, self.encode(v)) for k, v in items])
+
+    def put_blobs(self, rows: list[tuple[bytes, bytes]]) -> None:
+        if not rows:
             return
-        rows = [(k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in items]
         try:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT OR REPLACE INTO results (key, value) VALUES (?, ?)", rows)
@@ -84,3 +97,37 @@ class ResultCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+class CacheWriter:
+    """ResultCache.put_blobs on a thread of its own, fed by a bounded queue: the main process
+    stores what the workers computed while it goes on reading their results (SQLite releases
+    the GIL while it writes). `close` waits for everything queued to be stored."""
+
+    def __init__(self, cache: ResultCache, *, max_pending: int = 16) -> None:
+        import queue
+        import threading
+
+        self.cache = cache
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._thread = threading.Thread(target=self._run, name="corpus-cache-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, rows: list[tuple[bytes, bytes]]) -> None:
+        if rows:
+            self._queue.put(rows)
+
+    def _run(self) -> None:
+        while True:
+            rows = self._queue.get()
+            if rows is None:
+                return
+            try:
+                self.cache.put_blobs(rows)
+            except Exception as exc:  # a cache that cannot be written costs time later, never this build
+                log.warning("cannot write to the result cache %s: %s", self.cache.path, exc)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self.cache.close()

@@ -31,7 +31,7 @@ from . import __version__, memory
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
-from .cache import ResultCache, result_key
+from .cache import CacheWriter, ResultCache, result_key
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
 from .errors import OutputError, Reject, SourceError
@@ -476,18 +476,20 @@ class Chunk:
     files: list[tuple[str, str | None, Reject | None, list[str]]]
     table: pa.Table
     signatures: np.ndarray
+    to_store: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, encoded result) for the cache
 
 
 def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, workers: int | None,
                  progress: bool, cache_dir: str | os.PathLike | None = None) -> Iterator[Chunk]:
-    """Every article's result, in path order, a chunk at a time. Whoever computes a result
-    also stores it in the cache (workers write to it themselves)."""
+    """Every article's result, in path order, a chunk at a time. Workers look results up in
+    the cache and encode the new ones; one writer thread here stores them."""
     from tqdm import tqdm
 
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(articles), unit="file", desc="reading", disable=not progress, leave=False)
     pool = None
     started_server = False
+    writer = CacheWriter(ResultCache(cache_dir, settings)) if cache_dir is not None else None
     try:
         if workers == 1 or len(articles) < _INLINE_BELOW:
             _init_worker(settings, None if cache_dir is None else str(cache_dir), own_process=False)
@@ -503,10 +505,15 @@ def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, worke
                                        initargs=(settings, None if cache_dir is None else str(cache_dir)))
             chunks = _bounded_map(pool, articles, window=4 * workers)
         for chunk in chunks:
+            if writer is not None:
+                writer.put(chunk.to_store)
+                chunk.to_store = []
             yield chunk
             bar.update(len(chunk.files))
     finally:
         bar.close()
+        if writer is not None:
+            writer.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
             if started_server:
@@ -693,18 +700,18 @@ def _worker_batch(items: list[tuple[str, str]]) -> Chunk:
     if unsigned:
         for r, sig in zip(unsigned, signatures([r.row["text"] for r in unsigned], settings.dedup)):
             r.signature = sig
-    if _WORKER_CACHE is not None:
-        fresh = [r for r in results if r.cache_key is not None]
-        keys = [r.cache_key for r in fresh]
-        for r in fresh:
-            r.cache_key = None  # not part of the stored value
-        _WORKER_CACHE.put_many(list(zip(keys, fresh)))
+    to_store = []
+    if _WORKER_CACHE is not None:  # encoded here, in parallel; stored by the main process's writer
+        for r in results:
+            if r.cache_key is not None:
+                key, r.cache_key = r.cache_key, None  # the key is not part of the stored value
+                to_store.append((key, ResultCache.encode(r)))
     rows = [r for r in results if r.row is not None]
     sigs = (np.stack([r.signature for r in rows]) if rows
             else np.empty((0, settings.dedup.num_perm), dtype=np.uint32))
     return Chunk(files=[(r.path, r.sha256, r.reject, r.warnings) for r in results],
                  table=_rows_table([_placeholders(dict(r.row)) for r in rows]),
-                 signatures=sigs)
+                 signatures=sigs, to_store=to_store)
 
 
 def _rows_table(rows: list[dict]) -> pa.Table:

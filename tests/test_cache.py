@@ -43,3 +43,15 @@ def test_get_many_returns_the_cached_ones_across_query_batches(tmp_path):
     found = cache.get_many(asked)
     assert found == stored
     assert cache.get_many([]) == {}
+
+
+def test_the_writer_thread_stores_everything_queued_before_close(tmp_path):
+    from builder.cache import CacheWriter
+
+    writer = CacheWriter(ResultCache(tmp_path, S), max_pending=2)  # a full queue makes put wait, never drop
+    for i in range(40):
+        writer.put([(result_key(f"{i}.md", "00"), ResultCache.encode(FileResult(f"{i}.md")))])
+    writer.put([])
+    writer.close()
+    found = ResultCache(tmp_path, S).get_many([result_key(f"{i}.md", "00") for i in range(40)])
+    assert sorted(r.path for r in found.values()) == sorted(f"{i}.md" for i in range(40))
