@@ -117,15 +117,22 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     report.ignored = found.ignored
     rejects: list[Reject] = list(found.rejects)
     inputs = InputManifest()
-    # The card's plots are drawn by a helper process started now: it imports matplotlib
-    # while the workers start (a core is idle then) and draws once the statistics are in.
-    # Started after reading instead, a rebuild from the cache waited for it at the end.
-    plotter = BackgroundPlots() if plots_in_background(len(found.articles), _INLINE_BELOW) else None
+    # The card's plots are drawn by a helper process that imports matplotlib on an idle core:
+    # from the start when the readers leave a core free, else once reading is done (the
+    # stages after it run on one core). Started with the build in every case, it added its
+    # 66 MB to the reading phase, the peak of a 100,000-file build.
+    cores = os.cpu_count() or 1
+    background = plots_in_background(len(found.articles), _INLINE_BELOW)
+    plotter = None
     with spill_folder(out) as work:
         try:
+            if background and (workers or cores) < cores:
+                plotter = BackgroundPlots()
             spill = _read_all(found, settings, workers, progress, cache_dir, work, report, rejects, inputs)
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
+            if background and plotter is None:
+                plotter = BackgroundPlots()
             dups = _find_duplicates(spill, settings, work, report)
             log.info("assigning splits")
             plan = _plan_splits(spill, split_spec, dups, report)
