@@ -605,10 +605,10 @@ class DedupIndex:
         slots = np.fromfile(slot_path, dtype=np.int64)
         slot_path.unlink()
         # Pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair. Templated
-        # corpora (a shared disclaimer paragraph) give millions of candidates, found again in
-        # band after band: de-duplicated as they come, whenever the new ones outgrow the
-        # distinct ones so far, so memory holds about twice the distinct pairs, not every
-        # band's copy of them.
+        # corpora (a shared disclaimer paragraph) give millions of candidates (4 million at a
+        # million make_corpus.py files, ~125,000 new ones a band): de-duplicated whenever the
+        # new ones outgrow the distinct ones so far, so memory holds about twice the distinct
+        # pairs rather than every band's finds at once.
         distinct = np.empty(0, dtype=np.uint64)
         found: list[np.ndarray] = []
         pending = 0

@@ -277,14 +277,15 @@ def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, re
 def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan,
                   data_dir: Path) -> None:
     """Pass 2: every column, in id order, each row to its split's shards. What goes where is
-    worked out on a partition's small columns first; the rows themselves are copied once (one
-    `take` puts them in split-then-id order), and each split's shards get a zero-copy slice."""
+    worked out on a partition's small columns first; then each split's rows are copied once,
+    in id order (one `take` a split), never the signatures."""
     writers = {name: ShardWriter(data_dir, name) for name, _ in spec.splits}
     split_names = [name for name, _ in spec.splits]
     at = done = 0
     for part in spill.partitions():
         part = part.drop_columns([SIGNATURE])  # never written: not worth copying
-        order = _id_order(part)  # unique ids, in id order: positions at..at+n of the sequence
+        order, first = _id_order(part)
+        order = order[first]  # unique ids, in id order: positions at..at+n of the sequence
         n = len(order)
         keep = dups.verdicts.keep[at:at + n]
         clusters = pc.take(part.column("id"), pa.array(order)).to_pylist()
@@ -322,20 +323,6 @@ def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, p
                                                    [buckets[i] for i in picked], [clusters[i] for i in picked]))
     for writer in writers.values():
         writer.close()
-
-
-def _id_order(part: pa.Table) -> np.ndarray:
-    """Positions of a partition's rows in id order (ties in path order), each id once: the
-    first file in path order keeps it (see _unique_ids)."""
-    order = pc.sort_indices(part.select(["id", SEQ]), sort_keys=[("id", "ascending"), (SEQ, "ascending")])
-    ids = pc.take(part.column("id"), order)
-    if len(ids) < 2:
-        return order.to_numpy()
-    repeat = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
-    order = order.to_numpy()
-    if not repeat.any():
-        return order
-    return order[np.concatenate([[True], ~repeat])]
 
 
 def _check_apart(src: Path, out: Path) -> None:
@@ -407,20 +394,29 @@ def _signatures_of(part: pa.Table) -> np.ndarray:
 def _unique_ids(part: pa.Table) -> tuple[pa.Table, list[tuple[str, str, str, list]]]:
     """Sort a partition by id (ties in path order) and drop the rows whose id an earlier file
     took; returns the rows kept and (path, id, kept path, warnings) of those dropped."""
-    part = part.sort_by([("id", "ascending"), (SEQ, "ascending")])
-    ids = part.column("id").to_pylist()
-    repeat = [k for k in range(1, len(ids)) if ids[k] == ids[k - 1]]
-    if not repeat:
+    order, first = _id_order(part)
+    part = part.take(pa.array(order))
+    if first.all():
         return part, []
+    ids = part.column("id").to_pylist()
     paths = part.column("source_path").to_pylist()
     warnings = part.column("warnings").to_pylist() if "warnings" in part.column_names else [[]] * len(ids)
-    first = {}
-    for k in range(len(ids)):
-        first.setdefault(ids[k], paths[k])
-    gone = [(paths[k], ids[k], first[ids[k]], warnings[k]) for k in repeat]
-    keep = np.ones(len(ids), dtype=bool)
-    keep[repeat] = False
-    return part.filter(pa.array(keep)), gone
+    kept_path = {}
+    for k in np.flatnonzero(first).tolist():
+        kept_path[ids[k]] = paths[k]
+    gone = [(paths[k], ids[k], kept_path[ids[k]], warnings[k]) for k in np.flatnonzero(~first).tolist()]
+    return part.filter(pa.array(first)), gone
+
+
+def _id_order(part: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """The partition's row positions in id order (ties in path order), and which of them is
+    the first of its id: the first file in path order keeps an id, later ones are dropped."""
+    order = pc.sort_indices(part.select(["id", SEQ]), sort_keys=[("id", "ascending"), (SEQ, "ascending")])
+    ids = pc.take(part.column("id"), order)
+    first = np.ones(len(ids), dtype=bool)
+    if len(ids) > 1:
+        first[1:] = ~pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
+    return order.to_numpy(), first
 
 
 def _apply_dedup(part: pa.Table, dups: _Duplicates, at: int) -> pa.Table:
