@@ -51,3 +51,10 @@ def test_a_parallel_build_stops_the_fork_server_it_started(tmp_path):
     out = subprocess.run([sys.executable, str(script)], check=True, capture_output=True, text=True,
                          cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.path.dirname(__file__)}).stdout
     assert out.strip() == "False"
+
+
+def test_processes_the_build_owns_skip_pyarrows_pandas_import_but_keep_to_pandas():
+    code = ("import sys; from builder.pipeline import skip_pandas_probe; import pyarrow as pa; "
+            "skip_pandas_probe(); pa.array(['x']); a = 'pandas' in sys.modules; "
+            "df = pa.table({'x': [1]}).to_pandas(); print(a, len(df))")
+    assert run(code) == "False 1"
