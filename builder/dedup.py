@@ -351,6 +351,20 @@ def date_key(date: datetime | None) -> int:
     return (date - _EPOCH) // timedelta(microseconds=1)
 
 
+def _merge_unique(distinct: np.ndarray, found: list[np.ndarray]) -> np.ndarray:
+    """The sorted distinct values of `distinct` and the arrays in `found`, sorted in place
+    (np.unique makes one more copy of them all)."""
+    merged = np.concatenate([distinct, *found])
+    found.clear()  # the caller's list: its arrays are in `merged` now
+    merged.sort()
+    if len(merged) < 2:
+        return merged
+    first = np.empty(len(merged), dtype=bool)
+    first[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=first[1:])
+    return merged[first]
+
+
 def _components(n: int, edges: np.ndarray) -> np.ndarray:
     """Connected components of n nodes: each node's smallest member (so the result does not
     depend on edge order). Union by the smaller root, then pointer jumping in numpy."""
@@ -626,11 +640,9 @@ class DedupIndex:
                 found.append((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
                 pending += len(found[-1])
             if pending > max(len(distinct), 1 << 20):
-                distinct = np.unique(np.concatenate([distinct, *found]))
-                found, pending = [], 0
-        if found:
-            distinct = np.unique(np.concatenate([distinct, *found]))
-        return distinct
+                distinct, found, pending = _merge_unique(distinct, found), [], 0
+        del ks, ss, slots
+        return _merge_unique(distinct, found) if found else distinct
 
     @staticmethod
     def _unpack(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -670,8 +682,8 @@ class DedupIndex:
             pairs = self._candidate_pairs(rep_row, slot_of_row)
             n_candidates = len(pairs)
             verified = []
-            for start in range(0, n_candidates, 1 << 20):  # a bounded slice of the pairs at a time
-                a, b = self._unpack(pairs[start:start + (1 << 20)])
+            for start in range(0, n_candidates, 1 << 18):  # a bounded slice of the pairs at a time
+                a, b = self._unpack(pairs[start:start + (1 << 18)])
                 sims = self._similarities(rep_row[a], rep_row[b])
                 ok = sims >= self.settings.threshold - 1e-9
                 verified.append(np.stack([a[ok], b[ok]], axis=1))
