@@ -129,6 +129,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             if background and (workers or cores) < cores:
                 plotter = BackgroundPlots()
             spill = _read_all(found, settings, workers, progress, cache_dir, work, report, rejects, inputs)
+            del found  # the paths (36 MB a million files) are in the spill now
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
             if background and plotter is None:
