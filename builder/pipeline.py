@@ -282,6 +282,7 @@ def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, p
     in id order (one `take` a split), never the signatures."""
     writers = {name: ShardWriter(data_dir, name) for name, _ in spec.splits}
     split_names = [name for name, _ in spec.splits]
+    code = {name: k for k, name in enumerate(split_names)}  # None (dropped by the split): past the end
     at = done = 0
     for part in spill.partitions():
         part = part.drop_columns([SIGNATURE])  # never written: not worth copying
@@ -289,11 +290,7 @@ def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, p
         order = order[first]  # unique ids, in id order: positions at..at+n of the sequence
         n = len(order)
         keep = dups.verdicts.keep[at:at + n]
-        clusters = pc.take(part.column("id"), pa.array(order)).to_pylist()
-        lo = bisect.bisect_left(dups.clustered, (at, ""))
-        hi = bisect.bisect_left(dups.clustered, (at + n, ""))
-        for i, kid in dups.clustered[lo:hi]:
-            clusters[i - at] = kid
+        clusters = _clusters(pc.take(part.column("id"), pa.array(order)).to_pylist(), dups, at)
         at += n
         if not keep.all():
             order = order[keep]
@@ -312,7 +309,6 @@ def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, p
         done += n
         # Each split's rows copied on their own (id order kept): a slice of one copy for all
         # would pin the whole partition in a small split's pending rows until it flushes.
-        code = {name: k for k, name in enumerate(split_names)}
         codes = np.fromiter((code.get(x, len(split_names)) for x in splits), np.int64, n)
         body = part.drop_columns([SEQ])
         for k, name in enumerate(split_names):
@@ -424,18 +420,28 @@ def _apply_dedup(part: pa.Table, dups: _Duplicates, at: int) -> pa.Table:
     """Rows at..at+n of the id-ordered sequence (this partition, repeated ids gone): set
     dup_cluster and drop the copies that are not kept."""
     n = part.num_rows
-    lo = bisect.bisect_left(dups.clustered, (at, ""))
-    hi = bisect.bisect_left(dups.clustered, (at + n, ""))
-    if lo == hi:
+    if not _clustered_in(dups, at, n):  # nobody here joined another's cluster, so nothing is dropped
         return part
-    clusters = part.column("dup_cluster").to_pylist()
-    for i, kid in dups.clustered[lo:hi]:
-        clusters[i - at] = kid
+    clusters = _clusters(part.column("id").to_pylist(), dups, at)
     where = part.schema.get_field_index("dup_cluster")
     # The schema's own field (not null): the shard writer joins partitions with and without dups.
     part = part.set_column(where, part.schema.field(where), pa.array(clusters, pa.string()))
     keep = dups.verdicts.keep[at:at + n]
     return part if keep.all() else part.filter(pa.array(keep))
+
+
+def _clustered_in(dups: _Duplicates, at: int, n: int) -> list[tuple[int, str]]:
+    """(position, kept member's id) of the rows at..at+n that are not their cluster's kept member."""
+    lo = bisect.bisect_left(dups.clustered, (at, ""))
+    return dups.clustered[lo:bisect.bisect_left(dups.clustered, (at + n, ""), lo)]
+
+
+def _clusters(ids: list[str], dups: _Duplicates, at: int) -> list[str]:
+    """dup_cluster of the rows at..at+len(ids) of the id-ordered sequence, whose ids these are."""
+    clusters = list(ids)
+    for i, kid in _clustered_in(dups, at, len(ids)):
+        clusters[i - at] = kid
+    return clusters
 
 
 def _dedup_reject(path: str, verdicts, row: int, kept_id: str, kept_paths: dict[str, str]) -> Reject:

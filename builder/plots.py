@@ -51,9 +51,8 @@ def write_plots(folder: str | Path, *, months: Sequence[tuple[str, int]], length
     except ImportError:  # installed but broken (a missing shared library): no plots, not a failed build
         return []
 
-    numbers = dict(months=months, length_bins=length_bins, length_counts=length_counts, length_median=length_median,
-                   composition=composition, composition_labels=composition_labels)
-    plots = planned(**numbers)
+    plots = planned(months=months, length_bins=length_bins, length_counts=length_counts,
+                    length_median=length_median, composition=composition, composition_labels=composition_labels)
     assets = Path(folder) / ASSETS
     if plots:
         assets.mkdir(parents=True, exist_ok=True)
