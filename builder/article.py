@@ -66,8 +66,6 @@ class FileResult:
     reject: Reject | None = None
     warnings: list[str] = field(default_factory=list)
     sha256: str | None = None  # of the file's bytes, for the build's input manifest
-    signature: Any = None      # the text's MinHash signature (numpy), computed by the worker
-    cache_key: bytes | None = None  # set on a result computed anew, for the result cache
 
 
 def process_file(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:

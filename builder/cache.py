@@ -1,133 +1,270 @@
-"""A content-addressed cache of per-file results, so a rebuild redoes only changed files.
+"""The build cache: the previous build's per-file results, so a rebuild redoes only what changed.
 
-The per-file work is a pure function of (path within the source, file bytes, settings), so
-its result (row or reject, warnings, MinHash signature) is cached under a key made of exactly
-those: the path, the file's sha256, the settings' fingerprint and the tool version. Changing
-any of them misses the cache; nothing else can make a cached result stale. One SQLite file
-per (settings, version); workers read it concurrently and encode what they computed, one
-writer thread in the main process stores it (WAL mode: readers never wait for the writer,
-and no writer waits for another). Filling the cache costs a build ~8 s per 100,000 files
-(pickling, SQLite inserts); a one-off build is faster with --no-cache.
-Deleting the cache folder is always safe.
+The per-file work is a pure function of (path within the source, file bytes, settings): a
+result computed once for a file's content holds for as long as its path, its sha256, the
+settings and the tool version are the same. A build with a cache folder keeps, per (source
+folder, settings, tool version), what its reading pass produced:
+
+- `files.arrow`: one entry per article file, in path order: the file's stat (size, mtime,
+  ctime, inode), its sha256, and what it became: a row (its place in path order) or a reject
+  (reason and message), with its warnings;
+- `part-*.arrow`: the rows themselves with their MinHash signatures, as the build's spill
+  wrote them (the spill's own files are moved here, not copied).
+
+A rebuild walks the new file list and the old entries side by side (both in path order). A
+file whose stat is unchanged is taken as it was, unread, if it was hashed while already older
+than the build that hashed it (git's rule against a file changed within the same clock tick);
+a file whose stat changed is read and hashed, and taken as it was if its sha256 is the same;
+only the others are processed. Rows taken come from the old part files by position, as
+Arrow, without passing through Python.
+
+Only the last build of a (source, settings, version) is kept: a cache the size of one build,
+swapped in whole when a build succeeds. A build holds a lock on the one it uses; a second
+build of the same source at the same time builds without it. Deleting the folder is always
+safe.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-import pickle
-import sqlite3
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
 
 from . import __version__
 from .settings import BuildSettings
 
 log = logging.getLogger(__name__)
 
+FORMAT = 3  # v1, v2: an SQLite table of pickled results per (path, sha256); removed when met
+# A file is trusted by its stat only if it was hashed while its mtime and ctime were this far
+# in the past: a write in the same clock tick as the hashing (coarse file system clocks tick
+# every 1-2 s) would otherwise leave the stat unchanged and the content stale.
+TRUST_MARGIN_NS = 2_000_000_000
 
-def result_key(rel_path: str, file_sha256: str) -> bytes:
-    return hashlib.sha256(f"{rel_path}\0{file_sha256}".encode("utf-8", "surrogateescape")).digest()
+INDEX_SCHEMA = pa.schema([
+    pa.field("path", pa.string(), False),
+    pa.field("size", pa.int64(), False),
+    pa.field("mtime_ns", pa.int64(), False),
+    pa.field("ctime_ns", pa.int64(), False),
+    pa.field("ino", pa.uint64(), False),
+    pa.field("sha256", pa.string()),          # None: the file was not read (too large, unreadable)
+    pa.field("trusted", pa.bool_(), False),   # hashed while older than TRUST_MARGIN_NS
+    pa.field("seq", pa.int64(), False),       # the row's place in path order; -1 for a reject
+    pa.field("reason", pa.string()),          # the reject's reason and message
+    pa.field("message", pa.string()),
+    pa.field("warnings", pa.list_(pa.string()), False),
+])
 
 
-class ResultCache:
-    """get/put per-file results; one instance per process (SQLite connections are not shared)."""
+class Stat(NamedTuple):
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    ino: int
 
-    def __init__(self, folder: str | Path, settings: BuildSettings):
+
+def stat_of(st: os.stat_result) -> Stat:
+    return Stat(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def trusted(stat: Stat, hashed_at_ns: int) -> bool:
+    """Whether a file with this stat, hashed at `hashed_at_ns` or later, can be known by it."""
+    return max(stat.mtime_ns, stat.ctime_ns) + TRUST_MARGIN_NS < hashed_at_ns
+
+
+class Entry(NamedTuple):
+    """What one article file became in a build, and how to know the file again."""
+
+    path: str
+    stat: Stat
+    sha256: str | None
+    trusted: bool
+    seq: int                 # -1: a reject
+    reason: str | None
+    message: str | None
+    warnings: list[str]
+
+    @property
+    def reusable(self) -> bool:
+        # An unread file and a timeout are decided afresh every time (the next try may pass).
+        return self.sha256 is not None and self.reason != "timeout"
+
+
+class PreviousBuild:
+    """The cached build of a source, opened for reading: its entries, streamed in path order,
+    and its part files."""
+
+    def __init__(self, folder: Path, meta: dict) -> None:
+        self.folder = folder
+        self.n_partitions: int = meta["n_partitions"]
+        self.n_rows: int = meta["n_rows"]
+
+    def entries(self) -> Iterator[Entry]:
+        with pa.memory_map(str(self.folder / "files.arrow")) as source:
+            reader = ipc.open_file(source)
+            for k in range(reader.num_record_batches):
+                batch = reader.get_batch(k)
+                columns = [batch.column(name).to_pylist() for name in INDEX_SCHEMA.names]
+                for (path, size, mtime, ctime, ino, sha, ok, seq, reason, message, warnings) in zip(*columns):
+                    yield Entry(path, Stat(size, mtime, ctime, ino), sha, ok, seq, reason, message, warnings)
+
+    def part(self, k: int) -> Path:
+        return self.folder / f"part-{k:05d}.arrow"
+
+
+class Lookup:
+    """The previous build's entry for each path, asked in path order: a merge of two sorted
+    streams, so no map of a million paths is held."""
+
+    def __init__(self, entries: Iterator[Entry]) -> None:
+        self._entries = entries
+        self._next = next(entries, None)
+
+    def find(self, path: str) -> Entry | None:
+        while self._next is not None and self._next.path < path:
+            self._next = next(self._entries, None)
+        if self._next is not None and self._next.path == path:
+            return self._next
+        return None
+
+
+class IndexWriter:
+    """files.arrow, written a batch at a time as the build reads."""
+
+    def __init__(self, path: Path, *, batch: int = 4096) -> None:
+        self._writer = ipc.new_file(str(path), INDEX_SCHEMA)
+        self._batch = batch
+        self._rows: list[Entry] = []
+        self.n = 0
+
+    def add(self, entry: Entry) -> None:
+        self._rows.append(entry)
+        self.n += 1
+        if len(self._rows) >= self._batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        rows = self._rows
+        stats = [e.stat for e in rows]
+        arrays = [
+            [e.path for e in rows], [s.size for s in stats], [s.mtime_ns for s in stats],
+            [s.ctime_ns for s in stats], [s.ino for s in stats], [e.sha256 for e in rows],
+            [e.trusted for e in rows], [e.seq for e in rows], [e.reason for e in rows],
+            [e.message for e in rows], [e.warnings for e in rows],
+        ]
+        self._writer.write_batch(pa.record_batch(
+            [pa.array(a, type=f.type) for a, f in zip(arrays, INDEX_SCHEMA)], schema=INDEX_SCHEMA))
+        self._rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+def _lock(path: Path):
+    """An exclusive lock held for as long as the returned file is open; None if another
+    process holds it. Where there is no fcntl, every build gets it."""
+    fh = open(path, "a+b")
+    try:
+        import fcntl
+    except ImportError:
+        return fh
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return None
+    return fh
+
+
+@dataclass
+class BuildCache:
+    """The cache folder's view for one build of `source` with `settings`."""
+
+    folder: Path
+    key: str
+    row_schema: pa.Schema
+
+    @classmethod
+    def for_build(cls, folder: str | os.PathLike, source: str | os.PathLike, settings: BuildSettings,
+                  row_schema: pa.Schema) -> "BuildCache":
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tag = hashlib.sha256(f"{settings.fingerprint}\0{__version__}".encode()).hexdigest()[:16]
-        # v2: values are plain pickles (v1 zlib-compressed them: 1.45x smaller, but compressing
-        # cost more per file than reading it, on every build that fills the cache).
-        self.path = folder / f"results-v2-{tag}.sqlite"
-        self._db = self._open()
+        for old in folder.glob("results-v[12]-*.sqlite*"):  # the cache's earlier formats: never read again
+            old.unlink(missing_ok=True)
+        what = f"{os.path.realpath(source)}\0{settings.fingerprint}\0{__version__}\0{FORMAT}"
+        return cls(folder, hashlib.sha256(what.encode("utf-8", "surrogateescape")).hexdigest()[:16], row_schema)
 
-    def _open(self, retry: bool = True) -> sqlite3.Connection:
+    def __post_init__(self) -> None:
+        self._lock = None
+
+    @property
+    def store(self) -> Path:
+        return self.folder / f"build-{self.key}"
+
+    def acquire(self) -> bool:
+        """Lock this source's cached build for this build; False if another build holds it."""
+        self._lock = _lock(self.folder / f"build-{self.key}.lock")
+        if self._lock is None:
+            log.info("another build is using the cache of this source: building without it")
+            return False
+        for stale in self.folder.glob(f".build-{self.key}.*"):  # left by a build that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        return True
+
+    def previous(self) -> PreviousBuild | None:
+        """The cached build, if there is a whole one in this format (a damaged one is ignored)."""
+        if self._lock is None:
+            return None
         try:
-            db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("CREATE TABLE IF NOT EXISTS results (key BLOB PRIMARY KEY, value BLOB NOT NULL)")
-            return db
-        except sqlite3.DatabaseError:
-            if not retry:
-                raise
-            # A damaged cache is only lost time: start it anew.
-            self.path.unlink(missing_ok=True)
-            return self._open(retry=False)
+            meta = json.loads((self.store / "meta.json").read_text(encoding="utf-8"))
+            prev = PreviousBuild(self.store, meta)
+            for k in range(prev.n_partitions):  # every part file whole (its footer readable) and ours
+                path = prev.part(k)
+                if path.exists() and not ipc.open_file(str(path)).schema.equals(self.row_schema):
+                    raise ValueError(f"{path.name} has another schema")
+            if not ipc.open_file(str(self.store / "files.arrow")).schema.equals(INDEX_SCHEMA):
+                raise ValueError("files.arrow has another schema")
+            return prev
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+            log.warning("ignoring the damaged build cache %s: %s", self.store, exc)
+            return None
 
-    def get(self, key: bytes):
-        return self.get_many([key]).get(key)
-
-    def get_many(self, keys: list[bytes]) -> dict:
-        """{key: result} for the keys that are cached: one query for a chunk of files."""
-        found: dict = {}
-        for start in range(0, len(keys), 500):  # under SQLite's limit on query parameters
-            part = keys[start:start + 500]
-            try:
-                rows = self._db.execute(f"SELECT key, value FROM results WHERE key IN ({','.join('?' * len(part))})",
-                                        part).fetchall()
-            except sqlite3.DatabaseError:
-                continue
-            for key, value in rows:
-                try:
-                    found[key] = pickle.loads(value)
-                except Exception:  # a damaged entry is a miss, never a wrong result
-                    pass
-        return found
-
-    @staticmethod
-    def encode(value: object) -> bytes:
-        """The stored form of a result (put_blobs takes it; made where the result is)."""
-        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def put_many(self, items: list[tuple[bytes, object]]) -> None:
-        self.put_blobs([(k, self.encode(v)) for k, v in items])
-
-    def put_blobs(self, rows: list[tuple[bytes, bytes]]) -> None:
-        if not rows:
+    def install(self, staged: Path, *, n_partitions: int, n_rows: int) -> None:
+        """Make `staged` (files.arrow and the part files) the cached build of this source."""
+        if self._lock is None:
             return
+        (staged / "meta.json").write_text(json.dumps({"n_partitions": n_partitions, "n_rows": n_rows}),
+                                          encoding="utf-8")
+        incoming = Path(tempfile.mkdtemp(prefix=f".build-{self.key}.in-", dir=self.folder))
         try:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO results (key, value) VALUES (?, ?)", rows)
-            self._db.execute("COMMIT")
-        except sqlite3.DatabaseError:
-            try:
-                self._db.execute("ROLLBACK")
-            except sqlite3.DatabaseError:
-                pass
+            shutil.move(str(staged), str(incoming / "b"))  # a rename when on one disk, else a copy
+            old = self.folder / f".build-{self.key}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if self.store.exists():
+                os.rename(self.store, old)
+            os.rename(incoming / "b", self.store)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
 
-    def close(self) -> None:
-        self._db.close()
+    def discard(self) -> None:
+        """Delete this source's cached build (found damaged)."""
+        shutil.rmtree(self.store, ignore_errors=True)
 
-
-class CacheWriter:
-    """ResultCache.put_blobs on a thread of its own, fed by a bounded queue: the main process
-    stores what the workers computed while it goes on reading their results (SQLite releases
-    the GIL while it writes). `close` waits for everything queued to be stored."""
-
-    def __init__(self, cache: ResultCache, *, max_pending: int = 16) -> None:
-        import queue
-        import threading
-
-        self.cache = cache
-        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
-        self._thread = threading.Thread(target=self._run, name="corpus-cache-writer", daemon=True)
-        self._thread.start()
-
-    def put(self, rows: list[tuple[bytes, bytes]]) -> None:
-        if rows:
-            self._queue.put(rows)
-
-    def _run(self) -> None:
-        while True:
-            rows = self._queue.get()
-            if rows is None:
-                return
-            try:
-                self.cache.put_blobs(rows)
-            except Exception as exc:  # a cache that cannot be written costs time later, never this build
-                log.warning("cannot write to the result cache %s: %s", self.cache.path, exc)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        self.cache.close()
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None

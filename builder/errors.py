@@ -28,6 +28,11 @@ class OutputError(CorpusError):
     """The output folder cannot be written."""
 
 
+class CacheError(CorpusError):
+    """The build cache gave fewer rows than its index promised (its files were changed or
+    damaged): it is deleted, and the build stops rather than lose rows."""
+
+
 class RuleError(ConfigError):
     """A boilerplate rule file is invalid."""
 

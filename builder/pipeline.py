@@ -31,13 +31,13 @@ from . import __version__, memory
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
-from .cache import CacheWriter, ResultCache, result_key
+from .cache import BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat, stat_of, trusted
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
-from .errors import OutputError, Reject, SourceError
+from .errors import CacheError, OutputError, Reject, SourceError
 from .output import atomic_output
 from .settings import BuildSettings
-from .runs import PartitionedSpill, spill_folder
+from .runs import PartitionedSpill, partition_count, read_renumbered, spill_folder
 from .schema import ROW_SCHEMA
 from .write import ShardWriter, write_split
 
@@ -48,7 +48,8 @@ SAMPLE_DIR = Path(__file__).with_name("sample")
 # articles never moves; with --keep-duplicates a cluster's rows move together.
 DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
 _INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
-_CHUNK = 64  # files a worker task reads (and caches in one transaction)
+_CHUNK = 64  # files a worker task reads
+_SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
 
 
 @dataclass
@@ -64,6 +65,9 @@ class BuildReport:
     dedup: dict = field(default_factory=dict)
     audit: dict = field(default_factory=dict)
     seconds: float = 0.0
+    # Article files whose result the cache gave: known by their stat (unread) or read and found
+    # the same bytes. Not in the published summary: a cached build's output equals a clean one's.
+    from_cache: Counter = field(default_factory=Counter)
 
     @property
     def balanced(self) -> bool:
@@ -75,6 +79,7 @@ class BuildReport:
             "rejected": dict(sorted(self.rejected.items())), "ignored": dict(sorted(self.ignored.items())),
             "warnings": dict(sorted(self.warnings.items())), "splits": self.splits, "dedup": self.dedup,
             "accounting_ok": self.balanced, "seconds": round(self.seconds, 3),
+            "from_cache": dict(sorted(self.from_cache.items())),
         }
 
     def summary_lines(self) -> list[str]:
@@ -87,6 +92,8 @@ class BuildReport:
             f"rejected: {fmt(self.rejected)}",
             f"ignored by suffix: {fmt(self.ignored)}",
             f"warnings: {fmt(self.warnings)}",
+            f"taken from the cache: {sum(self.from_cache.values())} files"
+            f" ({self.from_cache['stat']} unread, {self.from_cache['bytes']} read and the same)",
             f"written to {self.output} in {self.seconds:.1f} s",
         ]
 
@@ -97,10 +104,12 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
           card_template: str | os.PathLike | None = None,
           cache_dir: str | os.PathLike | None = None) -> BuildReport:
     """Build the dataset folder `output` from the article files under `source` (default: the
-    bundled sample corpus). `cache_dir` keeps per-file results (row or reject, signature) keyed
-    by path, file content, settings and tool version, so a rebuild redoes only changed files
-    (deleting it is always safe). Returns the report; raises CorpusError subclasses for bad calls."""
+    bundled sample corpus). `cache_dir` keeps this build's per-file results (row or reject,
+    signature) by path and file content, for this source, settings and tool version, so a
+    rebuild redoes only changed files (deleting it is always safe; see builder.cache).
+    Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
+    started_ns = time.time_ns()
     memory.in_running_process()
     settings = settings or BuildSettings()
     split_spec = split_spec or DEFAULT_SPLIT
@@ -112,6 +121,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     read_template(card_template)  # a bad template fails now, not after the whole read
     report = BuildReport(source=str(src), output=str(out))
 
+    cache = BuildCache.for_build(cache_dir, src, settings, _spill_schema(settings)) if cache_dir is not None else None
     found = discover(src, settings.suffixes)
     report.files_found = found.n_found
     report.ignored = found.ignored
@@ -126,15 +136,24 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     plotter = None
     with spill_folder(out) as work:
         try:
+            held = cache is not None and cache.acquire()  # else another build of this source holds it
+            previous = cache.previous() if held else None
+            staged = work / "cache" if held else None
             if background and (workers or cores) < cores:
                 plotter = BackgroundPlots()
-            spill = _read_all(found, settings, workers, progress, cache_dir, work, report, rejects, inputs)
+            spill = _read_all(found, settings, workers, progress, previous, staged, started_ns, work,
+                              report, rejects, inputs)
             del found  # the paths (36 MB a million files) are in the spill now
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
             if background and plotter is None:
                 plotter = BackgroundPlots()
             dups = _find_duplicates(spill, settings, work, report)
+            if spill.base_rows != spill.base_expected:
+                cache.discard()
+                raise CacheError(f"the build cache {cache.store} gave {spill.base_rows} of the "
+                                 f"{spill.base_expected} rows it holds for this source: its files were "
+                                 "changed or damaged. It is deleted now; build again.")
             log.info("assigning splits")
             plan = _plan_splits(spill, split_spec, dups, report)
             rejects += plan.rejects
@@ -145,18 +164,22 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                        "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
             # The folder's content depends on the input only: not on where it sat on this machine
             # (a published card must not reveal local paths), nor on how fast the machine was.
-            for key in ("seconds", "source", "output"):
+            for key in ("seconds", "source", "output", "from_cache"):
                 summary.pop(key)
             rejects.sort(key=lambda r: r.path)
             log.info("writing shards")
             with atomic_output(out) as tmp:
-                _write_shards(spill, split_spec, dups, plan, tmp / "data")
+                _write_shards(spill, split_spec, dups, plan, tmp / "data", save_to=staged)
                 log.info("writing the card")
                 write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                                card_template=card_template, plotter=plotter)
+            if held:
+                cache.install(staged, n_partitions=spill.n, n_rows=spill.rows_total)
         finally:
             if plotter is not None:
                 plotter.close()
+            if cache is not None:
+                cache.release()
     report.seconds = time.perf_counter() - t0
     for line in report.summary_lines():
         log.debug(line)
@@ -165,26 +188,113 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
 
 # ---- the stages of a build ---------------------------------------------------------------------
 
-def _read_all(found, settings: BuildSettings, workers: int | None, progress: bool, cache_dir, work: Path,
+def _read_all(found, settings: BuildSettings, workers: int | None, progress: bool,
+              previous: PreviousBuild | None, staged: Path | None, started_ns: int, work: Path,
               report: BuildReport, rejects: list[Reject], inputs: InputManifest) -> PartitionedSpill:
     """Read every article (in workers): rows go to disk as they come, in id-range partitions,
     each with its MinHash signature and its place in path order; rejects to `rejects`. No
-    per-row state stays in memory."""
-    spill = PartitionedSpill(work, _spill_schema(settings), expected_rows=len(found.articles))
+    per-row state stays in memory. With the cached `previous` build, a file it knows is taken
+    from it (unread if its stat is unchanged, else if its sha256 is); with `staged`, what
+    became of each file is written there for the next build."""
+    schema = _spill_schema(settings)
+    # The cached build's partitions are read in place when this spill is cut the same way: kept
+    # while the corpus stays within a factor of two of its size, so partitions stay small.
+    same_cut = previous is not None and previous.n_partitions / 2 <= partition_count(len(found.articles)) \
+        <= previous.n_partitions * 2
+    spill = PartitionedSpill(work / "spill", schema, expected_rows=len(found.articles),
+                             n_partitions=previous.n_partitions if same_cut else None)
+    lookup = Lookup(previous.entries()) if previous is not None else None
+    remap = np.full(previous.n_rows if previous is not None else 0, -1, dtype=np.int64)
+    if staged is not None:
+        staged.mkdir()
+    index = IndexWriter(staged / "files.arrow") if staged is not None else None
     seq = 0
-    for chunk in _process_all(found.articles, settings, workers, progress, cache_dir):
-        for path, digest, reject, warnings in chunk.files:
-            inputs.add(path, digest or "unread")
-            if reject is not None:
-                rejects.append(reject)
+    for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
+                                    total=len(found.articles)):
+        new_seqs = []
+        for old, k in plan:
+            entry = old if k < 0 else None
+            if k >= 0:
+                path, digest, reject, warnings, stat, same = chunk.files[k]
+                if same:  # read again (its stat changed), and the same bytes
+                    entry = old._replace(stat=stat, trusted=trusted(stat, started_ns))
+            if entry is not None:
+                report.from_cache["stat" if k < 0 else "bytes"] += 1
+                inputs.add(entry.path, entry.sha256)
+                if entry.seq >= 0:
+                    remap[entry.seq] = seq
+                    entry = entry._replace(seq=seq)
+                    seq += 1
+                    report.warnings.update(entry.warnings)
+                else:
+                    rejects.append(Reject(entry.path, entry.reason, entry.message))
             else:
-                report.warnings.update(warnings)
-        n = chunk.table.num_rows
-        schema = spill.schema
-        spill.add(chunk.table.append_column(schema.field(SEQ), pa.array(range(seq, seq + n), pa.int64()))
-                  .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
-        seq += n
+                inputs.add(path, digest or "unread")
+                if reject is not None:
+                    rejects.append(reject)
+                else:
+                    report.warnings.update(warnings)
+                    new_seqs.append(seq)
+                    seq += 1
+                entry = Entry(path, stat or _NO_STAT, digest, stat is not None and trusted(stat, started_ns),
+                              new_seqs[-1] if reject is None else -1, reject and reject.reason,
+                              reject and reject.message, list(warnings))
+            if index is not None:
+                index.add(entry)
+        if new_seqs:
+            spill.add(chunk.table.append_column(schema.field(SEQ), pa.array(new_seqs, pa.int64()))
+                      .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
+    if index is not None:
+        index.close()
+    spill.rows_total = seq
+    if previous is not None:
+        _take_previous_rows(spill, previous, remap)
     return spill
+
+
+_NO_STAT = Stat(0, 0, 0, 0)
+
+
+def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[list[tuple[Entry | None, int]], list]]:
+    """The articles in path order as tasks: (plan, files to read). The plan has each article's
+    cached entry (or None) and its place among the files to read, or -1 if it is taken from
+    the cache unread. A task reads at most _CHUNK files and covers at most _SPAN articles."""
+    plan: list[tuple[Entry | None, int]] = []
+    items: list[tuple[str, str, str | None]] = []
+    for start in range(0, len(articles), 256):
+        for shown, path in articles[start:start + 256]:
+            old = lookup.find(shown) if lookup is not None else None
+            if old is not None and not old.reusable:
+                old = None
+            if old is not None and old.trusted:
+                try:
+                    if stat_of(os.stat(path)) == old.stat:
+                        plan.append((old, -1))
+                        continue
+                except OSError:
+                    pass  # read as any other file: its reader reports the problem
+            plan.append((old, len(items)))
+            items.append((shown, path, old.sha256 if old is not None else None))
+            if len(items) >= _CHUNK or len(plan) >= _SPAN:
+                yield plan, items
+                plan, items = [], []
+        if len(plan) >= _SPAN:
+            yield plan, items
+            plan, items = [], []
+    if plan:
+        yield plan, items
+
+
+def _take_previous_rows(spill: PartitionedSpill, previous: PreviousBuild, remap: np.ndarray) -> None:
+    """The rows the cache gave, into the spill: read in place from the cached part files when
+    the spill is cut into the same partitions (the usual case), else copied in."""
+    if spill.n == previous.n_partitions:
+        spill.use_base(previous.part, remap, SEQ)
+        return
+    for k in range(previous.n_partitions):
+        table = read_renumbered(previous.part(k), remap, SEQ)
+        if table is not None:
+            spill.add(table)
 
 
 @dataclass
@@ -276,15 +386,16 @@ def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, re
 
 
 def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan,
-                  data_dir: Path) -> None:
+                  data_dir: Path, *, save_to: Path | None = None) -> None:
     """Pass 2: every column, in id order, each row to its split's shards. What goes where is
     worked out on a partition's small columns first; then each split's rows are copied once,
-    in id order (one `take` a split), never the signatures."""
+    in id order (one `take` a split), never the signatures. With `save_to`, the partitions
+    are kept there (for the build cache)."""
     writers = {name: ShardWriter(data_dir, name) for name, _ in spec.splits}
     split_names = [name for name, _ in spec.splits]
     code = {name: k for k, name in enumerate(split_names)}  # None (dropped by the split): past the end
     at = done = 0
-    for part in spill.partitions():
+    for part in spill.partitions(save_to=save_to):
         part = part.drop_columns([SIGNATURE])  # never written: not worth copying
         order, first = _id_order(part)
         order = order[first]  # unique ids, in id order: positions at..at+n of the sequence
@@ -479,31 +590,30 @@ def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
 
 @dataclass
 class Chunk:
-    """What reading a run of files gives back, in path order: (path, file sha256, reject,
-    warnings) for every file, and the rows (the files without a reject) as one Arrow table
-    with their MinHash signatures. Columnar, so the main process never unpickles a row."""
+    """What reading a run of files gives back, in their order: (path, file sha256, reject,
+    warnings, stat, same as the cached bytes) for every file, and the rows (the files neither
+    rejected nor the same) as one Arrow table with their MinHash signatures. Columnar, so the
+    main process never unpickles a row."""
 
-    files: list[tuple[str, str | None, Reject | None, list[str]]]
+    files: list[tuple[str, str | None, Reject | None, list[str], Stat | None, bool]]
     table: pa.Table
     signatures: np.ndarray
-    to_store: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, encoded result) for the cache
 
 
-def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, workers: int | None,
-                 progress: bool, cache_dir: str | os.PathLike | None = None) -> Iterator[Chunk]:
-    """Every article's result, in path order, a chunk at a time. Workers look results up in
-    the cache and encode the new ones; one writer thread here stores them."""
+def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, workers: int | None,
+                 progress: bool, *, total: int) -> Iterator[tuple[list, Chunk | None]]:
+    """(plan, what reading its files gave) for each task, in order; files are read by workers
+    (or here, for one worker or a few files)."""
     from tqdm import tqdm
 
     workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(articles), unit="file", desc="reading", disable=not progress, leave=False)
+    bar = tqdm(total=total, unit="file", desc="reading", disable=not progress, leave=False)
     pool = None
     started_server = False
-    writer = CacheWriter(ResultCache(cache_dir, settings)) if cache_dir is not None else None
     try:
-        if workers == 1 or len(articles) < _INLINE_BELOW:
-            _init_worker(settings, None if cache_dir is None else str(cache_dir), own_process=False)
-            chunks = (_worker_batch(articles[i:i + _CHUNK]) for i in range(0, len(articles), _CHUNK))
+        if workers == 1 or total < _INLINE_BELOW:
+            _init_worker(settings, own_process=False)
+            done = ((plan, _worker_batch(items) if items else None) for plan, items in tasks)
         else:
             # forkserver: workers start from a clean process, not a fork of one holding Arrow threads.
             context = multiprocessing.get_context("forkserver")
@@ -511,24 +621,17 @@ def _process_all(articles: list[tuple[str, str]], settings: BuildSettings, worke
             # and shares those pages with the others instead of importing them itself.
             context.set_forkserver_preload(["builder.pipeline"])
             started_server = not _forkserver_running()
-            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                       initargs=(settings, None if cache_dir is None else str(cache_dir)))
-            chunks = _bounded_map(pool, articles, window=4 * workers)
-        for chunk in chunks:
-            if writer is not None:
-                writer.put(chunk.to_store)
-                chunk.to_store = []
-            yield chunk
-            bar.update(len(chunk.files))
+            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
+            done = _bounded_map(pool, tasks, window=4 * workers)
+        for plan, chunk in done:
+            yield plan, chunk
+            bar.update(len(plan))
     finally:
         bar.close()
-        if writer is not None:
-            writer.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
             if started_server:
                 _stop_forkserver()
-        _close_worker()
 
 
 def _forkserver_running() -> bool:
@@ -551,55 +654,42 @@ def _stop_forkserver() -> None:
             pass
 
 
-def read_and_process(item: tuple[str, str], settings: BuildSettings, cache: ResultCache | None = None) -> FileResult:
-    """Read one file (respecting the size limit before reading) and process its bytes, or take
-    the cached result for the same path, bytes and settings. A new result carries `cache_key`."""
-    return _read_and_process_many([item], settings, cache)[0]
+def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResult:
+    """Read one file (respecting the size limit before reading) and process its bytes."""
+    return _process_read(_read(item, settings), settings)
 
 
-def _read_and_process_many(items: list[tuple[str, str]], settings: BuildSettings,
-                           cache: ResultCache | None) -> list[FileResult]:
-    """read_and_process for a run of files, with one cache look-up for all of them."""
-    read = [_read(item, settings) for item in items]
-    keys = [result_key(rel, digest) if data is not None else None for rel, data, digest, _ in read]
-    hits = cache.get_many([k for k in keys if k is not None]) if cache is not None else {}
-    results = []
-    for (rel, data, digest, failed), key in zip(read, keys):
-        if failed is not None:
-            results.append(failed)
-            continue
-        hit = hits.get(key)
-        if hit is not None:
-            hit.cache_key = None  # stored already
-            results.append(hit)
-            continue
-        result = _within(settings.max_seconds_per_file, process_file, rel, data, settings)
-        if result is None:
-            limit = settings.max_seconds_per_file
-            result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
-                                                                    "(max_seconds_per_file)"))
-        result.sha256 = digest
-        if result.reject is None or result.reject.reason != "timeout":  # a timeout may pass next time
-            result.cache_key = key
-        results.append(result)
-    return results
+def _process_read(read: tuple, settings: BuildSettings) -> FileResult:
+    rel, data, digest, failed, _ = read
+    if failed is not None:
+        return failed
+    result = _within(settings.max_seconds_per_file, process_file, rel, data, settings)
+    if result is None:
+        limit = settings.max_seconds_per_file
+        result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
+                                                                "(max_seconds_per_file)"))
+    result.sha256 = digest
+    return result
 
 
-def _read(item: tuple[str, str], settings: BuildSettings) -> tuple[str, bytes | None, str | None, FileResult | None]:
-    """(path, bytes, sha256, None), or (path, None, None, the reject) for a file not read."""
+def _read(item: tuple[str, str], settings: BuildSettings) -> tuple[str, bytes | None, str | None, FileResult | None,
+                                                                    Stat | None]:
+    """(path, bytes, sha256, None, stat), or (path, None, None, the reject, stat or None) for a
+    file not read. The stat is taken before the bytes are read: a later write shows in it."""
     rel, path = item
     try:
-        size = os.path.getsize(path)
-        if size > settings.max_file_bytes:
-            # Not read, so in the input manifest by size: what the reject was decided on.
-            return rel, None, None, FileResult(
-                rel, reject=Reject(rel, "too_large", f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
-                sha256=f"size:{size}")
         with open(path, "rb") as fh:
+            stat = stat_of(os.fstat(fh.fileno()))
+            if stat.size > settings.max_file_bytes:
+                # Not read, so in the input manifest by size: what the reject was decided on.
+                return rel, None, None, FileResult(
+                    rel, reject=Reject(rel, "too_large",
+                                       f"{stat.size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
+                    sha256=f"size:{stat.size}"), stat
             data = fh.read()
     except OSError as exc:
-        return rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}"))
-    return rel, data, hashlib.sha256(data).hexdigest(), None
+        return rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}")), None
+    return rel, data, hashlib.sha256(data).hexdigest(), None, stat
 
 
 class _FileTimeout(BaseException):
@@ -646,7 +736,6 @@ def _within(seconds: float, fn, *args):
 
 _WORKER_SETTINGS: BuildSettings | None = None
 _WORKER_ALARM = False  # the SIGALRM handler of _within is installed for the process's life
-_WORKER_CACHE: ResultCache | None = None
 
 
 class _NoPandas:
@@ -678,8 +767,8 @@ def skip_pandas_probe() -> None:
         sys.meta_path.remove(finder)
 
 
-def _init_worker(settings: BuildSettings, cache_dir: str | None, own_process: bool = True) -> None:
-    global _WORKER_SETTINGS, _WORKER_CACHE, _WORKER_ALARM
+def _init_worker(settings: BuildSettings, own_process: bool = True) -> None:
+    global _WORKER_SETTINGS, _WORKER_ALARM
     if own_process:
         memory.for_worker()
         if hasattr(signal, "setitimer"):
@@ -689,39 +778,27 @@ def _init_worker(settings: BuildSettings, cache_dir: str | None, own_process: bo
             _WORKER_ALARM = True
         skip_pandas_probe()
     _WORKER_SETTINGS = settings
-    _WORKER_CACHE = ResultCache(cache_dir, settings) if cache_dir else None
 
 
-def _close_worker() -> None:
-    global _WORKER_CACHE
-    if _WORKER_CACHE is not None:
-        _WORKER_CACHE.close()
-        _WORKER_CACHE = None
-
-
-def _worker_batch(items: list[tuple[str, str]]) -> Chunk:
-    """Read a chunk of files: rows, rejects, and the MinHash signatures of new rows (signed
-    together: one numpy pass over the chunk, not one per text); store the new results in the
-    cache, one transaction a chunk."""
+def _worker_batch(items: list[tuple[str, str, str | None]]) -> Chunk:
+    """Read a run of files, each (shown path, file path, sha256 of the cached bytes or None):
+    a file with the cached bytes is only reported the same; the others are processed, and
+    their rows signed together (one numpy pass over the chunk, not one per text)."""
     settings = _WORKER_SETTINGS
     assert settings is not None
-    results = _read_and_process_many(items, settings, _WORKER_CACHE)
-    unsigned = [r for r in results if r.row is not None and r.signature is None]
-    if unsigned:
-        for r, sig in zip(unsigned, signatures([r.row["text"] for r in unsigned], settings.dedup)):
-            r.signature = sig
-    to_store = []
-    if _WORKER_CACHE is not None:  # encoded here, in parallel; stored by the main process's writer
-        for r in results:
-            if r.cache_key is not None:
-                key, r.cache_key = r.cache_key, None  # the key is not part of the stored value
-                to_store.append((key, ResultCache.encode(r)))
+    files, results = [], []
+    for rel, path, known in items:
+        read = _read((rel, path), settings)
+        if known is not None and read[2] == known:
+            files.append((rel, known, None, [], read[4], True))
+            continue
+        result = _process_read(read, settings)
+        results.append(result)
+        files.append((rel, result.sha256, result.reject, result.warnings, read[4], False))
     rows = [r for r in results if r.row is not None]
-    sigs = (np.stack([r.signature for r in rows]) if rows
+    sigs = (signatures([r.row["text"] for r in rows], settings.dedup) if rows
             else np.empty((0, settings.dedup.num_perm), dtype=np.uint32))
-    return Chunk(files=[(r.path, r.sha256, r.reject, r.warnings) for r in results],
-                 table=_rows_table([_placeholders(dict(r.row)) for r in rows]),
-                 signatures=sigs, to_store=to_store)
+    return Chunk(files=files, table=_rows_table([_placeholders(dict(r.row)) for r in rows]), signatures=sigs)
 
 
 def _rows_table(rows: list[dict]) -> pa.Table:
@@ -730,16 +807,20 @@ def _rows_table(rows: list[dict]) -> pa.Table:
                                 schema=ROW_SCHEMA)
 
 
-def _bounded_map(pool: ProcessPoolExecutor, items: list, *, window: int, chunk: int = _CHUNK) -> Iterator[Chunk]:
-    """Results in input order with at most `window` chunks in flight: workers never run far
-    ahead of the main process, so finished rows never pile up in memory."""
+def _bounded_map(pool: ProcessPoolExecutor, tasks: Iterator[tuple[list, list]], *,
+                 window: int) -> Iterator[tuple[list, Chunk | None]]:
+    """(plan, chunk) in task order with at most `window` tasks in flight: workers never run
+    far ahead of the main process, so finished rows never pile up in memory."""
     from collections import deque
 
     pending: deque = deque()
-    chunks = (items[i:i + chunk] for i in range(0, len(items), chunk))
-    for part in chunks:
-        pending.append(pool.submit(_worker_batch, part))
+
+    def done(plan, future):
+        return plan, future.result() if future is not None else None
+
+    for plan, items in tasks:
+        pending.append((plan, pool.submit(_worker_batch, items) if items else None))
         if len(pending) >= window:
-            yield pending.popleft().result()
+            yield done(*pending.popleft())
     while pending:
-        yield pending.popleft().result()
+        yield done(*pending.popleft())

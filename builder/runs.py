@@ -9,6 +9,7 @@ k-way merge: one pass, no heap, memory bounded by one partition.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -60,11 +61,16 @@ class PartitionedSpill:
     """Append rows (Arrow tables in `schema`) to id-range partitions."""
 
     def __init__(self, folder: Path, schema: pa.Schema, expected_rows: int, *, buffer_rows: int = 4000,
-                 buffer_bytes: int = 8 * 2**20, max_open: int | None = None):
+                 buffer_bytes: int = 8 * 2**20, max_open: int | None = None, n_partitions: int | None = None):
         self.folder = folder
         self.schema = schema
-        wanted = partition_count(expected_rows)
-        self.n = partition_count(expected_rows, open_file_budget(wanted) if max_open is None else max_open)
+        # n_partitions: the count of an earlier spill whose files this one reads as its base.
+        wanted = partition_count(expected_rows) if n_partitions is None else n_partitions
+        self.n = max(1, min(wanted, open_file_budget(wanted) if max_open is None else max_open))
+        self._base: tuple | None = None
+        self.base_rows = 0  # rows the last pass over the partitions took from the base
+        self.base_expected = 0  # rows the base should give: a pass that finds fewer lost some
+        self.rows_total = 0  # set by the caller: rows spilled plus rows of the base kept
         self.buffer_rows, self.buffer_bytes = buffer_rows, buffer_bytes
         self._buffer: list[pa.Table] = []
         self._buffered = self._buffered_bytes = 0
@@ -106,26 +112,75 @@ class PartitionedSpill:
         for writer in self._writers.values():
             writer.close()
 
-    def partitions(self, *, columns: list[str] | None = None, keep: bool = False) -> Iterator[pa.Table]:
+    def use_base(self, part_path, remap: np.ndarray, seq_column: str) -> None:
+        """Rows of an earlier spill of the same partitioning (the cached build's), taken into
+        each partition as it is read: `part_path(k)` is the earlier partition k's file, and a
+        row with `seq_column` = s is kept, renumbered to remap[s], if remap[s] >= 0."""
+        self._base = (part_path, remap, seq_column)
+        self.base_expected = int(np.count_nonzero(remap >= 0))
+
+    def partitions(self, *, columns: list[str] | None = None, keep: bool = False,
+                   save_to: Path | None = None) -> Iterator[pa.Table]:
         """Each partition's rows (only `columns`, if given), partitions in id order; rows
-        within one are not sorted. Unless `keep`, a partition's file is deleted once read."""
+        within one are not sorted. Unless `keep`, a partition's file is deleted once read, or
+        with `save_to` (all columns) kept there as part-NNNNN.arrow: moved when the partition
+        is this spill's file alone, else written."""
         self.close()
+        self.base_rows = 0
         for part in range(self.n):
             path = self._path(part)
-            if not path.exists():
+            tables = [t for t in (self._read_base(part, columns), _read(path, columns)) if t is not None]
+            if not tables:
                 continue
-            # Memory-mapped: reading a few columns touches only their pages.
-            with pa.memory_map(str(path)) as source:
-                table = ipc.open_file(source).read_all()
-                if columns is not None:
-                    table = table.select(columns)
-                table = table.combine_chunks()  # a copy: independent of the mapping
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
+            if save_to is not None:
+                saved = save_to / path.name
+                if len(tables) == 1 and path.exists():
+                    os.replace(path, saved)
+                else:
+                    with ipc.new_file(str(saved), self.schema) as writer:
+                        writer.write_table(table)
             if not keep:
-                path.unlink()  # free the disk as we go
+                path.unlink(missing_ok=True)  # free the disk as we go
             yield table
+
+    def _read_base(self, part: int, columns: list[str] | None) -> pa.Table | None:
+        if self._base is None:
+            return None
+        part_path, remap, seq = self._base
+        table = read_renumbered(part_path(part), remap, seq, columns)
+        if table is not None:
+            self.base_rows += table.num_rows
+        return table
 
     def _path(self, part: int) -> Path:
         return self.folder / f"part-{part:05d}.arrow"
+
+
+def read_renumbered(path: Path, remap: np.ndarray, seq: str, columns: list[str] | None = None) -> pa.Table | None:
+    """The rows of a partition file whose `seq` column s has remap[s] >= 0, renumbered to
+    remap[s] (only `columns`, if given); None if there is no such file."""
+    wanted = None if columns is None else list(dict.fromkeys([*columns, seq]))
+    table = _read(path, wanted)
+    if table is None:
+        return None
+    new = remap[table.column(seq).to_numpy()]
+    mask = new >= 0
+    at = table.schema.get_field_index(seq)
+    table = table.filter(pa.array(mask)).set_column(at, table.schema.field(at), pa.array(new[mask], pa.int64()))
+    return table if columns is None or seq in columns else table.drop_columns([seq])
+
+
+def _read(path: Path, columns: list[str] | None) -> pa.Table | None:
+    """A partition file's rows (only `columns`, if given), or None if there is no such file."""
+    if not path.exists():
+        return None
+    # Memory-mapped: reading a few columns touches only their pages.
+    with pa.memory_map(str(path)) as source:
+        table = ipc.open_file(source).read_all()
+        if columns is not None:
+            table = table.select(columns)
+        return table.combine_chunks()  # a copy: independent of the mapping
 
 
 @contextmanager

@@ -1,57 +1,98 @@
-import sqlite3
+"""The build cache's parts: entries written and streamed back, the merge that finds a path's
+entry, the trust rule, the lock, and installing a build. End to end (rebuilds equal clean
+builds, a stale file never served) in test_pipeline.py."""
+import pyarrow as pa
 
-from builder.article import FileResult
-from builder.cache import ResultCache, result_key
-from builder.errors import Reject
+from builder.cache import (TRUST_MARGIN_NS, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat,
+                           trusted)
 from builder.quality import QualitySettings
 from builder.settings import BuildSettings
 
 S = BuildSettings()
+SCHEMA = pa.schema([pa.field("id", pa.string(), False)])
 
 
-def test_round_trip_and_keys_bind_path_and_content(tmp_path):
-    cache = ResultCache(tmp_path, S)
-    result = FileResult("a.md", reject=Reject("a.md", "empty_file", "the file is empty"), sha256="00")
-    cache.put_many([(result_key("a.md", "00"), result)])
-    assert cache.get(result_key("a.md", "00")) == result
-    assert cache.get(result_key("b.md", "00")) is None  # same bytes elsewhere: another id, another row
-    assert cache.get(result_key("a.md", "01")) is None  # edited
-    cache.close()
+def _entry(path, seq=0, **kw):
+    base = dict(stat=Stat(10, 1, 2, 3), sha256="ab", trusted=True, seq=seq, reason=None, message=None, warnings=[])
+    return Entry(path, **{**base, **kw})
 
 
-def test_other_settings_are_another_cache(tmp_path):
-    ResultCache(tmp_path, S).put_many([(b"k", FileResult("a.md"))])
-    other = ResultCache(tmp_path, BuildSettings(quality=QualitySettings(min_chars=5)))
-    assert other.get(b"k") is None and other.path != ResultCache(tmp_path, S).path
-
-
-def test_a_broken_file_is_replaced_not_trusted(tmp_path):
-    cache = ResultCache(tmp_path, S)
-    cache.put_many([(b"k", FileResult("a.md"))])
-    cache.close()
-    cache.path.write_bytes(b"not a database at all" * 100)
-    again = ResultCache(tmp_path, S)
-    assert again.get(b"k") is None
-    assert sqlite3.connect(again.path).execute("SELECT COUNT(*) FROM results").fetchone() == (0,)
-
-
-def test_get_many_returns_the_cached_ones_across_query_batches(tmp_path):
-    cache = ResultCache(tmp_path, S)
-    stored = {result_key(f"{i}.md", "00"): FileResult(f"{i}.md") for i in range(0, 1200, 2)}
-    cache.put_many(list(stored.items()))
-    asked = [result_key(f"{i}.md", "00") for i in range(1200)]  # half cached, over two batches of 500
-    found = cache.get_many(asked)
-    assert found == stored
-    assert cache.get_many([]) == {}
-
-
-def test_the_writer_thread_stores_everything_queued_before_close(tmp_path):
-    from builder.cache import CacheWriter
-
-    writer = CacheWriter(ResultCache(tmp_path, S), max_pending=2)  # a full queue makes put wait, never drop
-    for i in range(40):
-        writer.put([(result_key(f"{i}.md", "00"), ResultCache.encode(FileResult(f"{i}.md")))])
-    writer.put([])
+def test_entries_round_trip_in_batches(tmp_path):
+    entries = [_entry(f"{k:04d}.md", seq=k, warnings=["no_date"] if k % 3 else []) for k in range(10)]
+    entries.append(_entry("reject.md", seq=-1, sha256=None, trusted=False, reason="too_large", message="big",
+                          stat=Stat(2**40, -5, 2**62, 2**63 + 1)))
+    writer = IndexWriter(tmp_path / "files.arrow", batch=4)
+    for e in entries:
+        writer.add(e)
     writer.close()
-    found = ResultCache(tmp_path, S).get_many([result_key(f"{i}.md", "00") for i in range(40)])
-    assert sorted(r.path for r in found.values()) == sorted(f"{i}.md" for i in range(40))
+    got = list(PreviousBuild(tmp_path, {"n_partitions": 1, "n_rows": 10}).entries())
+    assert got == entries
+    assert not got[-1].reusable and got[0].reusable
+    assert not _entry("t.md", seq=-1, reason="timeout", message="slow").reusable  # may pass next time
+
+
+def test_lookup_merges_two_path_orders():
+    old = [_entry(p) for p in ["a/1.md", "a/3.md", "b/x.md", "c.md"]]
+    lookup = Lookup(iter(old))
+    asked = ["a/0.md", "a/1.md", "a/2.md", "a/3.md", "b/y.md", "c.md", "d.md"]
+    assert [e.path if e else None for e in map(lookup.find, asked)] == \
+        [None, "a/1.md", None, "a/3.md", None, "c.md", None]
+
+
+def test_trust_needs_both_times_older_than_the_margin():
+    hashed_at = 10 * TRUST_MARGIN_NS
+    old = Stat(1, mtime_ns=hashed_at - 2 * TRUST_MARGIN_NS, ctime_ns=hashed_at - 2 * TRUST_MARGIN_NS, ino=1)
+    assert trusted(old, hashed_at)
+    assert not trusted(old._replace(mtime_ns=hashed_at - TRUST_MARGIN_NS // 2), hashed_at)
+    assert not trusted(old._replace(ctime_ns=hashed_at), hashed_at)  # metadata changed as it was hashed
+
+
+def test_cache_key_binds_source_and_settings(tmp_path):
+    a = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
+    assert a.key == BuildCache.for_build(tmp_path / "c", tmp_path / "src", BuildSettings(), SCHEMA).key
+    assert a.key != BuildCache.for_build(tmp_path / "c", tmp_path / "other", S, SCHEMA).key
+    strict = BuildSettings(quality=QualitySettings(min_chars=5))
+    assert a.key != BuildCache.for_build(tmp_path / "c", tmp_path / "src", strict, SCHEMA).key
+
+
+def _stage(folder, rows):
+    folder.mkdir()
+    writer = IndexWriter(folder / "files.arrow")
+    for k in range(rows):
+        writer.add(_entry(f"{k}.md", seq=k))
+    writer.close()
+    import pyarrow.ipc as ipc
+
+    with ipc.new_file(str(folder / "part-00000.arrow"), SCHEMA) as w:
+        w.write_table(pa.table({"id": [str(k) for k in range(rows)]}, schema=SCHEMA))
+    return folder
+
+
+def test_install_swaps_in_a_whole_build_and_one_build_holds_the_lock(tmp_path):
+    cache = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
+    assert cache.acquire() and cache.previous() is None
+    other = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
+    assert not other.acquire() and other.previous() is None  # a second build goes without
+    other.install(_stage(tmp_path / "x", 1), n_partitions=1, n_rows=1)  # and leaves the cache alone
+    cache.install(_stage(tmp_path / "one", 3), n_partitions=1, n_rows=3)
+    cache.install(_stage(tmp_path / "two", 5), n_partitions=1, n_rows=5)
+    prev = cache.previous()
+    assert prev.n_rows == 5 and [e.path for e in prev.entries()] == [f"{k}.md" for k in range(5)]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [f"build-{cache.key}", f"build-{cache.key}.lock"]
+    cache.release()
+    assert other.acquire()  # free once released
+    other.release()
+
+
+def test_a_damaged_or_foreign_cached_build_is_ignored(tmp_path):
+    cache = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
+    assert cache.acquire()
+    cache.install(_stage(tmp_path / "one", 3), n_partitions=1, n_rows=3)
+    (cache.store / "part-00000.arrow").write_bytes(b"truncated")
+    assert cache.previous() is None
+    cache.install(_stage(tmp_path / "two", 3), n_partitions=1, n_rows=3)
+    other_schema = BuildCache(cache.folder, cache.key, pa.schema([pa.field("x", pa.int8())]))
+    assert other_schema.acquire() is False  # the lock is per process's open file: still ours
+    cache.release()
+    assert other_schema.acquire() and other_schema.previous() is None  # rows of another shape
+    other_schema.release()

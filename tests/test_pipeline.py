@@ -159,24 +159,50 @@ def test_bundled_sample_builds(tmp_path):
     assert report.balanced and report.rows >= 30
 
 
+def _same_output(a, b):
+    names = sorted(str(p.relative_to(b)) for p in b.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(a)) for p in a.rglob("*") if p.is_file())
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def _wait_until_trusted(root):
+    # A file is known by its stat only once it was hashed while older than the trust margin.
+    import time
+
+    from builder.cache import TRUST_MARGIN_NS
+
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in root.rglob("*"))
+    time.sleep(max(0.0, (newest + TRUST_MARGIN_NS - time.time_ns()) / 1e9 + 0.05))
+
+
 def test_cached_rebuild_equals_clean_build(corpus, tmp_path):
-    import sqlite3
+    cache = tmp_path / "cache"
+    articles = sum(rel.endswith(".md") for rel in CORPUS)
+    first = build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
+    assert not first.from_cache
+    # Files written within the trust margin before the build: read again, found the same.
+    again = build(corpus, tmp_path / "again", progress=False, cache_dir=cache)
+    assert again.from_cache == {"bytes": articles}
+    _wait_until_trusted(corpus)
+    build(corpus, tmp_path / "hashed", progress=False, cache_dir=cache)  # hashed while old enough
+    cached = build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
+    assert cached.from_cache == {"stat": articles}  # every file known by its stat, none read
+    build(corpus, tmp_path / "clean", progress=False)
+    for name in ("first", "again", "cached"):
+        _same_output(tmp_path / name, tmp_path / "clean")
+
+
+def test_cache_is_per_source_folder(corpus, tmp_path):
+    import shutil
 
     cache = tmp_path / "cache"
-    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
-    (db,) = cache.glob("results-*.sqlite")
-
-    def entries():
-        return sqlite3.connect(db).execute("SELECT COUNT(*) FROM results").fetchone()[0]
-
-    stored = entries()
-    assert stored == sum(rel.endswith(".md") for rel in CORPUS)  # one result per article file
-    build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)  # every file from the cache
-    assert entries() == stored  # nothing computed anew (a new result would be stored)
-    build(corpus, tmp_path / "clean", progress=False)
-    names = sorted(str(p.relative_to(tmp_path / "clean")) for p in (tmp_path / "clean").rglob("*") if p.is_file())
-    for name in names:
-        assert (tmp_path / "cached" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
+    build(corpus, tmp_path / "a", progress=False, cache_dir=cache)
+    other = tmp_path / "copy"
+    shutil.copytree(corpus, other)
+    assert not build(other, tmp_path / "b", progress=False, cache_dir=cache).from_cache
+    assert build(corpus, tmp_path / "c", progress=False, cache_dir=cache).from_cache  # the first kept
+    assert len(list(cache.glob("build-*[!k]"))) == 2
 
 
 def test_input_manifest_covers_every_article_file(corpus, tmp_path):
@@ -192,20 +218,65 @@ def test_input_manifest_covers_every_article_file(corpus, tmp_path):
 
 
 def test_cache_never_serves_a_stale_result(corpus, tmp_path):
+    import os
+
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
+    _wait_until_trusted(corpus)
+    build(corpus, tmp_path / "second", progress=False, cache_dir=cache)  # every file trusted by its stat now
     edited = corpus / "source/_posts/金融/新浪财经/国内/二.md"
-    edited.write_text(edited.read_text(encoding="utf-8").replace("第二篇", "第二篇（更新）"), encoding="utf-8")
-    build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
+    before = edited.stat()
+    # Same size, same mtime: only the ctime tells the content changed.
+    text = edited.read_text(encoding="utf-8")
+    assert "第二篇" in text
+    edited.write_text(text.replace("第二篇", "第贰篇"), encoding="utf-8")
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert edited.stat().st_size == before.st_size
+    removed = corpus / "source/_posts/金融/新浪财经/国内/一.md"
+    removed.unlink()
+    added = corpus / "source/_posts/金融/新浪财经/国内/五.md"
+    added.write_text(text.replace("第二篇", "第五篇").replace(distinct_text(2), distinct_text(5)), encoding="utf-8")
+    report = build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
+    assert sum(report.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS) - 2
     build(corpus, tmp_path / "clean", progress=False)
-    for name in ("data/train-00000-of-00001.parquet", "rejects.jsonl", "splits.json", "build_summary.json"):
-        assert (tmp_path / "cached" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
+    _same_output(tmp_path / "cached", tmp_path / "clean")
     titles = pq.read_table(tmp_path / "cached" / "data" / "train-00000-of-00001.parquet").column("title").to_pylist()
-    assert "第二篇（更新）" in titles
+    assert any("第贰篇" in t for t in titles) and not any("第二篇" in t for t in titles)
     # Other settings are another cache: a result never crosses settings.
     strict = BuildSettings(quality=QualitySettings(min_chars=10_000))
     report = build(corpus, tmp_path / "strict", progress=False, cache_dir=cache, settings=strict)
-    assert report.rows == 0
+    assert report.rows == 0 and not report.from_cache
+
+
+def test_a_damaged_cache_stops_the_build_and_is_deleted(corpus, tmp_path):
+    from builder.errors import CacheError
+
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
+    (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
+    for part in store.glob("part-*.arrow"):  # rows gone, index intact
+        import pyarrow.ipc as ipc
+
+        schema = ipc.open_file(str(part)).schema
+        with ipc.new_file(str(part), schema) as writer:
+            writer.write_table(schema.empty_table())
+    with pytest.raises(CacheError, match="gave 0 of the"):
+        build(corpus, tmp_path / "second", progress=False, cache_dir=cache)
+    assert not store.exists() and (tmp_path / "first").exists()
+    report = build(corpus, tmp_path / "third", progress=False, cache_dir=cache)
+    assert not report.from_cache
+    _same_output(tmp_path / "third", tmp_path / "first")
+
+
+def test_a_cache_of_another_format_is_ignored(corpus, tmp_path):
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
+    (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
+    (store / "files.arrow").write_bytes(b"not arrow")
+    (cache / "results-v2-0123456789abcdef.sqlite").write_bytes(b"the old cache")
+    report = build(corpus, tmp_path / "second", progress=False, cache_dir=cache)
+    assert not report.from_cache and not list(cache.glob("results-*"))
+    _same_output(tmp_path / "second", tmp_path / "first")
 
 
 def test_the_corpus_command_with_its_plot_helper_writes_the_same_bytes(tmp_path):
