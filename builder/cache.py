@@ -8,8 +8,11 @@ folder, settings, tool version), what its reading pass produced:
 - `files.arrow`: one entry per article file, in path order: the file's stat (size, mtime,
   ctime, inode), its sha256, and what it became: a row (its place in path order) or a reject
   (reason and message), with its warnings;
-- `part-*.arrow`: the rows themselves with their MinHash signatures, as the build's spill
-  wrote them (the spill's own files are moved here, not copied).
+- `L<n>/part-*.arrow`: the rows themselves with their MinHash signatures, in layers: each
+  build adds the rows it computed as a layer (the spill's own files, moved here, not copied)
+  and keeps the earlier layers whose rows it took. A row is known by (layer, its place in
+  path order in the build that wrote it). When the layers hold too many rows no longer used,
+  or too many layers, a build writes all its rows as one layer instead.
 
 A rebuild walks the new file list and the old entries side by side (both in path order). A
 file whose stat is unchanged is taken as it was, unread, if it was hashed while already older
@@ -48,6 +51,10 @@ FORMAT = 3  # v1, v2: an SQLite table of pickled results per (path, sha256); rem
 # in the past: a write in the same clock tick as the hashing (coarse file system clocks tick
 # every 1-2 s) would otherwise leave the stat unchanged and the content stale.
 TRUST_MARGIN_NS = 2_000_000_000
+# A build writes all its rows as one layer when the cached layers would be more than this many,
+# or hold more than this many times the rows in use.
+MAX_LAYERS = 4
+MAX_STORED_PER_LIVE = 1.5
 
 INDEX_SCHEMA = pa.schema([
     pa.field("path", pa.string(), False),
@@ -58,6 +65,8 @@ INDEX_SCHEMA = pa.schema([
     pa.field("sha256", pa.string()),          # None: the file was not read (too large, unreadable)
     pa.field("trusted", pa.bool_(), False),   # hashed while older than TRUST_MARGIN_NS
     pa.field("seq", pa.int64(), False),       # the row's place in path order; -1 for a reject
+    pa.field("layer", pa.int32(), False),     # where the row is: its layer, and its place in
+    pa.field("lseq", pa.int64(), False),      # path order in the build that wrote that layer
     pa.field("reason", pa.string()),          # the reject's reason and message
     pa.field("message", pa.string()),
     pa.field("warnings", pa.list_(pa.string()), False),
@@ -88,6 +97,8 @@ class Entry(NamedTuple):
     sha256: str | None
     trusted: bool
     seq: int                 # -1: a reject
+    layer: int               # the row's layer and its seq there
+    lseq: int
     reason: str | None
     message: str | None
     warnings: list[str]
@@ -105,7 +116,13 @@ class PreviousBuild:
     def __init__(self, folder: Path, meta: dict) -> None:
         self.folder = folder
         self.n_partitions: int = meta["n_partitions"]
-        self.n_rows: int = meta["n_rows"]
+        # layer -> {"seq_space": rows of the build that wrote it, "rows": rows it holds}
+        self.layers: dict[int, dict] = {int(k): v for k, v in meta["layers"].items()}
+        self.live_rows: int = meta["live_rows"]  # rows the entries use
+
+    @property
+    def stored_rows(self) -> int:
+        return sum(layer["rows"] for layer in self.layers.values())
 
     def entries(self) -> Iterator[Entry]:
         with pa.memory_map(str(self.folder / "files.arrow")) as source:
@@ -113,11 +130,13 @@ class PreviousBuild:
             for k in range(reader.num_record_batches):
                 batch = reader.get_batch(k)
                 columns = [batch.column(name).to_pylist() for name in INDEX_SCHEMA.names]
-                for (path, size, mtime, ctime, ino, sha, ok, seq, reason, message, warnings) in zip(*columns):
-                    yield Entry(path, Stat(size, mtime, ctime, ino), sha, ok, seq, reason, message, warnings)
+                for (path, size, mtime, ctime, ino, sha, ok, seq, layer, lseq, reason, message,
+                     warnings) in zip(*columns):
+                    yield Entry(path, Stat(size, mtime, ctime, ino), sha, ok, seq, layer, lseq, reason, message,
+                                warnings)
 
-    def part(self, k: int) -> Path:
-        return self.folder / f"part-{k:05d}.arrow"
+    def part(self, layer: int, k: int) -> Path:
+        return self.folder / f"L{layer}" / f"part-{k:05d}.arrow"
 
 
 class Lookup:
@@ -159,7 +178,8 @@ class IndexWriter:
         arrays = [
             [e.path for e in rows], [s.size for s in stats], [s.mtime_ns for s in stats],
             [s.ctime_ns for s in stats], [s.ino for s in stats], [e.sha256 for e in rows],
-            [e.trusted for e in rows], [e.seq for e in rows], [e.reason for e in rows],
+            [e.trusted for e in rows], [e.seq for e in rows], [e.layer for e in rows], [e.lseq for e in rows],
+            [e.reason for e in rows],
             [e.message for e in rows], [e.warnings for e in rows],
         ]
         self._writer.write_batch(pa.record_batch(
@@ -229,10 +249,11 @@ class BuildCache:
         try:
             meta = json.loads((self.store / "meta.json").read_text(encoding="utf-8"))
             prev = PreviousBuild(self.store, meta)
-            for k in range(prev.n_partitions):  # every part file whole (its footer readable) and ours
-                path = prev.part(k)
-                if path.exists() and not ipc.open_file(str(path)).schema.equals(self.row_schema):
-                    raise ValueError(f"{path.name} has another schema")
+            for layer in prev.layers:  # every part file whole (its footer readable) and ours
+                for k in range(prev.n_partitions):
+                    path = prev.part(layer, k)
+                    if path.exists() and not ipc.open_file(str(path)).schema.equals(self.row_schema):
+                        raise ValueError(f"{path.name} has another schema")
             if not ipc.open_file(str(self.store / "files.arrow")).schema.equals(INDEX_SCHEMA):
                 raise ValueError("files.arrow has another schema")
             return prev
@@ -242,15 +263,20 @@ class BuildCache:
             log.warning("ignoring the damaged build cache %s: %s", self.store, exc)
             return None
 
-    def install(self, staged: Path, *, n_partitions: int, n_rows: int) -> None:
-        """Make `staged` (files.arrow and the part files) the cached build of this source."""
+    def install(self, staged: Path, *, n_partitions: int, layers: dict[int, dict], live_rows: int) -> None:
+        """Make `staged` (files.arrow and its new layer) the cached build of this source; the
+        other `layers` it uses are moved over from the cached build."""
         if self._lock is None:
             return
-        (staged / "meta.json").write_text(json.dumps({"n_partitions": n_partitions, "n_rows": n_rows}),
-                                          encoding="utf-8")
+        meta = {"n_partitions": n_partitions, "layers": {str(k): v for k, v in sorted(layers.items())},
+                "live_rows": live_rows}
+        (staged / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         incoming = Path(tempfile.mkdtemp(prefix=f".build-{self.key}.in-", dir=self.folder))
         try:
             shutil.move(str(staged), str(incoming / "b"))  # a rename when on one disk, else a copy
+            for layer in layers:
+                if not (incoming / "b" / f"L{layer}").exists():
+                    os.rename(self.store / f"L{layer}", incoming / "b" / f"L{layer}")
             old = self.folder / f".build-{self.key}.old"
             shutil.rmtree(old, ignore_errors=True)
             if self.store.exists():

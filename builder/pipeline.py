@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -31,7 +32,8 @@ from . import __version__, memory
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
-from .cache import BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat, stat_of, trusted
+from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat,
+                    stat_of, trusted)
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
 from .errors import CacheError, OutputError, Reject, SourceError
@@ -141,19 +143,15 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             staged = work / "cache" if held else None
             if background and (workers or cores) < cores:
                 plotter = BackgroundPlots()
-            spill = _read_all(found, settings, workers, progress, previous, staged, started_ns, work,
-                              report, rejects, inputs)
+            spill, staged = _read_all(found, settings, workers, progress, previous, staged, started_ns, work,
+                                      report, rejects, inputs)
             del found  # the paths (36 MB a million files) are in the spill now
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
             if background and plotter is None:
                 plotter = BackgroundPlots()
             dups = _find_duplicates(spill, settings, work, report)
-            if spill.base_rows != spill.base_expected:
-                cache.discard()
-                raise CacheError(f"the build cache {cache.store} gave {spill.base_rows} of the "
-                                 f"{spill.base_expected} rows it holds for this source: its files were "
-                                 "changed or damaged. It is deleted now; build again.")
+            _check_cached_rows(spill.base_rows, spill.base_expected)
             log.info("assigning splits")
             plan = _plan_splits(spill, split_spec, dups, report)
             rejects += plan.rejects
@@ -169,12 +167,15 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             rejects.sort(key=lambda r: r.path)
             log.info("writing shards")
             with atomic_output(out) as tmp:
-                _write_shards(spill, split_spec, dups, plan, tmp / "data", save_to=staged)
+                _write_shards(spill, split_spec, dups, plan, tmp / "data", staged=staged)
                 log.info("writing the card")
                 write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                                card_template=card_template, plotter=plotter)
-            if held:
-                cache.install(staged, n_partitions=spill.n, n_rows=spill.rows_total)
+            if staged is not None:
+                cache.install(staged.folder, n_partitions=spill.n, layers=staged.layers, live_rows=staged.live_rows)
+        except CacheError:
+            cache.discard()
+            raise
         finally:
             if plotter is not None:
                 plotter.close()
@@ -188,9 +189,22 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
 
 # ---- the stages of a build ---------------------------------------------------------------------
 
+@dataclass
+class _Staged:
+    """The next cached build, as this one prepares it: files.arrow and the layer `layer` under
+    `folder`, the other layers it uses (kept from the cached build unless `compact`)."""
+
+    folder: Path
+    layer: int
+    compact: bool                       # all rows in the new layer (written, not moved)
+    layers: dict[int, dict] = field(default_factory=dict)
+    live_rows: int = 0
+
+
 def _read_all(found, settings: BuildSettings, workers: int | None, progress: bool,
               previous: PreviousBuild | None, staged: Path | None, started_ns: int, work: Path,
-              report: BuildReport, rejects: list[Reject], inputs: InputManifest) -> PartitionedSpill:
+              report: BuildReport, rejects: list[Reject],
+              inputs: InputManifest) -> tuple[PartitionedSpill, _Staged | None]:
     """Read every article (in workers): rows go to disk as they come, in id-range partitions,
     each with its MinHash signature and its place in path order; rejects to `rejects`. No
     per-row state stays in memory. With the cached `previous` build, a file it knows is taken
@@ -204,15 +218,19 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
     spill = PartitionedSpill(work / "spill", schema, expected_rows=len(found.articles),
                              n_partitions=previous.n_partitions if same_cut else None)
     lookup = Lookup(previous.entries()) if previous is not None else None
-    remap = np.full(previous.n_rows if previous is not None else 0, -1, dtype=np.int64)
+    remaps = {layer: np.full(v["seq_space"], -1, dtype=np.int64)
+              for layer, v in (previous.layers.items() if previous is not None else ())}
+    plan = None
     if staged is not None:
-        staged.mkdir()
+        plan = _Staged(staged, layer=max(remaps, default=-1) + 1, compact=previous is None or not same_cut or (
+            len(previous.layers) + 1 > MAX_LAYERS or previous.stored_rows > MAX_STORED_PER_LIVE * previous.live_rows))
+        (staged / f"L{plan.layer}").mkdir(parents=True)
     index = IndexWriter(staged / "files.arrow") if staged is not None else None
-    seq = 0
-    for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
-                                    total=len(found.articles)):
+    seq = new_rows = 0
+    for tasks, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
+                                     total=len(found.articles)):
         new_seqs = []
-        for old, k in plan:
+        for old, k in tasks:
             entry = old if k < 0 else None
             if k >= 0:
                 path, digest, reject, warnings, stat, same = chunk.files[k]
@@ -222,34 +240,61 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
                 report.from_cache["stat" if k < 0 else "bytes"] += 1
                 inputs.add(entry.path, entry.sha256)
                 if entry.seq >= 0:
-                    remap[entry.seq] = seq
+                    remaps[entry.layer][entry.lseq] = seq
                     entry = entry._replace(seq=seq)
+                    if plan is not None and plan.compact:  # the row moves to the new layer
+                        entry = entry._replace(layer=plan.layer, lseq=seq)
                     seq += 1
                     report.warnings.update(entry.warnings)
                 else:
                     rejects.append(Reject(entry.path, entry.reason, entry.message))
             else:
                 inputs.add(path, digest or "unread")
+                row = -1
                 if reject is not None:
                     rejects.append(reject)
                 else:
                     report.warnings.update(warnings)
                     new_seqs.append(seq)
-                    seq += 1
+                    row, seq = seq, seq + 1
                 entry = Entry(path, stat or _NO_STAT, digest, stat is not None and trusted(stat, started_ns),
-                              new_seqs[-1] if reject is None else -1, reject and reject.reason,
+                              row, plan.layer if plan is not None else -1, row, reject and reject.reason,
                               reject and reject.message, list(warnings))
             if index is not None:
                 index.add(entry)
         if new_seqs:
+            new_rows += len(new_seqs)
             spill.add(chunk.table.append_column(schema.field(SEQ), pa.array(new_seqs, pa.int64()))
                       .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
     if index is not None:
         index.close()
     spill.rows_total = seq
     if previous is not None:
-        _take_previous_rows(spill, previous, remap)
-    return spill
+        layers = [(layer, remap) for layer, remap in remaps.items() if (remap >= 0).any()]
+        if same_cut:
+            spill.use_base([(partial(previous.part, layer), remap) for layer, remap in layers], SEQ)
+        else:  # cut otherwise: copied in
+            copied = 0
+            for layer, remap in layers:
+                for k in range(previous.n_partitions):
+                    table = read_renumbered(previous.part(layer, k), remap, SEQ)
+                    if table is not None:
+                        spill.add(table)
+                        copied += table.num_rows
+            _check_cached_rows(copied, sum(int((remap >= 0).sum()) for _, remap in layers))
+        if plan is not None and not plan.compact:
+            plan.layers = {layer: previous.layers[layer] for layer, _ in layers}
+    if plan is not None:
+        if plan.compact or new_rows:
+            plan.layers[plan.layer] = {"seq_space": seq, "rows": seq if plan.compact else new_rows}
+        plan.live_rows = seq
+    return spill, plan
+
+
+def _check_cached_rows(got: int, expected: int) -> None:
+    if got != expected:
+        raise CacheError(f"the build cache gave {got} of the {expected} rows it holds for this source: "
+                         "its files were changed or damaged. It is deleted now; build again.")
 
 
 _NO_STAT = Stat(0, 0, 0, 0)
@@ -283,18 +328,6 @@ def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[list[tuple[Entry |
             plan, items = [], []
     if plan:
         yield plan, items
-
-
-def _take_previous_rows(spill: PartitionedSpill, previous: PreviousBuild, remap: np.ndarray) -> None:
-    """The rows the cache gave, into the spill: read in place from the cached part files when
-    the spill is cut into the same partitions (the usual case), else copied in."""
-    if spill.n == previous.n_partitions:
-        spill.use_base(previous.part, remap, SEQ)
-        return
-    for k in range(previous.n_partitions):
-        table = read_renumbered(previous.part(k), remap, SEQ)
-        if table is not None:
-            spill.add(table)
 
 
 @dataclass
@@ -386,16 +419,17 @@ def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, re
 
 
 def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan,
-                  data_dir: Path, *, save_to: Path | None = None) -> None:
+                  data_dir: Path, *, staged: _Staged | None = None) -> None:
     """Pass 2: every column, in id order, each row to its split's shards. What goes where is
     worked out on a partition's small columns first; then each split's rows are copied once,
-    in id order (one `take` a split), never the signatures. With `save_to`, the partitions
-    are kept there (for the build cache)."""
+    in id order (one `take` a split), never the signatures. With `staged`, the rows this
+    build computed (all its rows, if it compacts the cache) are kept as the cache's new layer."""
     writers = {name: ShardWriter(data_dir, name) for name, _ in spec.splits}
     split_names = [name for name, _ in spec.splits]
     code = {name: k for k, name in enumerate(split_names)}  # None (dropped by the split): past the end
     at = done = 0
-    for part in spill.partitions(save_to=save_to):
+    save_to = staged.folder / f"L{staged.layer}" if staged is not None else None
+    for part in spill.partitions(save_to=save_to, save_base=staged is not None and staged.compact):
         part = part.drop_columns([SIGNATURE])  # never written: not worth copying
         order, first = _id_order(part)
         order = order[first]  # unique ids, in id order: positions at..at+n of the sequence

@@ -112,46 +112,50 @@ class PartitionedSpill:
         for writer in self._writers.values():
             writer.close()
 
-    def use_base(self, part_path, remap: np.ndarray, seq_column: str) -> None:
-        """Rows of an earlier spill of the same partitioning (the cached build's), taken into
-        each partition as it is read: `part_path(k)` is the earlier partition k's file, and a
-        row with `seq_column` = s is kept, renumbered to remap[s], if remap[s] >= 0."""
-        self._base = (part_path, remap, seq_column)
-        self.base_expected = int(np.count_nonzero(remap >= 0))
+    def use_base(self, layers: list[tuple], seq_column: str) -> None:
+        """Rows of earlier spills of the same partitioning (the cached build's layers), taken
+        into each partition as it is read. Each layer is (part_path, remap): `part_path(k)` is
+        its partition k's file, and a row of it with `seq_column` = s is kept, renumbered to
+        remap[s], if remap[s] >= 0."""
+        self._base = ([(part_path, remap) for part_path, remap in layers], seq_column)
+        self.base_expected = sum(int(np.count_nonzero(remap >= 0)) for _, remap in layers)
 
     def partitions(self, *, columns: list[str] | None = None, keep: bool = False,
-                   save_to: Path | None = None) -> Iterator[pa.Table]:
+                   save_to: Path | None = None, save_base: bool = True) -> Iterator[pa.Table]:
         """Each partition's rows (only `columns`, if given), partitions in id order; rows
         within one are not sorted. Unless `keep`, a partition's file is deleted once read, or
-        with `save_to` (all columns) kept there as part-NNNNN.arrow: moved when the partition
-        is this spill's file alone, else written."""
+        with `save_to` (all columns) kept there as part-NNNNN.arrow: moved when it holds the
+        partition's rows alone (or `save_base` is false: the base's rows not saved), else
+        written with the base's rows."""
         self.close()
         self.base_rows = 0
         for part in range(self.n):
             path = self._path(part)
-            tables = [t for t in (self._read_base(part, columns), _read(path, columns)) if t is not None]
+            base = self._read_base(part, columns)
+            own = _read(path, columns)
+            tables = [t for t in (*base, own) if t is not None]
             if not tables:
                 continue
             table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
             if save_to is not None:
                 saved = save_to / path.name
-                if len(tables) == 1 and path.exists():
+                if own is not None and (not base or not save_base):
                     os.replace(path, saved)
-                else:
+                elif save_base:
                     with ipc.new_file(str(saved), self.schema) as writer:
                         writer.write_table(table)
             if not keep:
                 path.unlink(missing_ok=True)  # free the disk as we go
             yield table
 
-    def _read_base(self, part: int, columns: list[str] | None) -> pa.Table | None:
+    def _read_base(self, part: int, columns: list[str] | None) -> list[pa.Table]:
         if self._base is None:
-            return None
-        part_path, remap, seq = self._base
-        table = read_renumbered(part_path(part), remap, seq, columns)
-        if table is not None:
-            self.base_rows += table.num_rows
-        return table
+            return []
+        layers, seq = self._base
+        tables = [read_renumbered(part_path(part), remap, seq, columns) for part_path, remap in layers]
+        tables = [t for t in tables if t is not None and t.num_rows]
+        self.base_rows += sum(t.num_rows for t in tables)
+        return tables
 
     def _path(self, part: int) -> Path:
         return self.folder / f"part-{part:05d}.arrow"

@@ -13,7 +13,8 @@ SCHEMA = pa.schema([pa.field("id", pa.string(), False)])
 
 
 def _entry(path, seq=0, **kw):
-    base = dict(stat=Stat(10, 1, 2, 3), sha256="ab", trusted=True, seq=seq, reason=None, message=None, warnings=[])
+    base = dict(stat=Stat(10, 1, 2, 3), sha256="ab", trusted=True, seq=seq, layer=0, lseq=seq, reason=None,
+                message=None, warnings=[])
     return Entry(path, **{**base, **kw})
 
 
@@ -25,7 +26,7 @@ def test_entries_round_trip_in_batches(tmp_path):
     for e in entries:
         writer.add(e)
     writer.close()
-    got = list(PreviousBuild(tmp_path, {"n_partitions": 1, "n_rows": 10}).entries())
+    got = list(PreviousBuild(tmp_path, {"n_partitions": 1, "layers": {}, "live_rows": 10}).entries())
     assert got == entries
     assert not got[-1].reusable and got[0].reusable
     assert not _entry("t.md", seq=-1, reason="timeout", message="slow").reusable  # may pass next time
@@ -55,17 +56,21 @@ def test_cache_key_binds_source_and_settings(tmp_path):
     assert a.key != BuildCache.for_build(tmp_path / "c", tmp_path / "src", strict, SCHEMA).key
 
 
-def _stage(folder, rows):
-    folder.mkdir()
+def _stage(folder, rows, layer=0):
+    (folder / f"L{layer}").mkdir(parents=True)
     writer = IndexWriter(folder / "files.arrow")
     for k in range(rows):
-        writer.add(_entry(f"{k}.md", seq=k))
+        writer.add(_entry(f"{k}.md", seq=k)._replace(layer=layer))
     writer.close()
     import pyarrow.ipc as ipc
 
-    with ipc.new_file(str(folder / "part-00000.arrow"), SCHEMA) as w:
+    with ipc.new_file(str(folder / f"L{layer}" / "part-00000.arrow"), SCHEMA) as w:
         w.write_table(pa.table({"id": [str(k) for k in range(rows)]}, schema=SCHEMA))
     return folder
+
+
+def _layers(*ids, rows=3):
+    return {k: {"seq_space": rows, "rows": rows} for k in ids}
 
 
 def test_install_swaps_in_a_whole_build_and_one_build_holds_the_lock(tmp_path):
@@ -73,11 +78,17 @@ def test_install_swaps_in_a_whole_build_and_one_build_holds_the_lock(tmp_path):
     assert cache.acquire() and cache.previous() is None
     other = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
     assert not other.acquire() and other.previous() is None  # a second build goes without
-    other.install(_stage(tmp_path / "x", 1), n_partitions=1, n_rows=1)  # and leaves the cache alone
-    cache.install(_stage(tmp_path / "one", 3), n_partitions=1, n_rows=3)
-    cache.install(_stage(tmp_path / "two", 5), n_partitions=1, n_rows=5)
+    other.install(_stage(tmp_path / "x", 1), n_partitions=1, layers=_layers(0), live_rows=1)  # leaves it alone
+    cache.install(_stage(tmp_path / "one", 3), n_partitions=1, layers=_layers(0), live_rows=3)
+    assert cache.previous().layers == _layers(0)
+    # The next build adds layer 1 and keeps layer 0, which is moved over from the cached build.
+    cache.install(_stage(tmp_path / "two", 5, layer=1), n_partitions=1, layers=_layers(0, 1), live_rows=5)
     prev = cache.previous()
-    assert prev.n_rows == 5 and [e.path for e in prev.entries()] == [f"{k}.md" for k in range(5)]
+    assert [e.path for e in prev.entries()] == [f"{k}.md" for k in range(5)]
+    assert prev.layers == _layers(0, 1) and prev.part(0, 0).exists() and prev.part(1, 0).exists()
+    assert prev.stored_rows == 6 and prev.live_rows == 5
+    cache.install(_stage(tmp_path / "three", 2, layer=2), n_partitions=1, layers=_layers(2), live_rows=2)
+    assert sorted(p.name for p in cache.store.iterdir()) == ["L2", "files.arrow", "meta.json"]  # 0, 1 dropped
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [f"build-{cache.key}", f"build-{cache.key}.lock"]
     cache.release()
     assert other.acquire()  # free once released
@@ -87,10 +98,10 @@ def test_install_swaps_in_a_whole_build_and_one_build_holds_the_lock(tmp_path):
 def test_a_damaged_or_foreign_cached_build_is_ignored(tmp_path):
     cache = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
     assert cache.acquire()
-    cache.install(_stage(tmp_path / "one", 3), n_partitions=1, n_rows=3)
-    (cache.store / "part-00000.arrow").write_bytes(b"truncated")
+    cache.install(_stage(tmp_path / "one", 3), n_partitions=1, layers=_layers(0), live_rows=3)
+    (cache.store / "L0" / "part-00000.arrow").write_bytes(b"truncated")
     assert cache.previous() is None
-    cache.install(_stage(tmp_path / "two", 3), n_partitions=1, n_rows=3)
+    cache.install(_stage(tmp_path / "two", 3), n_partitions=1, layers=_layers(0), live_rows=3)
     other_schema = BuildCache(cache.folder, cache.key, pa.schema([pa.field("x", pa.int8())]))
     assert other_schema.acquire() is False  # the lock is per process's open file: still ours
     cache.release()

@@ -254,7 +254,7 @@ def test_a_damaged_cache_stops_the_build_and_is_deleted(corpus, tmp_path):
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
     (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
-    for part in store.glob("part-*.arrow"):  # rows gone, index intact
+    for part in store.rglob("part-*.arrow"):  # rows gone, index intact
         import pyarrow.ipc as ipc
 
         schema = ipc.open_file(str(part)).schema
@@ -302,3 +302,43 @@ def test_the_corpus_command_with_its_plot_helper_writes_the_same_bytes(tmp_path)
                                if p.is_file())
         for name in names:
             assert (out / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
+
+
+def test_rebuilds_add_layers_then_compact_and_always_equal_a_clean_build(corpus, tmp_path):
+    from builder.cache import MAX_LAYERS
+
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "out", progress=False, cache_dir=cache)
+    (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
+    titles = {"一": "第一篇", "二": "第二篇", "三": "第三篇", "四": "第四篇", "重复": "重复的一篇"}
+    seen = []
+    for k, (name, title) in enumerate(titles.items()):  # each rebuild computes one new row: a new layer
+        (edited,) = corpus.rglob(f"{name}.md")
+        edited.write_text(edited.read_text(encoding="utf-8").replace(title, f"{title}（更新）"), encoding="utf-8")
+        report = build(corpus, tmp_path / "out", progress=False, cache_dir=cache)
+        assert sum(report.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS) - 1
+        build(corpus, tmp_path / "clean", progress=False)
+        _same_output(tmp_path / "out", tmp_path / "clean")
+        seen.append(sorted(p.name for p in store.glob("L*")))
+    assert MAX_LAYERS == 4
+    # L0 from the first build; then a layer a build, until a fifth would be one too many.
+    assert seen == [["L0", "L1"], ["L0", "L1", "L2"], ["L0", "L1", "L2", "L3"], ["L4"], ["L4", "L5"]]
+
+
+def test_a_corpus_cut_into_other_partitions_copies_the_cached_rows(corpus, tmp_path, monkeypatch):
+    import builder.runs
+
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)  # one partition
+    monkeypatch.setattr(builder.runs, "ROWS_PER_PARTITION", 2)  # as if the corpus had grown 50-fold
+    edited = corpus / "source/_posts/金融/新浪财经/国内/二.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("第二篇", "第二篇（更新）"), encoding="utf-8")
+    report = build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
+    assert sum(report.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS) - 1
+    (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
+    assert [p.name for p in store.glob("L*")] == ["L1"] and len(list((store / "L1").glob("part-*"))) > 1
+    build(corpus, tmp_path / "clean", progress=False)
+    _same_output(tmp_path / "cached", tmp_path / "clean")
+    again = build(corpus, tmp_path / "again", progress=False, cache_dir=cache)  # and the new cut is used
+    assert sum(again.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS)
+    _same_output(tmp_path / "again", tmp_path / "clean")

@@ -46,41 +46,65 @@ def _fill(spill, ids, first_seq=0):
     spill.add(pa.table({"id": ids, "n": list(range(first_seq, first_seq + len(ids)))}, schema=SCHEMA))
 
 
-def test_a_base_spill_is_read_in_place_renumbered_and_saved(tmp_path):
+def test_base_layers_are_read_in_place_renumbered_and_saved(tmp_path):
     import numpy as np
 
     from builder.runs import read_renumbered
 
     rng = random.Random(9)
-    old_ids = [f"{rng.getrandbits(64):016x}" for _ in range(300)]
-    old = PartitionedSpill(tmp_path / "old", SCHEMA, expected_rows=40_000)  # 10 partitions
-    _fill(old, old_ids)
-    saved_old = tmp_path / "saved-old"
-    saved_old.mkdir()
-    assert sum(p.num_rows for p in old.partitions(save_to=saved_old)) == 300
-    assert not list((tmp_path / "old").glob("part-*")) and len(list(saved_old.glob("part-*"))) == old.n
 
-    # The next build keeps every other old row (renumbered after its own two new rows) and adds two.
-    remap = np.full(300, -1, dtype=np.int64)
-    remap[::2] = np.arange(2, 152)
-    new = PartitionedSpill(tmp_path / "new", SCHEMA, expected_rows=0, n_partitions=old.n)
-    assert new.n == old.n
+    def spill_of(name, ids, n_partitions=None, first_seq=0):
+        spill = PartitionedSpill(tmp_path / name, SCHEMA, expected_rows=40_000, n_partitions=n_partitions)
+        _fill(spill, ids, first_seq)
+        return spill
+
+    def saved(spill, name, **kw):
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = {i: n for part in spill.partitions(save_to=folder, **kw)
+                for i, n in zip(part.column("id").to_pylist(), part.column("n").to_pylist())}
+        return folder, rows
+
+    # Two earlier layers (10 partitions each), their files moved when saved.
+    ids0 = [f"{rng.getrandbits(64):016x}" for _ in range(300)]
+    ids1 = [f"{rng.getrandbits(64):016x}" for _ in range(40)]
+    old0, old1 = spill_of("old0", ids0), spill_of("old1", ids1)
+    assert old0.n == 10
+    layer0, _ = saved(old0, "layer0")
+    layer1, _ = saved(old1, "layer1")
+    assert not list((tmp_path / "old0").glob("part-*")) and len(list(layer0.glob("part-*"))) == 10
+
+    # The next build keeps every other row of layer 0 and rows 0-9 of layer 1, renumbered
+    # after its own two new rows.
+    remap0 = np.full(300, -1, dtype=np.int64)
+    remap0[::2] = np.arange(2, 152)
+    remap1 = np.full(40, -1, dtype=np.int64)
+    remap1[:10] = np.arange(152, 162)
     new_ids = [f"{rng.getrandbits(64):016x}" for _ in range(2)]
-    _fill(new, new_ids)
-    new.use_base(lambda k: saved_old / f"part-{k:05d}.arrow", remap, "n")
-    assert new.base_expected == 150
+    new = spill_of("new", new_ids, n_partitions=10)
+    assert new.n == 10
+    new.use_base([(lambda k: layer0 / f"part-{k:05d}.arrow", remap0),
+                  (lambda k: layer1 / f"part-{k:05d}.arrow", remap1)], "n")
+    assert new.base_expected == 160
     ids_only = list(new.partitions(columns=["id"], keep=True))
-    assert ids_only[0].column_names == ["id"] and new.base_rows == 150
-    saved_new = tmp_path / "saved-new"
-    saved_new.mkdir()
-    rows = {i: n for part in new.partitions(save_to=saved_new)
-            for i, n in zip(part.column("id").to_pylist(), part.column("n").to_pylist())}
-    assert rows == {**{old_ids[k]: 2 + k // 2 for k in range(0, 300, 2)}, new_ids[0]: 0, new_ids[1]: 1}
-    # What was saved is the whole partition, base rows included, in the spill's schema.
+    assert ids_only[0].column_names == ["id"] and new.base_rows == 160
+    want = {**{ids0[k]: 2 + k // 2 for k in range(0, 300, 2)}, **{ids1[k]: 152 + k for k in range(10)},
+            new_ids[0]: 0, new_ids[1]: 1}
+    # Saved without the base: only this spill's own rows, moved.
+    own_only, rows = saved(new, "own-only", keep=True, save_base=False)
+    assert rows == want
+    assert sorted(i for p in own_only.glob("part-*") for i in read_renumbered(p, np.arange(2), "n")
+                  .column("id").to_pylist()) == sorted(new_ids)
+    # Saved with the base: whole partitions in the spill's schema, the renumbered rows included.
+    new = spill_of("new2", new_ids, n_partitions=10)
+    new.use_base([(lambda k: layer0 / f"part-{k:05d}.arrow", remap0),
+                  (lambda k: layer1 / f"part-{k:05d}.arrow", remap1)], "n")
+    whole, rows = saved(new, "whole")
+    assert rows == want
     again = {}
-    for path in saved_new.glob("part-*.arrow"):
-        table = read_renumbered(path, np.arange(152), "n")
+    for path in whole.glob("part-*.arrow"):
+        table = read_renumbered(path, np.arange(162), "n")
         assert table.schema.equals(SCHEMA)
         again.update(zip(table.column("id").to_pylist(), table.column("n").to_pylist()))
-    assert again == rows
-    assert read_renumbered(tmp_path / "none.arrow", remap, "n") is None
+    assert again == want
+    assert read_renumbered(tmp_path / "none.arrow", remap0, "n") is None
