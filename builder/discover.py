@@ -7,6 +7,7 @@ leaves it is reported, never read), and a folder reached twice through links is 
 from __future__ import annotations
 
 import os
+import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -21,13 +22,18 @@ class ArticleList(Sequence):
     plus the rest, the whole path every 32nd entry so any entry decodes from a restart
     point). Paths in path order share most of their bytes (`source/_posts/金融/新浪财经/国内/`):
     36 bytes a file on make_corpus.py's mix of feeds, against ~75 for the paths themselves
-    and 560 for a list of tuples."""
+    and 560 for a list of tuples. With `spool` (a folder), the buffer goes to a scratch file
+    there as it grows, 1 MB at a time: memory then holds 8 bytes per 32 files (36 MB of
+    paths at a million files were the largest thing a build held while reading)."""
 
     _RESTART = 32
+    _SPOOL_AT = 2**20
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, spool: str | os.PathLike | None = None) -> None:
         self.root = root
-        self._blob = bytearray()
+        self._blob = bytearray()  # the entries after the first `_spooled` bytes
+        self._spooled = 0
+        self._file = tempfile.TemporaryFile(dir=spool, prefix="paths-") if spool is not None else None
         self._restarts = array("Q")
         self._n = 0
         self._last = b""
@@ -36,7 +42,7 @@ class ArticleList(Sequence):
         data = rel.encode("utf-8", "surrogateescape")
         shared = 0
         if self._n % self._RESTART == 0:
-            self._restarts.append(len(self._blob))
+            self._restarts.append(self._spooled + len(self._blob))
         else:
             shared = _common_prefix(data, self._last)
         _put_varint(self._blob, shared)
@@ -44,6 +50,23 @@ class ArticleList(Sequence):
         self._blob += data[shared:]
         self._last = data
         self._n += 1
+        if self._file is not None and len(self._blob) >= self._SPOOL_AT:
+            self._file.seek(self._spooled)
+            self._file.write(self._blob)
+            self._spooled += len(self._blob)
+            self._blob = bytearray()
+
+    def _bytes(self, start: int, stop: int) -> bytes:
+        """Bytes start..stop-1 of the whole buffer, spooled or not."""
+        out = b""
+        if start < self._spooled:
+            self._file.seek(start)
+            out = self._file.read(min(stop, self._spooled) - start)
+        return out + bytes(self._blob[max(0, start - self._spooled):max(0, stop - self._spooled)])
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
     def __len__(self) -> int:
         return self._n
@@ -53,8 +76,11 @@ class ArticleList(Sequence):
         out: list[str] = []
         if start >= stop:
             return out
-        blob, k = self._blob, start - start % self._RESTART
-        at = self._restarts[k // self._RESTART]
+        k = start - start % self._RESTART
+        first, last = k // self._RESTART, (stop - 1) // self._RESTART + 1
+        offset = self._restarts[first]
+        end = self._restarts[last] if last < len(self._restarts) else self._spooled + len(self._blob)
+        blob, at = self._bytes(offset, end), 0
         prev = b""
         while k < stop:
             shared, at = _get_varint(blob, at)
@@ -130,10 +156,12 @@ def display_path(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def discover(root: str | os.PathLike, suffixes: tuple[str, ...]) -> Discovered:
-    """Every file under `root`, articles in path order (the order of their shown paths)."""
+def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str | os.PathLike | None = None
+             ) -> Discovered:
+    """Every file under `root`, articles in path order (the order of their shown paths). With
+    `spool` (a scratch folder), the list of articles is kept in a file there (close it)."""
     root_real = os.path.realpath(root)
-    out = Discovered(ArticleList(root_real))
+    out = Discovered(ArticleList(root_real, spool))
     seen_dirs = {root_real}
     # A depth-first walk that finishes a folder before the entries after it, each folder's
     # entries sorted with a folder keyed by its name plus '/': it meets the files in the order

@@ -124,19 +124,21 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     report = BuildReport(source=str(src), output=str(out))
 
     cache = BuildCache.for_build(cache_dir, src, settings, _spill_schema(settings)) if cache_dir is not None else None
-    found = discover(src, settings.suffixes)
-    report.files_found = found.n_found
-    report.ignored = found.ignored
-    rejects: list[Reject] = list(found.rejects)
     inputs = InputManifest()
-    # The card's plots are drawn by a helper process that imports matplotlib on an idle core:
-    # from the start when the readers leave a core free, else once reading is done (the
-    # stages after it run on one core). Started with the build in every case, it added its
-    # 66 MB to the reading phase, the peak of a 100,000-file build.
     cores = os.cpu_count() or 1
-    background = plots_in_background(len(found.articles), _INLINE_BELOW)
     plotter = None
     with spill_folder(out) as work:
+        # The list of articles in a scratch file: in memory it was the largest thing held while
+        # reading a million files (36 MB).
+        found = discover(src, settings.suffixes, spool=work)
+        report.files_found = found.n_found
+        report.ignored = found.ignored
+        rejects: list[Reject] = list(found.rejects)
+        # The card's plots are drawn by a helper process that imports matplotlib on an idle core:
+        # from the start when the readers leave a core free, else once reading is done (the
+        # stages after it run on one core). Started with the build in every case, it added its
+        # 66 MB to the reading phase, the peak of a 100,000-file build.
+        background = plots_in_background(len(found.articles), _INLINE_BELOW)
         try:
             held = cache is not None and cache.acquire()  # else another build of this source holds it
             previous = cache.previous() if held else None
@@ -145,7 +147,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 plotter = BackgroundPlots()
             spill, staged = _read_all(found, settings, workers, progress, previous, staged, started_ns, work,
                                       report, rejects, inputs)
-            del found  # the paths (36 MB a million files) are in the spill now
+            found.articles.close()
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
             if background and plotter is None:
@@ -177,6 +179,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             cache.discard()
             raise
         finally:
+            found.articles.close()
             if plotter is not None:
                 plotter.close()
             if cache is not None:

@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from builder.discover import discover
 from conftest import write_corpus
 
@@ -54,14 +56,15 @@ def test_walk_order_is_the_order_of_whole_paths(tmp_path):
     assert found.articles[1:3] == [(r, str(tmp_path / r)) for r in rels[1:3]]
 
 
-def test_article_list_round_trips_every_entry_and_slice():
-    import pytest
-
+@pytest.mark.parametrize("spool", [False, True])
+def test_article_list_round_trips_every_entry_and_slice(spool, tmp_path):
     from builder.discover import ArticleList
 
     rels = sorted({f"source/_posts/金融/新浪财经/国内/{i:05d}-{'x' * (i % 7)}.md" for i in range(300)}
                   | {"a.md", "a/b.md", "a/b/c" * 40 + ".md", "z/\udcff-raw-byte.md", "短.md"})
-    items = ArticleList("/root")
+    items = ArticleList("/root", tmp_path if spool else None)
+    if spool:
+        items._SPOOL_AT = 100  # to a file every few entries: slices span file and memory
     for rel in rels:
         items.append(rel)
     assert len(items) == len(rels)
@@ -74,3 +77,7 @@ def test_article_list_round_trips_every_entry_and_slice():
     assert items[raw][0] == "z/\\xff-raw-byte.md"  # shown: the raw byte escaped, never an unencodable str
     with pytest.raises(IndexError):
         items[len(rels)]
+    if spool:
+        assert items._spooled > 1000 and len(items._blob) < 200
+        assert len(list(tmp_path.iterdir())) <= 1  # an unnamed temporary file where the system allows
+    items.close()
