@@ -88,14 +88,15 @@ class BuildReport:
         def fmt(c: Counter) -> str:
             return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"
 
+        cached = ([f"taken from the cache: {sum(self.from_cache.values())} files ({self.from_cache['stat']} unread,"
+                   f" {self.from_cache['bytes']} read and the same)"] if self.from_cache else [])
         return [
             f"files found {self.files_found}: rows {self.rows} + rejected {sum(self.rejected.values())}"
             f" + ignored {sum(self.ignored.values())}" + ("" if self.balanced else "  (MISMATCH: please report)"),
             f"rejected: {fmt(self.rejected)}",
             f"ignored by suffix: {fmt(self.ignored)}",
             f"warnings: {fmt(self.warnings)}",
-            f"taken from the cache: {sum(self.from_cache.values())} files"
-            f" ({self.from_cache['stat']} unread, {self.from_cache['bytes']} read and the same)",
+            *cached,
             f"written to {self.output} in {self.seconds:.1f} s",
         ]
 
