@@ -10,7 +10,6 @@ import bisect
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import signal
 import threading
@@ -28,7 +27,7 @@ import pyarrow.compute as pc
 
 from splits import SplitSpec, StreamingSplit, assign, build_manifest, write_manifest
 
-from . import __version__, memory
+from . import __version__, memory, readers
 from .article import FileResult, process_file
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
@@ -647,19 +646,15 @@ def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, wo
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=total, unit="file", desc="reading", disable=not progress, leave=False)
     pool = None
-    started_server = False
     try:
         if workers == 1 or total < _INLINE_BELOW:
+            readers.stop()  # if the `corpus` command started one early: not needed
             _init_worker(settings, own_process=False)
             done = ((plan, _worker_batch(items) if items else None) for plan, items in tasks)
         else:
-            # forkserver: workers start from a clean process, not a fork of one holding Arrow threads.
-            context = multiprocessing.get_context("forkserver")
-            # Workers fork from a server that imported the reader once: each starts at once
-            # and shares those pages with the others instead of importing them itself.
-            context.set_forkserver_preload(["builder.pipeline"])
-            started_server = not _forkserver_running()
-            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
+            readers.claim()
+            pool = ProcessPoolExecutor(workers, mp_context=readers.context(), initializer=_init_worker,
+                                       initargs=(settings,))
             done = _bounded_map(pool, tasks, window=4 * workers)
         for plan, chunk in done:
             yield plan, chunk
@@ -668,28 +663,7 @@ def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, wo
         bar.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-            if started_server:
-                _stop_forkserver()
-
-
-def _forkserver_running() -> bool:
-    from multiprocessing import forkserver
-
-    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None) is not None
-
-
-def _stop_forkserver() -> None:
-    """Stop the fork server this build started: idle, it holds the preloaded reader (~85 MB)
-    through the rest of the build. A later build starts it again. (multiprocessing's own
-    stop method, private, hence the care: without it the server simply lives on.)"""
-    from multiprocessing import forkserver
-
-    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
-    if stop is not None:
-        try:
-            stop()
-        except OSError:
-            pass
+        readers.stop()
 
 
 def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResult:
