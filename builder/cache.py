@@ -214,6 +214,7 @@ class BuildCache:
     folder: Path
     key: str
     row_schema: pa.Schema
+    source: str = ""  # the source folder's real path
 
     @classmethod
     def for_build(cls, folder: str | os.PathLike, source: str | os.PathLike, settings: BuildSettings,
@@ -222,8 +223,10 @@ class BuildCache:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("results-v[12]-*.sqlite*"):  # the cache's earlier formats: never read again
             old.unlink(missing_ok=True)
-        what = f"{os.path.realpath(source)}\0{settings.fingerprint}\0{__version__}\0{FORMAT}"
-        return cls(folder, hashlib.sha256(what.encode("utf-8", "surrogateescape")).hexdigest()[:16], row_schema)
+        real = os.path.realpath(source)
+        what = f"{real}\0{settings.fingerprint}\0{__version__}\0{FORMAT}"
+        return cls(folder, hashlib.sha256(what.encode("utf-8", "surrogateescape")).hexdigest()[:16], row_schema,
+                   real)
 
     def __post_init__(self) -> None:
         self._lock = None
@@ -269,7 +272,7 @@ class BuildCache:
         if self._lock is None:
             return
         meta = {"n_partitions": n_partitions, "layers": {str(k): v for k, v in sorted(layers.items())},
-                "live_rows": live_rows}
+                "live_rows": live_rows, "source": self.source, "version": __version__, "format": FORMAT}
         (staged / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         incoming = Path(tempfile.mkdtemp(prefix=f".build-{self.key}.in-", dir=self.folder))
         try:
@@ -285,6 +288,28 @@ class BuildCache:
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
+        self._drop_outdated()
+
+    def _drop_outdated(self) -> None:
+        """Delete the cached builds of this source made by another tool version or cache format:
+        never read again (their key differs), each the size of a build. Those of other settings
+        stay: a user may switch back."""
+        for other in self.folder.glob("build-*"):
+            if other == self.store or not other.is_dir():
+                continue
+            try:
+                meta = json.loads((other / "meta.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(meta, dict) or meta.get("source") != self.source or (
+                    meta.get("version"), meta.get("format")) == (__version__, FORMAT):
+                continue
+            lock = _lock(self.folder / f"{other.name}.lock")
+            if lock is not None:  # else a build of that version is using it now
+                try:
+                    shutil.rmtree(other, ignore_errors=True)
+                finally:
+                    lock.close()
 
     def discard(self) -> None:
         """Delete this source's cached build (found damaged)."""

@@ -107,3 +107,26 @@ def test_a_damaged_or_foreign_cached_build_is_ignored(tmp_path):
     cache.release()
     assert other_schema.acquire() and other_schema.previous() is None  # rows of another shape
     other_schema.release()
+
+
+def test_installing_drops_this_sources_builds_of_other_tool_versions_only(tmp_path):
+    import json
+
+    from builder import __version__
+    from builder.cache import FORMAT
+
+    cache = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
+
+    def fake(name, **meta):
+        (tmp_path / "c" / name).mkdir(parents=True)
+        (tmp_path / "c" / name / "meta.json").write_text(json.dumps(meta))
+
+    fake("build-oldversion", source=cache.source, version="0.0.1", format=FORMAT)
+    fake("build-oldformat", source=cache.source, version=__version__, format=FORMAT - 1)
+    fake("build-othersource", source=str(tmp_path / "elsewhere"), version="0.0.1", format=FORMAT)
+    fake("build-othersettings", source=cache.source, version=__version__, format=FORMAT)
+    assert cache.acquire()
+    cache.install(_stage(tmp_path / "one", 1), n_partitions=1, layers=_layers(0), live_rows=1)
+    left = sorted(p.name for p in (tmp_path / "c").iterdir() if p.is_dir())
+    assert left == [f"build-{cache.key}", "build-othersettings", "build-othersource"]
+    cache.release()
