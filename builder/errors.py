@@ -33,6 +33,11 @@ class CacheError(CorpusError):
     damaged): it is deleted, and the build stops rather than lose rows."""
 
 
+class WorkerError(CorpusError):
+    """The same files stopped a reading worker process twice (a crash in a parser, or memory
+    running out): the build stops, naming them, rather than loop."""
+
+
 class RuleError(ConfigError):
     """A boilerplate rule file is invalid."""
 

@@ -35,7 +35,7 @@ from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWri
                     stat_of, trusted)
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
-from .errors import CacheError, OutputError, Reject, SourceError
+from .errors import CacheError, OutputError, Reject, SourceError, WorkerError
 from .output import atomic_output
 from .settings import BuildSettings
 from .runs import PartitionedSpill, partition_count, read_renumbered, spill_folder
@@ -645,7 +645,7 @@ def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, wo
 
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=total, unit="file", desc="reading", disable=not progress, leave=False)
-    pool = None
+    done = None
     try:
         if workers == 1 or total < _INLINE_BELOW:
             readers.stop()  # if the `corpus` command started one early: not needed
@@ -653,16 +653,16 @@ def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, wo
             done = ((plan, _worker_batch(items) if items else None) for plan, items in tasks)
         else:
             readers.claim()
-            pool = ProcessPoolExecutor(workers, mp_context=readers.context(), initializer=_init_worker,
-                                       initargs=(settings,))
-            done = _bounded_map(pool, tasks, window=4 * workers)
+            done = _bounded_map(lambda: ProcessPoolExecutor(workers, mp_context=readers.context(),
+                                                            initializer=_init_worker, initargs=(settings,)),
+                                tasks, window=4 * workers)
         for plan, chunk in done:
             yield plan, chunk
             bar.update(len(plan))
     finally:
         bar.close()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        if done is not None:
+            done.close()  # its pool shut down
         readers.stop()
 
 
@@ -819,20 +819,60 @@ def _rows_table(rows: list[dict]) -> pa.Table:
                                 schema=ROW_SCHEMA)
 
 
-def _bounded_map(pool: ProcessPoolExecutor, tasks: Iterator[tuple[list, list]], *,
+def _bounded_map(start_pool, tasks: Iterator[tuple[list, list]], *,
                  window: int) -> Iterator[tuple[list, Chunk | None]]:
     """(plan, chunk) in task order with at most `window` tasks in flight: workers never run
-    far ahead of the main process, so finished rows never pile up in memory."""
+    far ahead of the main process, so finished rows never pile up in memory.
+
+    A worker that dies (killed, out of memory) breaks the whole pool and every task in flight:
+    a new pool reads those tasks again, as long as the last one got somewhere; a task that
+    breaks two pools in a row stops the build with its files named."""
     from collections import deque
+    from concurrent.futures.process import BrokenProcessPool
 
-    pending: deque = deque()
+    pool = start_pool()
+    pending: deque = deque()  # (plan, items, future or None)
+    tasks = iter(tasks)
+    more = True
+    broke_at = None  # the task at the head when a pool last broke, until one finishes after it
+    try:
+        while True:
+            try:
+                while more and len(pending) < window:
+                    task = next(tasks, None)
+                    if task is None:
+                        more = False
+                    else:
+                        plan, items = task
+                        pending.append((plan, items, None))
+                        if items:  # a slot first, so a failed submit leaves the task pending
+                            pending[-1] = (plan, items, pool.submit(_worker_batch, items))
+                if not pending:
+                    return
+                result = _finished(pending)
+            except BrokenProcessPool:
+                head = pending[0][1]
+                if broke_at is head:
+                    raise WorkerError(f"reading {head[0][0]} .. {head[-1][0]} ({len(head)} files) stopped a "
+                                      "worker process twice (a crash or out of memory); build with --workers 1 "
+                                      "to find the file") from None
+                broke_at = head
+                log.warning("a reading worker process died; reading %d tasks again in new workers", len(pending))
+                pool.shutdown(cancel_futures=True)
+                pool = start_pool()
+                pending = deque((plan, items, pool.submit(_worker_batch, items) if items else None)
+                                for plan, items, _ in pending)
+                continue
+            if result[1] is not None:
+                broke_at = None
+            yield result
+    finally:
+        pool.shutdown(cancel_futures=True)
 
-    def done(plan, future):
-        return plan, future.result() if future is not None else None
 
-    for plan, items in tasks:
-        pending.append((plan, pool.submit(_worker_batch, items) if items else None))
-        if len(pending) >= window:
-            yield done(*pending.popleft())
-    while pending:
-        yield done(*pending.popleft())
+def _finished(pending) -> tuple[list, Chunk | None]:
+    """The head task's result, popped once it is there (a BrokenProcessPool leaves it in place)."""
+    plan, _, future = pending[0]
+    chunk = future.result() if future is not None else None
+    pending.popleft()
+    return plan, chunk

@@ -3,7 +3,7 @@ points leave the previous output byte for byte as it was (or, past the final swa
 complete new one: never a mix, never nothing), and the next run finishes and equals a clean run.
 
 Each run is a real CLI process in its own process group, so the kill takes its worker
-processes too; the per-file result cache is kept between the runs (SQLite, killed mid-write too).
+processes too; the build cache is kept between the runs (killed while being filled or swapped too).
 The kill delays come from a seeded RNG, spread over the length of a clean run.
 """
 import os

@@ -1,5 +1,6 @@
 """End-to-end: raw files -> dataset folder -> datasets.load_dataset."""
 import json
+import os
 import shutil
 from datetime import datetime, timezone
 
@@ -342,3 +343,46 @@ def test_a_corpus_cut_into_other_partitions_copies_the_cached_rows(corpus, tmp_p
     again = build(corpus, tmp_path / "again", progress=False, cache_dir=cache)  # and the new cut is used
     assert sum(again.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS)
     _same_output(tmp_path / "again", tmp_path / "clean")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the worker processes in /proc")
+def test_a_worker_killed_while_reading_costs_time_not_rows(tmp_path, caplog):
+    # A worker killed from outside (the system's out-of-memory killer, a person) breaks the
+    # pool: its tasks are read again in new workers, and the build is what it would have been.
+    import signal
+    import threading
+    import time
+
+    from conftest import article, distinct_text, write_corpus
+
+    from builder import readers
+
+    files = {f"a/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>" * 30) for i in range(1500)}
+    src = write_corpus(tmp_path / "src", files)
+    killed = []
+
+    def kill_one_worker():
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            server = getattr(getattr(readers.forkserver, "_forkserver", None), "_forkserver_pid", None)
+            for pid in (os.listdir("/proc") if server else []):
+                try:
+                    with open(f"/proc/{pid}/stat") as fh:
+                        ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid == server:
+                    os.kill(int(pid), signal.SIGKILL)
+                    killed.append(int(pid))
+                    return
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=kill_one_worker)
+    watcher.start()
+    with caplog.at_level("WARNING", logger="builder"):
+        report = build(src, tmp_path / "out", workers=2, progress=False)
+    watcher.join()
+    assert killed and "worker process died" in caplog.text
+    assert report.rows == len(files) and report.balanced
+    build(src, tmp_path / "clean", workers=1, progress=False)
+    _same_output(tmp_path / "out", tmp_path / "clean")
