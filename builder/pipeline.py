@@ -176,7 +176,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             if staged is not None:
                 cache.install(staged.folder, n_partitions=spill.n, layers=staged.layers, live_rows=staged.live_rows)
         except CacheError:
-            cache.discard()
+            if cache is not None:
+                cache.discard()
             raise
         finally:
             found.articles.close()
@@ -221,19 +222,16 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
     spill = PartitionedSpill(work / "spill", schema, expected_rows=len(found.articles),
                              n_partitions=previous.n_partitions if same_cut else None)
     lookup = Lookup(previous.entries()) if previous is not None else None
+    # Where each cached row goes: remaps[layer][its seq there] = its seq in this build (-1: gone).
     remaps = {layer: np.full(v["seq_space"], -1, dtype=np.int64)
               for layer, v in (previous.layers.items() if previous is not None else ())}
-    plan = None
-    if staged is not None:
-        plan = _Staged(staged, layer=max(remaps, default=-1) + 1, compact=previous is None or not same_cut or (
-            len(previous.layers) + 1 > MAX_LAYERS or previous.stored_rows > MAX_STORED_PER_LIVE * previous.live_rows))
-        (staged / f"L{plan.layer}").mkdir(parents=True)
+    stage = _stage(staged, previous, same_cut) if staged is not None else None
     index = IndexWriter(staged / "files.arrow") if staged is not None else None
     seq = new_rows = 0
-    for tasks, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
-                                     total=len(found.articles)):
+    for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
+                                    total=len(found.articles)):
         new_seqs = []
-        for old, k in tasks:
+        for old, k in plan:
             entry = old if k < 0 else None
             if k >= 0:
                 path, digest, reject, warnings, stat, same = chunk.files[k]
@@ -245,8 +243,8 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
                 if entry.seq >= 0:
                     remaps[entry.layer][entry.lseq] = seq
                     entry = entry._replace(seq=seq)
-                    if plan is not None and plan.compact:  # the row moves to the new layer
-                        entry = entry._replace(layer=plan.layer, lseq=seq)
+                    if stage is not None and stage.compact:  # the row moves to the new layer
+                        entry = entry._replace(layer=stage.layer, lseq=seq)
                     seq += 1
                     report.warnings.update(entry.warnings)
                 else:
@@ -261,7 +259,7 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
                     new_seqs.append(seq)
                     row, seq = seq, seq + 1
                 entry = Entry(path, stat or _NO_STAT, digest, stat is not None and trusted(stat, started_ns),
-                              row, plan.layer if plan is not None else -1, row, reject and reject.reason,
+                              row, stage.layer if stage is not None else -1, row, reject and reject.reason,
                               reject and reject.message, list(warnings))
             if index is not None:
                 index.add(entry)
@@ -272,26 +270,44 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
     if index is not None:
         index.close()
     spill.rows_total = seq
+    used = [(layer, remap) for layer, remap in remaps.items() if (remap >= 0).any()]
     if previous is not None:
-        layers = [(layer, remap) for layer, remap in remaps.items() if (remap >= 0).any()]
-        if same_cut:
-            spill.use_base([(partial(previous.part, layer), remap) for layer, remap in layers], SEQ)
-        else:  # cut otherwise: copied in
-            copied = 0
-            for layer, remap in layers:
-                for k in range(previous.n_partitions):
-                    table = read_renumbered(previous.part(layer, k), remap, SEQ)
-                    if table is not None:
-                        spill.add(table)
-                        copied += table.num_rows
-            _check_cached_rows(copied, sum(int((remap >= 0).sum()) for _, remap in layers))
-        if plan is not None and not plan.compact:
-            plan.layers = {layer: previous.layers[layer] for layer, _ in layers}
-    if plan is not None:
-        if plan.compact or new_rows:
-            plan.layers[plan.layer] = {"seq_space": seq, "rows": seq if plan.compact else new_rows}
-        plan.live_rows = seq
-    return spill, plan
+        _take_cached_rows(spill, previous, used, same_cut)
+    if stage is not None:
+        if not stage.compact:
+            stage.layers = {layer: previous.layers[layer] for layer, _ in used}
+        if stage.compact or new_rows:
+            stage.layers[stage.layer] = {"seq_space": seq, "rows": seq if stage.compact else new_rows}
+        stage.live_rows = seq
+    return spill, stage
+
+
+def _stage(folder: Path, previous: PreviousBuild | None, same_cut: bool) -> _Staged:
+    """The next cached build: a new layer, and whether it takes every row (compacts) because
+    the cached build is cut otherwise, has too many layers or too many rows no longer used."""
+    compact = previous is None or not same_cut or len(previous.layers) + 1 > MAX_LAYERS \
+        or previous.stored_rows > MAX_STORED_PER_LIVE * previous.live_rows
+    stage = _Staged(folder, layer=max(previous.layers, default=-1) + 1 if previous is not None else 0,
+                    compact=compact)
+    (folder / f"L{stage.layer}").mkdir(parents=True)
+    return stage
+
+
+def _take_cached_rows(spill: PartitionedSpill, previous: PreviousBuild, used: list[tuple[int, np.ndarray]],
+                      same_cut: bool) -> None:
+    """The cached rows this build uses, into the spill: read in place from the cached layers
+    as each partition is read, when they are cut the same way (the usual case); else copied in."""
+    if same_cut:
+        spill.use_base([(partial(previous.part, layer), remap) for layer, remap in used], SEQ)
+        return
+    copied = 0
+    for layer, remap in used:
+        for k in range(previous.n_partitions):
+            table = read_renumbered(previous.part(layer, k), remap, SEQ)
+            if table is not None:
+                spill.add(table)
+                copied += table.num_rows
+    _check_cached_rows(copied, sum(int((remap >= 0).sum()) for _, remap in used))
 
 
 def _check_cached_rows(got: int, expected: int) -> None:
