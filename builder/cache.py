@@ -15,16 +15,16 @@ folder, settings, tool version), what its reading pass produced:
   or too many layers, a build writes all its rows as one layer instead.
 
 A rebuild walks the new file list and the old entries side by side (both in path order). A
-file whose stat is unchanged is taken as it was, unread, if it was hashed while already older
-than the build that hashed it (git's rule against a file changed within the same clock tick);
-a file whose stat changed is read and hashed, and taken as it was if its sha256 is the same;
-only the others are processed. Rows taken come from the old part files by position, as
-Arrow, without passing through Python.
+file whose stat is unchanged is taken as it was, unread, if it was already TRUST_MARGIN_NS old
+when it was hashed (git's rule against a file changed within the same clock tick); a file
+whose stat changed is read and hashed, and taken as it was if its sha256 is the same; only
+the others are processed. Rows taken come from the old part files by position, as Arrow,
+without passing through Python.
 
 Only the last build of a (source, settings, version) is kept: a cache the size of one build,
-swapped in whole when a build succeeds. A build holds a lock on the one it uses; a second
-build of the same source at the same time builds without it. Deleting the folder is always
-safe.
+swapped in whole when a build succeeds; the builds of a source by other tool versions are
+deleted then. A build holds a lock on the one it uses; a second build of the same source at
+the same time builds without it. Deleting the folder is always safe.
 """
 from __future__ import annotations
 
