@@ -148,7 +148,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--dedup-threshold", type=float, default=0.5, help="near-duplicate Jaccard threshold (0.5)")
     b.add_argument("--shingle-size", type=int, default=5, help="characters per shingle (default: 5)")
     b.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
-    b.add_argument("--cache-dir", default=_default_cache(), help="per-file result cache (default: %(default)s)")
+    b.add_argument("--cache-dir", default=_default_cache(), help="build cache: the last build's per-file results, for rebuilds (default: %(default)s)")
     b.add_argument("--no-cache", action="store_true", help="use no cache")
     _add_split_flags(b)
     b.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")

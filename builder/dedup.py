@@ -750,7 +750,7 @@ class DedupIndex:
 class Deduplicator:
     """Texts in, verdicts out: content hashes, batched signatures, the index (for callers that
     hold texts, such as bench/score_dedup.py; the build signs in its workers and feeds
-    DedupIndex directly, and its per-file result cache spares a rebuild the signing).
+    DedupIndex directly, and its build cache spares a rebuild the signing).
 
     add() keeps a text only until its batch is signed (batch_size distinct texts at most); a
     text whose hash was seen before is never signed again. Keeps a set of the ids and text
