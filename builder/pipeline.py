@@ -851,6 +851,7 @@ def _bounded_map(start_pool, tasks: Iterator[tuple[list, list]], *,
     tasks = iter(tasks)
     more = True
     broke_at = None  # the task at the head when a pool last broke, until one finishes after it
+    read_any = False  # a worker finished a task: workers can start
     try:
         while True:
             try:
@@ -868,6 +869,11 @@ def _bounded_map(start_pool, tasks: Iterator[tuple[list, list]], *,
                 result = _finished(pending)
             except BrokenProcessPool:
                 head = pending[0][1]
+                if broke_at is head and not read_any:
+                    raise WorkerError("the reading worker processes stop as they start (their error is printed "
+                                      "above). A script that calls build() with workers must do so under "
+                                      "`if __name__ == '__main__':` (each worker imports the script); or use "
+                                      "workers=1") from None
                 if broke_at is head:
                     raise WorkerError(f"reading {head[0][0]} .. {head[-1][0]} ({len(head)} files) stopped a "
                                       "worker process twice (a crash or out of memory); build with --workers 1 "
@@ -880,7 +886,7 @@ def _bounded_map(start_pool, tasks: Iterator[tuple[list, list]], *,
                                 for plan, items, _ in pending)
                 continue
             if result[1] is not None:
-                broke_at = None
+                broke_at, read_any = None, True
             yield result
     finally:
         pool.shutdown(cancel_futures=True)

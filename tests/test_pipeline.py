@@ -386,3 +386,22 @@ def test_a_worker_killed_while_reading_costs_time_not_rows(tmp_path, caplog):
     assert report.rows == len(files) and report.balanced
     build(src, tmp_path / "clean", workers=1, progress=False)
     _same_output(tmp_path / "out", tmp_path / "clean")
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path):
+    # Workers import the calling script: one that calls build() at its top level makes each
+    # worker try to start workers of its own, and die. The build says why, and does not loop.
+    import subprocess
+    import sys
+
+    from conftest import article, distinct_text, write_corpus
+
+    files = {f"a/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(210)}
+    src = write_corpus(tmp_path / "src", files)
+    script = tmp_path / "run.py"
+    script.write_text(f"from builder.pipeline import build\n"
+                      f"build({str(src)!r}, {str(tmp_path / 'out')!r}, workers=2, progress=False)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.path.dirname(__file__)})
+    assert done.returncode != 0 and not (tmp_path / "out").exists()
+    assert "builder.errors.WorkerError" in done.stderr and "if __name__ == '__main__':" in done.stderr
