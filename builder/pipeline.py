@@ -269,7 +269,6 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
                       .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
     if index is not None:
         index.close()
-    spill.rows_total = seq
     used = [(layer, remap) for layer, remap in remaps.items() if (remap >= 0).any()]
     if previous is not None:
         _take_cached_rows(spill, previous, used, same_cut)
@@ -817,12 +816,13 @@ def _worker_batch(items: list[tuple[str, str, str | None]]) -> Chunk:
     files, results = [], []
     for rel, path, known in items:
         read = _read((rel, path), settings)
-        if known is not None and read[2] == known:
-            files.append((rel, known, None, [], read[4], True))
+        _, _, digest, _, stat = read
+        if known is not None and digest == known:
+            files.append((rel, known, None, [], stat, True))
             continue
         result = _process_read(read, settings)
         results.append(result)
-        files.append((rel, result.sha256, result.reject, result.warnings, read[4], False))
+        files.append((rel, result.sha256, result.reject, result.warnings, stat, False))
     rows = [r for r in results if r.row is not None]
     sigs = (signatures([r.row["text"] for r in rows], settings.dedup) if rows
             else np.empty((0, settings.dedup.num_perm), dtype=np.uint32))

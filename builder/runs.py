@@ -70,7 +70,6 @@ class PartitionedSpill:
         self._base: tuple | None = None
         self.base_rows = 0  # rows the last pass over the partitions took from the base
         self.base_expected = 0  # rows the base should give: a pass that finds fewer lost some
-        self.rows_total = 0  # set by the caller: rows spilled plus rows of the base kept
         self.buffer_rows, self.buffer_bytes = buffer_rows, buffer_bytes
         self._buffer: list[pa.Table] = []
         self._buffered = self._buffered_bytes = 0

@@ -41,3 +41,12 @@ def shared_corpus() -> Path:
         pytest.skip("../shared/corpus is not present (a user's clone has none)")
     return SHARED_CORPUS
 from hub_fixture import hub  # noqa: F401,E402
+
+
+def assert_same_files(a, b):
+    """The two folders hold the same files, byte for byte (the assertion names the first that
+    differs)."""
+    names = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name

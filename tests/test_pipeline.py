@@ -12,7 +12,7 @@ from builder.pipeline import build
 from builder.quality import QualitySettings
 from builder.schema import ROW_SCHEMA
 from builder.settings import BuildSettings
-from conftest import article, distinct_text, write_corpus
+from conftest import article, assert_same_files, distinct_text, write_corpus
 
 CORPUS = {
     "source/_posts/金融/新浪财经/国内/一.md": article(
@@ -96,10 +96,7 @@ def test_same_input_same_bytes_whatever_the_order_or_workers(corpus, tmp_path):
         (other / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(corpus / rel, other / rel)
     build(other, b, progress=False, workers=2)
-    names = sorted(str(p.relative_to(a)) for p in a.rglob("*") if p.is_file())
-    assert names == sorted(str(p.relative_to(b)) for p in b.rglob("*") if p.is_file())
-    for name in names:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert_same_files(a, b)
 
 
 def test_parallel_build_equals_serial(tmp_path):
@@ -160,13 +157,6 @@ def test_bundled_sample_builds(tmp_path):
     assert report.balanced and report.rows >= 30
 
 
-def _same_output(a, b):
-    names = sorted(str(p.relative_to(b)) for p in b.rglob("*") if p.is_file())
-    assert names == sorted(str(p.relative_to(a)) for p in a.rglob("*") if p.is_file())
-    for name in names:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
-
-
 def _wait_until_trusted(root):
     # A file is known by its stat only once it was hashed while older than the trust margin.
     import time
@@ -191,7 +181,7 @@ def test_cached_rebuild_equals_clean_build(corpus, tmp_path):
     assert cached.from_cache == {"stat": articles}  # every file known by its stat, none read
     build(corpus, tmp_path / "clean", progress=False)
     for name in ("first", "again", "cached"):
-        _same_output(tmp_path / name, tmp_path / "clean")
+        assert_same_files(tmp_path / name, tmp_path / "clean")
 
 
 def test_cache_is_per_source_folder(corpus, tmp_path):
@@ -240,7 +230,7 @@ def test_cache_never_serves_a_stale_result(corpus, tmp_path):
     report = build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
     assert sum(report.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS) - 2
     build(corpus, tmp_path / "clean", progress=False)
-    _same_output(tmp_path / "cached", tmp_path / "clean")
+    assert_same_files(tmp_path / "cached", tmp_path / "clean")
     titles = pq.read_table(tmp_path / "cached" / "data" / "train-00000-of-00001.parquet").column("title").to_pylist()
     assert any("第贰篇" in t for t in titles) and not any("第二篇" in t for t in titles)
     # Other settings are another cache: a result never crosses settings.
@@ -266,7 +256,7 @@ def test_a_damaged_cache_stops_the_build_and_is_deleted(corpus, tmp_path):
     assert not store.exists() and (tmp_path / "first").exists()
     report = build(corpus, tmp_path / "third", progress=False, cache_dir=cache)
     assert not report.from_cache
-    _same_output(tmp_path / "third", tmp_path / "first")
+    assert_same_files(tmp_path / "third", tmp_path / "first")
 
 
 def test_a_cache_of_another_format_is_ignored(corpus, tmp_path):
@@ -277,7 +267,7 @@ def test_a_cache_of_another_format_is_ignored(corpus, tmp_path):
     (cache / "results-v2-0123456789abcdef.sqlite").write_bytes(b"the old cache")
     report = build(corpus, tmp_path / "second", progress=False, cache_dir=cache)
     assert not report.from_cache and not list(cache.glob("results-*"))
-    _same_output(tmp_path / "second", tmp_path / "first")
+    assert_same_files(tmp_path / "second", tmp_path / "first")
 
 
 def test_the_corpus_command_with_its_plot_helper_writes_the_same_bytes(tmp_path):
@@ -297,12 +287,8 @@ def test_the_corpus_command_with_its_plot_helper_writes_the_same_bytes(tmp_path)
         out = tmp_path / f"cli{workers}"
         subprocess.run([sys.executable, "-m", "builder.cli", "build", str(src), "-o", str(out), "--workers", workers,
                         "--no-cache", "--quiet"], check=True, capture_output=True)
-        names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-        assert "assets/articles_per_month.png" in names and "assets/text_length.png" in names
-        assert names == sorted(str(p.relative_to(tmp_path / "here")) for p in (tmp_path / "here").rglob("*")
-                               if p.is_file())
-        for name in names:
-            assert (out / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
+        assert (out / "assets/articles_per_month.png").exists() and (out / "assets/text_length.png").exists()
+        assert_same_files(out, tmp_path / "here")
 
 
 def test_rebuilds_add_layers_then_compact_and_always_equal_a_clean_build(corpus, tmp_path):
@@ -319,7 +305,7 @@ def test_rebuilds_add_layers_then_compact_and_always_equal_a_clean_build(corpus,
         report = build(corpus, tmp_path / "out", progress=False, cache_dir=cache)
         assert sum(report.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS) - 1
         build(corpus, tmp_path / "clean", progress=False)
-        _same_output(tmp_path / "out", tmp_path / "clean")
+        assert_same_files(tmp_path / "out", tmp_path / "clean")
         seen.append(sorted(p.name for p in store.glob("L*")))
     assert MAX_LAYERS == 4
     # L0 from the first build; then a layer a build, until a fifth would be one too many.
@@ -339,10 +325,10 @@ def test_a_corpus_cut_into_other_partitions_copies_the_cached_rows(corpus, tmp_p
     (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
     assert [p.name for p in store.glob("L*")] == ["L1"] and len(list((store / "L1").glob("part-*"))) > 1
     build(corpus, tmp_path / "clean", progress=False)
-    _same_output(tmp_path / "cached", tmp_path / "clean")
+    assert_same_files(tmp_path / "cached", tmp_path / "clean")
     again = build(corpus, tmp_path / "again", progress=False, cache_dir=cache)  # and the new cut is used
     assert sum(again.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS)
-    _same_output(tmp_path / "again", tmp_path / "clean")
+    assert_same_files(tmp_path / "again", tmp_path / "clean")
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the worker processes in /proc")
@@ -352,8 +338,6 @@ def test_a_worker_killed_while_reading_costs_time_not_rows(tmp_path, caplog):
     import signal
     import threading
     import time
-
-    from conftest import article, distinct_text, write_corpus
 
     from builder import readers
 
@@ -385,7 +369,7 @@ def test_a_worker_killed_while_reading_costs_time_not_rows(tmp_path, caplog):
     assert killed and "worker process died" in caplog.text
     assert report.rows == len(files) and report.balanced
     build(src, tmp_path / "clean", workers=1, progress=False)
-    _same_output(tmp_path / "out", tmp_path / "clean")
+    assert_same_files(tmp_path / "out", tmp_path / "clean")
 
 
 def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path):
@@ -394,7 +378,6 @@ def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path):
     import subprocess
     import sys
 
-    from conftest import article, distinct_text, write_corpus
 
     files = {f"a/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(210)}
     src = write_corpus(tmp_path / "src", files)
