@@ -176,7 +176,8 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
             continue
         _, kind, name = item
         folder, prefix = stack[-1][1], stack[-1][2]
-        rel, path = f"{prefix}{name}", os.path.join(folder, name)
+        rel = f"{prefix}{name}"
+        path = os.path.join(folder, name) if kind != _FILE else ""  # a plain file needs only rel
         if kind == _OTHER:  # a link, an undecodable name, a type unknown to the listing: asked here
             try:
                 if os.path.islink(path):
@@ -197,7 +198,7 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
             if real not in seen_dirs:
                 seen_dirs.add(real)
                 stack.append((_entries(path, rel + "/", out), path, rel + "/"))
-        elif kind == _FILE:
+        elif kind == _FILE:  # (a link to a file too: its suffix is its own name's)
             suffix = _suffix(name)
             if suffix in suffixes:
                 out.articles.append(rel)
