@@ -109,6 +109,15 @@ class Entry(NamedTuple):
         return self.sha256 is not None and self.reason != "timeout"
 
 
+def _row(e: Entry) -> tuple:
+    """An entry as a row of INDEX_SCHEMA (its fields in the same order, the stat spread out)."""
+    return (e.path, *e.stat, *e[2:])
+
+
+def _entry(row: tuple) -> Entry:
+    return Entry(row[0], Stat(*row[1:5]), *row[5:])
+
+
 class PreviousBuild:
     """The cached build of a source, opened for reading: its entries, streamed in path order,
     and its part files."""
@@ -129,11 +138,7 @@ class PreviousBuild:
             reader = ipc.open_file(source)
             for k in range(reader.num_record_batches):
                 batch = reader.get_batch(k)
-                columns = [batch.column(name).to_pylist() for name in INDEX_SCHEMA.names]
-                for (path, size, mtime, ctime, ino, sha, ok, seq, layer, lseq, reason, message,
-                     warnings) in zip(*columns):
-                    yield Entry(path, Stat(size, mtime, ctime, ino), sha, ok, seq, layer, lseq, reason, message,
-                                warnings)
+                yield from map(_entry, zip(*(batch.column(name).to_pylist() for name in INDEX_SCHEMA.names)))
 
     def part(self, layer: int, k: int) -> Path:
         return self.folder / f"L{layer}" / f"part-{k:05d}.arrow"
@@ -161,29 +166,19 @@ class IndexWriter:
     def __init__(self, path: Path, *, batch: int = 4096) -> None:
         self._writer = ipc.new_file(str(path), INDEX_SCHEMA)
         self._batch = batch
-        self._rows: list[Entry] = []
-        self.n = 0
+        self._rows: list[tuple] = []
 
     def add(self, entry: Entry) -> None:
-        self._rows.append(entry)
-        self.n += 1
+        self._rows.append(_row(entry))
         if len(self._rows) >= self._batch:
             self._flush()
 
     def _flush(self) -> None:
         if not self._rows:
             return
-        rows = self._rows
-        stats = [e.stat for e in rows]
-        arrays = [
-            [e.path for e in rows], [s.size for s in stats], [s.mtime_ns for s in stats],
-            [s.ctime_ns for s in stats], [s.ino for s in stats], [e.sha256 for e in rows],
-            [e.trusted for e in rows], [e.seq for e in rows], [e.layer for e in rows], [e.lseq for e in rows],
-            [e.reason for e in rows],
-            [e.message for e in rows], [e.warnings for e in rows],
-        ]
+        columns = zip(*self._rows)
         self._writer.write_batch(pa.record_batch(
-            [pa.array(a, type=f.type) for a, f in zip(arrays, INDEX_SCHEMA)], schema=INDEX_SCHEMA))
+            [pa.array(c, type=f.type) for c, f in zip(columns, INDEX_SCHEMA)], schema=INDEX_SCHEMA))
         self._rows = []
 
     def close(self) -> None:

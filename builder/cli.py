@@ -15,11 +15,9 @@ log = logging.getLogger("builder")
 
 
 def _build(args: argparse.Namespace) -> int:
-    import os
-
     from . import readers
 
-    if (args.workers or os.cpu_count() or 1) > 1:
+    if readers.count(args.workers) > 1:
         # The workers' fork server imports the reader on another core while this process does.
         readers.start()
     from .pipeline import build, skip_pandas_probe

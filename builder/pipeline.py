@@ -142,11 +142,10 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         try:
             held = cache is not None and cache.acquire()  # else another build of this source holds it
             previous = cache.previous() if held else None
-            staged = work / "cache" if held else None
-            if background and (workers or cores) < cores:
+            if background and readers.count(workers) < cores:
                 plotter = BackgroundPlots()
-            spill, staged = _read_all(found, settings, workers, progress, previous, staged, started_ns, work,
-                                      report, rejects, inputs)
+            spill, staged = _read_all(found, settings, workers, progress, previous, work / "cache" if held else None,
+                                      started_ns, work, report, rejects, inputs)
             found.articles.close()
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
@@ -329,23 +328,23 @@ def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[list[tuple[Entry |
             old = lookup.find(shown) if lookup is not None else None
             if old is not None and not old.reusable:
                 old = None
-            if old is not None and old.trusted:
-                try:
-                    if stat_of(os.stat(path)) == old.stat:
-                        plan.append((old, -1))
-                        continue
-                except OSError:
-                    pass  # read as any other file: its reader reports the problem
-            plan.append((old, len(items)))
-            items.append((shown, path, old.sha256 if old is not None else None))
+            if old is not None and old.trusted and _same_stat(path, old):
+                plan.append((old, -1))
+            else:
+                plan.append((old, len(items)))
+                items.append((shown, path, old.sha256 if old is not None else None))
             if len(items) >= _CHUNK or len(plan) >= _SPAN:
                 yield plan, items
                 plan, items = [], []
-        if len(plan) >= _SPAN:
-            yield plan, items
-            plan, items = [], []
     if plan:
         yield plan, items
+
+
+def _same_stat(path: str, old: Entry) -> bool:
+    try:
+        return stat_of(os.stat(path)) == old.stat
+    except OSError:
+        return False  # read as any other file: its reader reports the problem
 
 
 @dataclass
@@ -658,7 +657,7 @@ def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, wo
     (or here, for one worker or a few files)."""
     from tqdm import tqdm
 
-    workers = workers or os.cpu_count() or 1
+    workers = readers.count(workers)
     bar = tqdm(total=total, unit="file", desc="reading", disable=not progress, leave=False)
     done = None
     try:

@@ -10,10 +10,16 @@ the reader itself: the two imports then run on two cores at once.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from multiprocessing import forkserver
 
 PRELOAD = ["builder.pipeline"]
 _ours = False  # the running server was started by us (so we stop it)
+
+
+def count(workers: int | None) -> int:
+    """The number of reading workers a build asked for `workers` gets (default: one a core)."""
+    return workers or os.cpu_count() or 1
 
 
 def context():
