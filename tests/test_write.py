@@ -2,7 +2,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.schema import ROW_SCHEMA
-from builder.write import ShardWriter, rows_to_table, write_split
+from builder.write import ShardWriter, WriteLane, rows_to_table, write_split
 
 
 def row(i, text="x"):
@@ -39,3 +39,29 @@ def test_rows_out_of_order_are_a_bug(tmp_path):
     writer.write(rows_to_table([row(5)]))
     with pytest.raises(ValueError, match="id order"):
         writer.write(rows_to_table([row(3)]))
+
+
+def _write_rows(data_dir, rows, lane=None):
+    writer = ShardWriter(data_dir, "train", shard_bytes=20_000, row_group_bytes=5_000, lane=lane)
+    for k in range(0, len(rows), 37):
+        writer.write(rows_to_table(rows[k:k + 37]))
+    return writer.close()
+
+
+def test_a_write_lane_gives_the_same_bytes(tmp_path):
+    # The lane moves the Parquet writes to a thread: same calls in the same order, same files.
+    rows = [row(i, text=f"text {i} ") for i in range(600)]
+    plain = _write_rows(tmp_path / "plain", rows)
+    with WriteLane() as lane:
+        laned = _write_rows(tmp_path / "lane", rows, lane)
+    assert len(plain) > 1 and [p.name for p in laned] == [p.name for p in plain]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(plain, laned))
+
+
+def test_a_failed_write_on_the_lane_is_raised_here(tmp_path):
+    (tmp_path / "data").write_text("a file where the shards' folder should be")
+    with WriteLane() as lane:
+        writer = ShardWriter(tmp_path / "data", "train", row_group_bytes=1, lane=lane)
+        writer.write(rows_to_table([row(1)]))  # handed to the lane, which fails to make the folder
+        with pytest.raises(OSError):
+            writer.close()
