@@ -626,10 +626,14 @@ class DedupIndex:
         distinct = np.empty(0, dtype=np.uint64)
         found: list[np.ndarray] = []
         pending = 0
+        # By key, ties in slot (text hash rank) order: the order np.lexsort((slots, keys)) gives,
+        # as one stable sort by slot for all bands and a stable sort by key per band (half the
+        # time of a lexsort per band).
+        by_slot = np.argsort(slots, kind="stable")
         for path in key_paths:
             keys = np.fromfile(path, dtype=np.uint64)
             path.unlink()
-            order = np.lexsort((slots, keys))  # by key; ties in slot (text hash rank) order
+            order = by_slot[np.argsort(keys[by_slot], kind="stable")]
             ks, ss = keys[order], slots[order]
             del keys, order
             for dist in range(1, self.bucket_window + 1):
@@ -641,7 +645,7 @@ class DedupIndex:
                 pending += len(found[-1])
             if pending > max(len(distinct), 1 << 20):
                 distinct, found, pending = _merge_unique(distinct, found), [], 0
-        del ks, ss, slots
+        del ks, ss, slots, by_slot
         return _merge_unique(distinct, found) if found else distinct
 
     @staticmethod
