@@ -153,22 +153,27 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 plotter = BackgroundPlots()
             dups = _find_duplicates(spill, settings, work, report)
             _check_cached_rows(spill.base_rows, spill.base_expected)
-            log.info("assigning splits")
-            plan = _plan_splits(spill, split_spec, dups, report)
-            rejects += plan.rejects
-            report.rejected = Counter(r.reason for r in rejects)
-            report.splits = plan.manifest["counts"]
-            report.audit = plan.manifest["audit"]
-            summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
-                       "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
-            # The folder's content depends on the input only: not on where it sat on this machine
-            # (a published card must not reveal local paths), nor on how fast the machine was.
-            for key in ("seconds", "source", "output", "from_cache"):
-                summary.pop(key)
-            rejects.sort(key=lambda r: r.path)
+            # The hash strategy places each row by its own group key: the shard pass assigns
+            # the rows as it writes them. The time strategy needs every group's dates first.
+            plan = None
+            if split_spec.strategy != "hash":
+                log.info("assigning splits")
+                plan = _plan_splits(spill, split_spec, dups, report)
             log.info("writing shards")
             with atomic_output(out) as tmp:
-                _write_shards(spill, split_spec, dups, plan, tmp / "data", staged=staged)
+                plan = _write_shards(spill, split_spec, dups, plan, tmp / "data", staged=staged, report=report)
+                rejects += plan.rejects
+                report.rejected = Counter(r.reason for r in rejects)
+                report.splits = plan.manifest["counts"]
+                report.audit = plan.manifest["audit"]
+                summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
+                           "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
+                # The folder's content depends on the input only: not on where it sat on this
+                # machine (a published card must not reveal local paths), nor on how fast the
+                # machine was.
+                for key in ("seconds", "source", "output", "from_cache"):
+                    summary.pop(key)
+                rejects.sort(key=lambda r: r.path)
                 log.info("writing the card")
                 write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                                card_template=card_template, plotter=plotter)
@@ -394,65 +399,87 @@ class _SplitPlan:
     rejects: list[Reject]               # the duplicates' ledger lines
 
 
+class _Ledger:
+    """The ledger lines of the dropped copies, gathered as the rows pass in id order (repeated
+    ids gone): each copy's path, and the path of the row it copies, met before or after it."""
+
+    def __init__(self, dups: _Duplicates) -> None:
+        self.dups = dups
+        self.wanted = {int(dups.verdicts.kept[i]) for i in dups.dropped}
+        self.kept_paths = dict(dups.kept_paths)
+        self.dropped: list[tuple[str, int]] = []
+
+    def see(self, ids: list[str], paths: list[str], at: int) -> None:
+        """The rows at..at+len(ids) of the id-ordered sequence, with their ids and paths."""
+        wanted, dropped = self.wanted, self.dups.dropped
+        for k in range(len(ids)):
+            if at + k in wanted:
+                self.kept_paths[ids[k]] = paths[k]
+            if at + k in dropped:
+                self.dropped.append((paths[k], at + k))
+
+    def rejects(self) -> list[Reject]:
+        dups, kept_paths = self.dups, self.kept_paths
+        rejects = [_dedup_reject(path, dups.verdicts, i, dups.dropped[i], kept_paths) for path, i in self.dropped]
+        return rejects + [Reject(path, "duplicate_id", f"same id {i} as {kept_paths.get(i, 'an earlier file')}",
+                                 duplicate_of=i) for path, i in dups.same_id]
+
+
+def _split_columns(spec: SplitSpec) -> list[str]:
+    """The columns the split and its manifest read (the dates only for the time strategy)."""
+    time = spec.time_column if spec.strategy == "time" else None
+    return sorted({"id", "content_sha256", spec.group, spec.stratify, time} - {None} & set(ROW_SCHEMA.names))
+
+
 def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, report: BuildReport) -> _SplitPlan:
-    """Pass 1b: the columns the split needs, for the kept rows, in id order, and the ledger
-    lines of the copies. The hash strategy places each row by its own group key: rows stream
-    through StreamingSplit, which keeps running figures only. The time strategy needs every
-    group's dates first: lists."""
-    names = sorted({"id", "content_sha256", spec.group, spec.stratify, spec.time_column}
-                   - {None} & set(ROW_SCHEMA.names))
-    stream = StreamingSplit(spec) if spec.strategy == "hash" else None
+    """Pass 1b, for the time strategy (it needs every group's dates before it places one): the
+    columns the split needs, for the kept rows, in id order, as lists; and the ledger lines of
+    the copies. (The hash strategy is planned by the shard pass as it writes.)"""
+    names = _split_columns(spec)
     columns: dict[str, list] = {name: [] for name in names}
-    wanted = {int(dups.verdicts.kept[i]) for i in dups.dropped}
-    kept_paths = dict(dups.kept_paths)
-    dropped: list[tuple[str, int]] = []
+    ledger = _Ledger(dups)
     at = report.rows = 0
     for part in spill.partitions(columns=sorted(set(names) | {"id", SEQ, "source_path", "dup_cluster"}), keep=True):
         part, _ = _unique_ids(part)
         n = part.num_rows
-        paths = part.column("source_path").to_pylist()
-        ids = part.column("id").to_pylist()
-        for k in range(n):
-            if at + k in wanted:
-                kept_paths[ids[k]] = paths[k]
-            if at + k in dups.dropped:
-                dropped.append((paths[k], at + k))
+        ledger.see(part.column("id").to_pylist(), part.column("source_path").to_pylist(), at)
         part = _apply_dedup(part, dups, at)
         at += n
         report.rows += part.num_rows
-        batch = {name: part.column(name).to_pylist() for name in names}
-        if stream is not None:
-            stream.add(batch)
-        else:
-            for name in names:
-                columns[name] += batch[name]
-    rejects = [_dedup_reject(path, dups.verdicts, i, dups.dropped[i], kept_paths) for path, i in dropped]
-    rejects += [Reject(path, "duplicate_id", f"same id {i} as {kept_paths.get(i, 'an earlier file')}",
-                       duplicate_of=i) for path, i in dups.same_id]
-    if stream is not None:
-        return _SplitPlan(stream.manifest(), names, None, rejects)
+        for name in names:
+            columns[name] += part.column(name).to_pylist()
     assignment = assign(columns, spec)
-    return _SplitPlan(build_manifest(columns, assignment, spec), names, assignment, rejects)
+    return _SplitPlan(build_manifest(columns, assignment, spec), names, assignment, ledger.rejects())
 
 
-def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan,
-                  data_dir: Path, *, staged: _Staged | None = None) -> None:
+def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan | None,
+                  data_dir: Path, *, staged: _Staged | None = None, report: BuildReport) -> _SplitPlan:
     """Pass 2: every column, in id order, each row to its split's shards. What goes where is
     worked out on a partition's small columns first; then each split's rows are copied once,
     in id order (one `take` a split), never the signatures. With `staged`, the rows this
-    build computed (all its rows, if it compacts the cache) are kept as the cache's new layer."""
+    build computed (all its rows, if it compacts the cache) are kept as the cache's new layer.
+
+    `plan` is the time strategy's; for the hash strategy (None) this pass plans the split as it
+    goes, the rows streaming through StreamingSplit (running figures only): a row's split is its
+    group key's, so a batch's assignment is the whole one's, restricted. Returns the plan."""
     with WriteLane() as lane:
-        _write_shards_on(lane, spill, spec, dups, plan, data_dir, staged)
+        return _write_shards_on(lane, spill, spec, dups, plan, data_dir, staged, report)
 
 
 def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates,
-                     plan: _SplitPlan, data_dir: Path, staged: _Staged | None) -> None:
+                     plan: _SplitPlan | None, data_dir: Path, staged: _Staged | None,
+                     report: BuildReport) -> _SplitPlan:
     # The Parquet writes run on the lane's thread while this one reads and sorts the next
     # partition: at 100,000 files the zstd encoding was ~40 % of this pass, on one core.
     writers = {name: ShardWriter(data_dir, name, lane=lane) for name, _ in spec.splits}
     split_names = [name for name, _ in spec.splits]
     code = {name: k for k, name in enumerate(split_names)}  # None (dropped by the split): past the end
+    stream = StreamingSplit(spec) if plan is None else None
+    ledger = _Ledger(dups) if plan is None else None
+    names = _split_columns(spec)
     at = done = 0
+    if plan is None:
+        report.rows = 0
     save_to = staged.folder / f"L{staged.layer}" if staged is not None else None
     for part in spill.partitions(save_to=save_to, save_base=staged is not None and staged.compact):
         part = part.drop_columns([SIGNATURE])  # never written: not worth copying
@@ -460,17 +487,21 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
         order = order[first]  # unique ids, in id order: positions at..at+n of the sequence
         n = len(order)
         keep = dups.verdicts.keep[at:at + n]
-        clusters = _clusters(pc.take(part.column("id"), pa.array(order)).to_pylist(), dups, at)
+        ids = pc.take(part.column("id"), pa.array(order)).to_pylist()
+        if ledger is not None:
+            ledger.see(ids, pc.take(part.column("source_path"), pa.array(order)).to_pylist(), at)
+        clusters = _clusters(ids, dups, at)
         at += n
         if not keep.all():
             order = order[keep]
             clusters = [c for c, k in zip(clusters, keep.tolist()) if k]
         n = len(order)
-        if plan.assignment is None:  # hash strategy: a batch's assignment is the whole one's, restricted
+        if stream is not None:
             columns = {"dup_cluster": clusters}
-            for name in {"id", spec.group, spec.stratify} - {None, "dup_cluster"}:
+            for name in (set(names) | {"id", spec.group, spec.stratify}) - {None, "dup_cluster"}:
                 columns[name] = pc.take(part.column(name), pa.array(order)).to_pylist()
-            placed = assign(columns, spec)
+            placed = stream.add(columns)
+            report.rows += n
             groups, buckets, splits = placed.group, placed.bucket, placed.split
         else:
             groups = plan.assignment.group[done:done + n]
@@ -490,6 +521,7 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
                                                    [buckets[i] for i in picked], [clusters[i] for i in picked]))
     for writer in writers.values():
         writer.close()
+    return plan if stream is None else _SplitPlan(stream.manifest(), names, None, ledger.rejects())
 
 
 def _check_apart(src: Path, out: Path) -> None:
