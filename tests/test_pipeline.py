@@ -388,3 +388,32 @@ def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path):
                           cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.path.dirname(__file__)})
     assert done.returncode != 0 and not (tmp_path / "out").exists()
     assert "builder.errors.WorkerError" in done.stderr and "if __name__ == '__main__':" in done.stderr
+
+
+def test_the_ledger_is_the_same_whichever_strategy_splits(tmp_path, monkeypatch):
+    # The hash strategy's split is planned by the shard pass, the time strategy's by a pass
+    # of its own: the duplicates' ledger lines (which copy, of which kept file, met before or
+    # after it, across partitions) and the rows kept must not depend on which.
+    import builder.runs
+    from splits import SplitSpec
+
+    files = {f"source/_posts/c/f/s/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>",
+                                                        date=f"2024-01-{1 + i % 28:02d} 08:00:00")
+             for i in range(40)}
+    for k, i in enumerate((3, 17, 17, 33)):  # copies after and before the file they copy, one twice
+        files[f"source/_posts/c/f/s/{'a' if k % 2 else 'z'}-copy{k}.md"] = article(
+            f"副本{k}", f"<p>{distinct_text(i)}</p>", date="2024-02-01 08:00:00")
+    files["source/_posts/c/f/s/same-id.md"] = f"---\ntitle: X\nid: fixed\n---\n{distinct_text(90)}"
+    files["source/_posts/c/f/s/same-id2.md"] = f"---\ntitle: Y\nid: fixed\n---\n{distinct_text(91)}"
+    src = write_corpus(tmp_path / "src", files)
+    monkeypatch.setattr(builder.runs, "ROWS_PER_PARTITION", 4)
+    hashed = build(src, tmp_path / "hash", progress=False, workers=1)
+    timed = build(src, tmp_path / "time", progress=False, workers=1,
+                  split_spec=SplitSpec.from_sizes(test_size=0.2, strategy="time", group="dup_cluster"))
+    assert hashed.rejected == timed.rejected == {"duplicate": 4, "duplicate_id": 1}
+    assert hashed.rows == timed.rows == 41
+    ledger = (tmp_path / "hash" / "rejects.jsonl").read_text()
+    assert ledger == (tmp_path / "time" / "rejects.jsonl").read_text()
+    assert "the same text as source/_posts/c/f/s/0017.md" in ledger
+    ids = lambda out: sorted(i for p in (out / "data").glob("*.parquet") for i in pq.read_table(p).column("id").to_pylist())
+    assert ids(tmp_path / "hash") == ids(tmp_path / "time")
