@@ -175,6 +175,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     summary.pop(key)
                 rejects.sort(key=lambda r: r.path)
                 log.info("writing the card")
+                memory.for_card()
                 write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                                card_template=card_template, plotter=plotter)
             if staged is not None:

@@ -66,3 +66,22 @@ def test_processes_the_build_owns_skip_pyarrows_pandas_import_but_keep_to_pandas
             "skip_pandas_probe(); pa.array(['x']); a = 'pandas' in sys.modules; "
             "df = pa.table({'x': [1]}).to_pandas(); print(a, len(df))")
     assert run(code) == "False 1"
+
+
+@pytest.mark.skipif("jemalloc" not in pa.supported_memory_backends(), reason="pyarrow built without jemalloc")
+def test_the_shard_pass_and_card_get_jemalloc_unless_the_user_chose_a_pool():
+    # The lean system pool while files are read and duplicates clustered (the peaks of a
+    # build), jemalloc for the shard pass and the card (~1.5x slower on fresh mappings); a
+    # pool the user chose is never changed, and a library caller's next build starts lean.
+    code = ("from builder import memory; memory.for_this_process(); import pyarrow as pa; "
+            "a = pa.default_memory_pool().backend_name; memory.for_card(); "
+            "print(a, pa.default_memory_pool().backend_name)")
+    assert run(code) == "system jemalloc"
+    assert run(code, ARROW_DEFAULT_MEMORY_POOL="system") == "system system"
+    code = ("import pyarrow as pa; from builder import memory; names = []\n"
+            "for _ in range(2):\n"
+            "    memory.in_running_process(); names.append(pa.default_memory_pool().backend_name)\n"
+            "    memory.for_card(); names.append(pa.default_memory_pool().backend_name)\n"
+            "print(*names)")
+    assert run(code) == "system jemalloc system jemalloc"
+    assert run(code, ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc mimalloc mimalloc mimalloc"
