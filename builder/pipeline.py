@@ -49,6 +49,11 @@ SAMPLE_DIR = Path(__file__).with_name("sample")
 # articles never moves; with --keep-duplicates a cluster's rows move together.
 DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
 _INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
+# From this many files the plot helper starts with the card, not after reading: the card's
+# statistics (every shard read back) then take longer than the helper's start, and its 66 MB
+# no longer add to the peak of duplicate clustering and the shard pass (a rebuild of a
+# million files peaked there).
+_PLOTS_WITH_CARD_FROM = 250_000
 _CHUNK = 64  # files a worker task reads
 _SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
 
@@ -137,19 +142,21 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         # The card's plots are drawn by a helper process that imports matplotlib on an idle core:
         # from the start when the readers leave a core free, else once reading is done (the
         # stages after it run on one core). Started with the build in every case, it added its
-        # 66 MB to the reading phase, the peak of a 100,000-file build.
+        # 66 MB to the reading phase, the peak of a 100,000-file build. A large build starts it
+        # with the card (_PLOTS_WITH_CARD_FROM).
         background = plots_in_background(len(found.articles), _INLINE_BELOW)
+        plots_late = len(found.articles) >= _PLOTS_WITH_CARD_FROM
         try:
             held = cache is not None and cache.acquire()  # else another build of this source holds it
             previous = cache.previous() if held else None
-            if background and readers.count(workers) < cores:
+            if background and not plots_late and readers.count(workers) < cores:
                 plotter = BackgroundPlots()
             spill, staged = _read_all(found, settings, workers, progress, previous, work / "cache" if held else None,
                                       started_ns, work, report, rejects, inputs)
             found.articles.close()
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
-            if background and plotter is None:
+            if background and not plots_late and plotter is None:
                 plotter = BackgroundPlots()
             dups = _find_duplicates(spill, settings, work, report)
             _check_cached_rows(spill.base_rows, spill.base_expected)
@@ -175,6 +182,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     summary.pop(key)
                 rejects.sort(key=lambda r: r.path)
                 log.info("writing the card")
+                if background and plotter is None:
+                    plotter = BackgroundPlots()
                 memory.for_card()
                 write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                                card_template=card_template, plotter=plotter)

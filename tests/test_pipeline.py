@@ -289,6 +289,18 @@ def test_the_corpus_command_with_its_plot_helper_writes_the_same_bytes(tmp_path)
                         "--no-cache", "--quiet"], check=True, capture_output=True)
         assert (out / "assets/articles_per_month.png").exists() and (out / "assets/text_length.png").exists()
         assert_same_files(out, tmp_path / "here")
+    # A large build starts the helper with the card instead (here: from 0 files on).
+    script = tmp_path / "late.py"
+    script.write_text("import sys\nimport builder.pipeline as p\nif __name__ == '__main__':\n"
+                      "    p._PLOTS_WITH_CARD_FROM = 0\n"
+                      "    p.build(sys.argv[1], sys.argv[2], workers=2, progress=False)\n"
+                      "    import multiprocessing\n"
+                      "    print(sorted(c.name for c in multiprocessing.active_children()), 'matplotlib' in sys.modules)\n")
+    late = subprocess.run([sys.executable, str(script), str(src), str(tmp_path / "late")], check=True,
+                          capture_output=True, text=True)
+    assert late.stdout.split() == ["[]", "False"]  # drawn by the helper (not here), which ended
+    assert (tmp_path / "late" / "assets/articles_per_month.png").exists()
+    assert_same_files(tmp_path / "late", tmp_path / "here")
 
 
 def test_rebuilds_add_layers_then_compact_and_always_equal_a_clean_build(corpus, tmp_path):
