@@ -404,8 +404,7 @@ def _find_duplicates(spill: PartitionedSpill, settings: BuildSettings, work: Pat
 @dataclass
 class _SplitPlan:
     manifest: dict
-    names: list[str]                    # the columns the split reads
-    assignment: object | None           # the whole Assignment (time strategy); None: per partition
+    assignment: object | None           # the whole Assignment (time strategy); None: placed per partition
     rejects: list[Reject]               # the duplicates' ledger lines
 
 
@@ -459,7 +458,7 @@ def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, re
         for name in names:
             columns[name] += part.column(name).to_pylist()
     assignment = assign(columns, spec)
-    return _SplitPlan(build_manifest(columns, assignment, spec), names, assignment, ledger.rejects())
+    return _SplitPlan(build_manifest(columns, assignment, spec), assignment, ledger.rejects())
 
 
 def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan | None,
@@ -486,7 +485,7 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
     code = {name: k for k, name in enumerate(split_names)}  # None (dropped by the split): past the end
     stream = StreamingSplit(spec) if plan is None else None
     ledger = _Ledger(dups) if plan is None else None
-    names = _split_columns(spec)
+    names = set(_split_columns(spec)) | {"id", spec.group, spec.stratify}
     at = done = 0
     if plan is None:
         report.rows = 0
@@ -508,7 +507,7 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
         n = len(order)
         if stream is not None:
             columns = {"dup_cluster": clusters}
-            for name in (set(names) | {"id", spec.group, spec.stratify}) - {None, "dup_cluster"}:
+            for name in names - {None, "dup_cluster"}:
                 columns[name] = pc.take(part.column(name), pa.array(order)).to_pylist()
             placed = stream.add(columns)
             report.rows += n
@@ -531,7 +530,7 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
                                                    [buckets[i] for i in picked], [clusters[i] for i in picked]))
     for writer in writers.values():
         writer.close()
-    return plan if stream is None else _SplitPlan(stream.manifest(), names, None, ledger.rejects())
+    return plan if stream is None else _SplitPlan(stream.manifest(), None, ledger.rejects())
 
 
 def _check_apart(src: Path, out: Path) -> None:
