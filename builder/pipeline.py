@@ -145,18 +145,18 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         # 66 MB to the reading phase, the peak of a 100,000-file build. A large build starts it
         # with the card (_PLOTS_WITH_CARD_FROM).
         background = plots_in_background(len(found.articles), _INLINE_BELOW)
-        plots_late = len(found.articles) >= _PLOTS_WITH_CARD_FROM
+        early = background and len(found.articles) < _PLOTS_WITH_CARD_FROM
         try:
             held = cache is not None and cache.acquire()  # else another build of this source holds it
             previous = cache.previous() if held else None
-            if background and not plots_late and readers.count(workers) < cores:
+            if early and readers.count(workers) < cores:
                 plotter = BackgroundPlots()
             spill, staged = _read_all(found, settings, workers, progress, previous, work / "cache" if held else None,
                                       started_ns, work, report, rejects, inputs)
             found.articles.close()
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
-            if background and not plots_late and plotter is None:
+            if early and plotter is None:
                 plotter = BackgroundPlots()
             dups = _find_duplicates(spill, settings, work, report)
             _check_cached_rows(spill.base_rows, spill.base_expected)

@@ -69,10 +69,10 @@ def test_processes_the_build_owns_skip_pyarrows_pandas_import_but_keep_to_pandas
 
 
 @pytest.mark.skipif("jemalloc" not in pa.supported_memory_backends(), reason="pyarrow built without jemalloc")
-def test_the_shard_pass_and_card_get_jemalloc_unless_the_user_chose_a_pool():
-    # The lean system pool while files are read and duplicates clustered (the peaks of a
-    # build), jemalloc for the shard pass and the card (~1.5x slower on fresh mappings); a
-    # pool the user chose is never changed, and a library caller's next build starts lean.
+def test_the_card_gets_jemalloc_unless_the_user_chose_a_pool():
+    # The lean system pool up to the shard pass (the peaks of a build), jemalloc for the card
+    # (its read-back ran ~2.5x slower on fresh mappings); a pool the user chose is never
+    # changed, and a library caller's next build starts lean again.
     code = ("from builder import memory; memory.for_this_process(); import pyarrow as pa; "
             "a = pa.default_memory_pool().backend_name; memory.for_card(); "
             "print(a, pa.default_memory_pool().backend_name)")
