@@ -12,6 +12,7 @@ import html
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from .decode import DecodeFailure, decode
 from .errors import Reject
 from .language import detect_language
 from .settings import BuildSettings
+from .steps import Steps, run_steps, run_together
 
 ID_KEYS = ("id", "guid", "uuid")
 URL_KEYS = ("url", "link", "permalink", "source_url", "original_url", "canonical_url")
@@ -70,8 +72,20 @@ class FileResult:
 
 def process_file(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     """Pure: the file's path within the source root, its bytes and the settings -> FileResult."""
+    return run_steps(file_steps(rel_path, data, settings))
+
+
+def process_files(files: Sequence[tuple[str, bytes]], settings: BuildSettings) -> list[FileResult]:
+    """Pure: `process_file` of each (path, bytes), in order; the files' steps run in rounds
+    (builder.steps: the same results, a quarter faster)."""
+    return run_together([file_steps(rel, data, settings) for rel, data in files])
+
+
+def file_steps(rel_path: str, data: bytes, settings: BuildSettings) -> Steps[FileResult]:
+    """`process_file` as a generator of steps (builder.steps). Each file's steps depend on its
+    own bytes and the settings only, so files whose steps interleave get what each gets alone."""
     try:
-        return _process(rel_path, data, settings)
+        return (yield from _process(rel_path, data, settings))
     except Exception as exc:  # a bug must cost one file, never the build; the reason says so
         return FileResult(rel_path, reject=Reject(rel_path, "internal_error", f"{type(exc).__name__}: {exc}"))
 
@@ -80,7 +94,7 @@ def _reject(path: str, reason: str, message: str) -> FileResult:
     return FileResult(path, reject=Reject(path, reason, message))
 
 
-def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
+def _process(rel_path: str, data: bytes, settings: BuildSettings) -> Steps[FileResult]:
     if len(data) > settings.max_file_bytes:
         return _reject(rel_path, "too_large", f"{len(data):,} bytes is over the {settings.max_file_bytes:,}-byte limit")
     try:
@@ -88,6 +102,7 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     except DecodeFailure as exc:
         return _reject(rel_path, exc.reason, exc.message)
     warnings = ["encoding_fallback"] if low_confidence else []
+    yield
     try:
         fm = front_matter.parse(text, max_bytes=settings.max_frontmatter_bytes,
                                 max_alias_nodes=settings.max_alias_nodes)
@@ -95,6 +110,7 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
         return _reject(rel_path, "frontmatter_too_large", str(exc))
     warnings += fm.warnings
     meta, body = fm.meta, fm.body
+    yield
     used: set[str] = set()
 
     # Cleaned before it is tested: a title of only entities or spaces is no title.
@@ -118,19 +134,24 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     feed = _feed(rel_path, categories)
     rule_sets = rules_mod.select(rules_mod.load_rules(settings.rules_dirs), feed=feed or "", author=author or "",
                                  path=rel_path, body=body[:20000])
+    yield
     try:
-        cleaned = clean.clean_body(body, is_html=is_html, rules=rule_sets, max_depth=settings.max_html_depth,
-                                   max_elements=settings.max_html_elements)
+        cleaned = yield from clean.clean_steps(body, is_html=is_html, rules=rule_sets,
+                                               max_depth=settings.max_html_depth,
+                                               max_elements=settings.max_html_elements)
     except clean.HtmlLimit as exc:
         return _reject(rel_path, exc.reason, exc.message)
     warnings += cleaned.warnings
     text_out = "\n\n".join(cleaned.paragraphs)
     if not text_out:
         return _reject(rel_path, "empty_text", "no text is left once markup and boilerplate are removed")
+    yield
     language = detect_language(text_out)
+    yield
     verdict = quality.check(title, text_out, language, settings.quality)
     if verdict is not None:
         return _reject(rel_path, *verdict)
+    yield
 
     date_raw = _text_value(_first(meta, DATE_KEYS, used))
     date, assumed = parse_date(date_raw, settings.naive_timezone) if date_raw else (None, False)
@@ -138,6 +159,7 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
         warnings.append("date_missing")
     elif date is None:
         warnings.append("date_unparseable")
+    yield
 
     ident = _text_value(_first(meta, ID_KEYS, used))
     url_value = _text_value(_first(meta, URL_KEYS, used))
@@ -147,6 +169,8 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
     for key in META_KEYS:  # the front matter's word first, then what the body's boilerplate said
         found[key] = found[key] or _clean_inline(str(cleaned.meta.get(key) or "")) or None
     extra = {k: v for k, v in meta.items() if k not in used}
+    content_hash = content_sha256(text_out)
+    yield
 
     return FileResult(rel_path, row={
         "id": make_id(rel_path, ident=ident, url=url_value),
@@ -168,7 +192,7 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> FileResult:
         "n_paragraphs": len(cleaned.paragraphs),
         "source_path": rel_path,
         "encoding": encoding,
-        "content_sha256": content_sha256(text_out),
+        "content_sha256": content_hash,
         "warnings": sorted(set(warnings)),
         "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
     }, warnings=sorted(set(warnings)))

@@ -20,6 +20,7 @@ from cmarkgfm.cmark import Options as _CmarkOptions
 from lxml import etree
 
 from .rules import RuleSet, apply_paragraph_rules, apply_raw_rules, apply_strip_rules
+from .steps import Steps, run_steps
 
 BLOCK_TAGS = frozenset(
     "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table thead tbody tfoot tr td th section article "
@@ -90,9 +91,16 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dept
     """Pure: body text and the rule sets that apply -> paragraphs, extracted metadata, warnings.
     Raises HtmlLimit when the markup nests deeper than `max_depth` or holds more than
     `max_elements` elements."""
+    return run_steps(clean_steps(body, is_html=is_html, rules=rules, max_depth=max_depth, max_elements=max_elements))
+
+
+def clean_steps(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_depth: int = MAX_HTML_DEPTH,
+                max_elements: int = MAX_HTML_ELEMENTS) -> Steps[Cleaned]:
+    """`clean_body` as a generator of steps (builder.steps): no parsed tree lives across a step."""
     meta: dict[str, object] = {}
     apply_raw_rules(body, rules, meta)
     html = apply_strip_rules(body if is_html else _markdown_to_html(body), rules)
+    yield
     warnings: list[str] = []
     n_tags = html.count("<")
     if n_tags > max_elements:
@@ -109,7 +117,9 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dept
         if flat is not html:
             html = flat
             warnings.append("html_truncated")
-    paragraphs = html_to_paragraphs(html, _drop_rule(rules))
+    yield
+    paragraphs = yield from _paragraph_steps(html, _drop_rule(rules))
+    yield
     paragraphs = apply_paragraph_rules(paragraphs, rules, meta)
     return Cleaned(paragraphs, meta, warnings)
 
@@ -117,43 +127,56 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dept
 def html_to_paragraphs(html: str, drop: _DropRule | None = None) -> list[str]:
     """HTML -> paragraphs: comments and dropped elements gone, entities unescaped, whitespace
     collapsed inside a paragraph, leading U+3000 indentation stripped."""
+    return run_steps(_paragraph_steps(html, drop))
+
+
+def _paragraph_steps(html: str, drop: _DropRule | None) -> Steps[list[str]]:
     if not html.strip():
         return []
-    try:
-        return _paragraphs(html, drop)
-    except ValueError:
-        # A reference such as &#1; (or a U+FFFE) parses to a character that lxml then refuses
-        # to set back as text, and a refused assignment has already cleared the old text: read
-        # the body again without them. Rare, so the common path pays nothing for it.
-        return _paragraphs(_xml_safe(html), drop)
-
-
-def _paragraphs(html: str, drop: _DropRule | None) -> list[str]:
     # Mark where each block element opens and closes with a line break in the source, then let
     # libxml2 serialise the text in one C call: marking the parsed tree (or walking it in
     # Python) cost more than the parse. Control characters are never text. UTF-8 bytes with
     # the parser's encoding fixed: a `<meta charset>` or an XML declaration in the body (which
     # made lxml refuse a str) must not change how the text is read.
-    parser = _parser()
     # On the UTF-8 bytes: controls are single bytes there (never inside a multi-byte
     # sequence), so deleting them is what _CONTROL.sub would do to the text, at C speed.
     data = html.encode("utf-8", "replace").translate(None, _CONTROL_BYTES)
-    root = etree.fromstring(_BLOCK_TAG_UTF8.sub(b"\n<", data), parser)
-    last = parser.error_log.last_error
-    if last is not None and last.level_name == "FATAL":
-        # libxml2 stopped (nesting past its limit): the rest of the body would be lost unseen.
-        raise HtmlLimit("html_too_deep", f"the HTML parser stopped early: {last.message.strip()}")
-    if root is None:
+    marked = _BLOCK_TAG_UTF8.sub(b"\n<", data)
+    yield
+    try:
+        text = _text_of(marked, drop)
+    except ValueError:
+        # A reference such as &#1; (or a U+FFFE) parses to a character that lxml then refuses
+        # to set back as text, and a refused assignment has already cleared the old text: read
+        # the body again without them. Rare, so the common path pays nothing for it.
+        safe = _xml_safe(html).encode("utf-8", "replace").translate(None, _CONTROL_BYTES)
+        text = _text_of(_BLOCK_TAG_UTF8.sub(b"\n<", safe), drop)
+    if text is None:
         return []
-    if drop is not None:
-        for el in drop.hits(root):
-            _remove_keep_tail(el)
-    text = etree.tostring(root, method="text", encoding="unicode")
+    yield
     if _NOT_TEXT.search(text):  # made by references such as &#1;
         text = _NOT_TEXT.sub("", text)
     # A line break in the source also separates paragraphs in these feeds (36kr briefs).
     text = _WS_IN_LINE.sub(" ", text)
     return [part for part in map(_strip_edge, text.split("\n")) if part]
+
+
+def _text_of(marked: bytes, drop: _DropRule | None) -> str | None:
+    """The text of the marked UTF-8 HTML, dropped elements left out; None for no document.
+    Parse, drop and serialise in one step: the shared parser's error log is read before any
+    other parse, and no tree outlives the call."""
+    parser = _parser()
+    root = etree.fromstring(marked, parser)
+    last = parser.error_log.last_error
+    if last is not None and last.level_name == "FATAL":
+        # libxml2 stopped (nesting past its limit): the rest of the body would be lost unseen.
+        raise HtmlLimit("html_too_deep", f"the HTML parser stopped early: {last.message.strip()}")
+    if root is None:
+        return None
+    if drop is not None:
+        for el in drop.hits(root):
+            _remove_keep_tail(el)
+    return etree.tostring(root, method="text", encoding="unicode")
 
 
 def _xml_safe(html: str) -> str:

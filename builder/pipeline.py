@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 from splits import SplitSpec, StreamingSplit, assign, build_manifest, write_manifest
 
 from . import __version__, memory, readers
-from .article import FileResult, process_file
+from .article import FileResult, file_steps, process_file
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
 from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat,
@@ -780,17 +781,8 @@ def _within(seconds: float, fn, *args):
     and regex matching; a long C call (an lxml parse) is interrupted when it returns. Signals
     reach only a process's main thread: elsewhere (build() called from a thread, or no
     setitimer) fn runs without a limit. A timer and handler the caller had are restored."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    if not _can_alarm():
         return fn(*args)
-    if _WORKER_ALARM:  # a worker process of ours: the handler is in place, no timer to restore
-        try:
-            try:
-                signal.setitimer(signal.ITIMER_REAL, seconds)
-                return fn(*args)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        except _FileTimeout:
-            return None
     old_handler = signal.signal(signal.SIGALRM, _on_alarm)
     started = time.monotonic()
     old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -804,13 +796,99 @@ def _within(seconds: float, fn, *args):
     except _FileTimeout:
         return None
     finally:
-        signal.signal(signal.SIGALRM, signal.SIG_DFL if old_handler is None else old_handler)
-        if old_delay:
-            signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - started), 1e-6), old_interval)
+        _restore_alarm(old_handler, old_delay, old_interval, started)
+
+
+def _can_alarm() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def _restore_alarm(handler, delay: float, interval: float, started: float) -> None:
+    signal.signal(signal.SIGALRM, signal.SIG_DFL if handler is None else handler)
+    if delay:
+        signal.setitimer(signal.ITIMER_REAL, max(delay - (time.monotonic() - started), 1e-6), interval)
+
+
+# The time-limit watchdog of files processed together: a periodic SIGALRM whose handler stops
+# the step that is running when the step's file has used up its time (`_deadline`, on the
+# monotonic clock; infinite between steps). One timer for a whole batch instead of one per
+# step, whose two system calls each would cost more than many steps.
+_deadline = float("inf")
+
+
+def _on_watch(signum: int, frame: object) -> None:
+    if time.monotonic() > _deadline:
+        raise _FileTimeout()
+
+
+def _process_together(reads: list[tuple], settings: BuildSettings) -> list[FileResult]:
+    """_process_read of each read, the files' steps run in rounds (as steps.run_together runs
+    them), each file stopped once its steps have taken `max_seconds_per_file` in all."""
+    global _deadline
+    results: list[FileResult | None] = [None] * len(reads)
+    steps = {}
+    for i, (rel, data, _, failed, _) in enumerate(reads):
+        if failed is not None:
+            results[i] = failed
+        else:
+            steps[i] = file_steps(rel, data, settings)
+    limit = settings.max_seconds_per_file
+    spent = dict.fromkeys(steps, 0.0)
+    live = list(steps)
+    with _watch(limit) as enforced:
+        while live:
+            going = []
+            for i in live:
+                start = time.monotonic()
+                try:
+                    try:
+                        if enforced:
+                            _deadline = start + limit - spent[i]
+                        next(steps[i])
+                    except StopIteration as done:
+                        results[i] = done.value
+                    else:
+                        going.append(i)
+                    finally:
+                        _deadline = float("inf")
+                except _FileTimeout:  # in its step, or just after it (then it was at the limit anyway)
+                    _deadline = float("inf")
+                    steps[i].close()
+                    if going and going[-1] == i:
+                        going.pop()
+                    results[i] = None
+                spent[i] += time.monotonic() - start
+            live = going
+    for i in steps:
+        rel, digest = reads[i][0], reads[i][2]
+        if results[i] is None:
+            results[i] = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
+                                                                       "(max_seconds_per_file)"))
+        results[i].sha256 = digest
+    return results  # type: ignore[return-value]
+
+
+@contextmanager
+def _watch(limit: float) -> Iterator[bool]:
+    """The watchdog's timer for the time inside (and its handler, unless this is one of our
+    worker processes, where it stays installed); whether a limit can be enforced here."""
+    if not _can_alarm():
+        yield False
+        return
+    interval = min(max(limit / 20, 0.005), 0.1)
+    old_handler = None if _WORKER_ALARM else signal.signal(signal.SIGALRM, _on_watch)
+    started = time.monotonic()
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, interval, interval)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if not _WORKER_ALARM:
+            _restore_alarm(old_handler, old_delay, old_interval, started)
 
 
 _WORKER_SETTINGS: BuildSettings | None = None
-_WORKER_ALARM = False  # the SIGALRM handler of _within is installed for the process's life
+_WORKER_ALARM = False  # the watchdog's SIGALRM handler is installed for the process's life
 
 
 class _NoPandas:
@@ -847,30 +925,51 @@ def _init_worker(settings: BuildSettings, own_process: bool = True) -> None:
     if own_process:
         memory.for_worker()
         if hasattr(signal, "setitimer"):
-            # Once, not per file: installing a handler through the signal module cost more
+            # Once, not per batch: installing a handler through the signal module costs more
             # than the timer itself.
-            signal.signal(signal.SIGALRM, _on_alarm)
+            signal.signal(signal.SIGALRM, _on_watch)
             _WORKER_ALARM = True
         skip_pandas_probe()
     _WORKER_SETTINGS = settings
 
 
+# Files processed together hold at most about this many bytes of input (a larger file goes
+# alone): their texts and intermediate strings are alive at once.
+_TOGETHER_BYTES = 4 * 2**20
+
+
 def _worker_batch(items: list[tuple[str, str, str | None]]) -> Chunk:
     """Read a run of files, each (shown path, file path, sha256 of the cached bytes or None):
-    a file with the cached bytes is only reported the same; the others are processed, and
-    their rows signed together (one numpy pass over the chunk, not one per text)."""
+    a file with the cached bytes is only reported the same; the others are processed together
+    (a few megabytes at a time), and their rows signed together (one numpy pass over the
+    chunk, not one per text)."""
     settings = _WORKER_SETTINGS
     assert settings is not None
-    files, results = [], []
-    for rel, path, known in items:
+    files: list = [None] * len(items)
+    results: list[FileResult] = []
+    group: list[tuple[int, tuple]] = []
+    size = 0
+
+    def flush() -> None:
+        for (k, read), result in zip(group, _process_together([read for _, read in group], settings)):
+            results.append(result)
+            files[k] = (read[0], result.sha256, result.reject, result.warnings, read[4], False)
+        group.clear()
+
+    for k, (rel, path, known) in enumerate(items):
         read = _read((rel, path), settings)
-        _, _, digest, _, stat = read
+        _, data, digest, _, stat = read
         if known is not None and digest == known:
-            files.append((rel, known, None, [], stat, True))
+            files[k] = (rel, known, None, [], stat, True)
             continue
-        result = _process_read(read, settings)
-        results.append(result)
-        files.append((rel, result.sha256, result.reject, result.warnings, stat, False))
+        n = len(data) if data is not None else 0
+        if group and size + n > _TOGETHER_BYTES:
+            flush()
+            size = 0
+        group.append((k, read))
+        size += n
+    if group:
+        flush()
     rows = [r for r in results if r.row is not None]
     sigs = (signatures([r.row["text"] for r in rows], settings.dedup) if rows
             else np.empty((0, settings.dedup.num_perm), dtype=np.uint32))

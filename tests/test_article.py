@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.article import make_id, process_file
+from builder.article import make_id, process_file, process_files
 from builder.quality import QualitySettings
 from builder.settings import BuildSettings
 
@@ -137,3 +137,18 @@ def test_has_markdown_equals_the_markdown_pattern():
         assert has_markdown(body) == (_MARKDOWN.search(body) is not None), repr(body)
 
     prop()
+
+
+def test_files_processed_together_get_what_each_gets_alone():
+    # Every sample and regression file at once: rows, every kind of reject, warnings, hostile
+    # markup; in a batch, in reverse, and one at a time.
+    root = Path(__file__).parents[1]
+    paths = sorted(p for d in (root / "builder" / "sample", FIXTURES.parent / "regressions") for p in d.rglob("*")
+                   if p.is_file() and p.name != "EXPECTED.json")
+    files = [(p.relative_to(root).as_posix(), p.read_bytes()) for p in paths]
+    alone = [process_file(rel, data, S) for rel, data in files]
+    assert {r.reject.reason for r in alone if r.reject} >= {"binary", "empty_text", "error_page", "no_title",
+                                                            "template", "title_only"}
+    assert sum(r.row is not None for r in alone) >= 40
+    assert process_files(files, S) == alone
+    assert process_files(files[::-1], S) == alone[::-1]

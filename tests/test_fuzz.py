@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from builder import clean, front_matter
-from builder.article import process_file
+from builder.article import process_file, process_files
 from builder.errors import REJECT_REASONS, WARNINGS
 from builder.quality import QualitySettings
 from builder.rules import load_rules
@@ -230,6 +230,14 @@ def check_file_result(rel: str, data: bytes, s: BuildSettings):
          BuildSettings())
 def test_reader_gives_a_row_or_a_reject_and_never_hides_a_bug(rel, data, s):
     check_file_result(rel, data, s)
+
+
+@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                          HealthCheck.data_too_large])
+@given(st.lists(st.tuples(PATHS, article_bytes()), min_size=2, max_size=6), build_settings())
+def test_files_processed_together_get_what_each_gets_alone(files, s):
+    # Their steps interleave (one parser shared, caches shared): nothing may pass between them.
+    assert process_files(files, s) == [process_file(rel, data, s) for rel, data in files]
 
 
 @settings(max_examples=150 * SCALE, deadline=None)

@@ -211,6 +211,29 @@ def test_time_limit_in_worker_processes(tmp_path, monkeypatch):
     assert [(r["path"], r["reason"]) for r in ledger] == [("slow.md", "timeout")]
 
 
+def test_time_limit_of_files_read_together_in_this_process(tmp_path):
+    # A build of a few files reads them here, together: the slow one alone is rejected, and
+    # the caller's handler and timer are back afterwards.
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "slow.toml").write_text(CATASTROPHIC_RULE)
+    files = {f"ok{i}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(6)}
+    src = write_corpus(tmp_path / "src", {**files, "slow.md": article("慢", SLOW_BODY)})
+    settings = BuildSettings(rules_dirs=(str(tmp_path / "rules"),), max_seconds_per_file=0.3)
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
+    signal.setitimer(signal.ITIMER_REAL, 30)
+    try:
+        t = time.perf_counter()
+        report = build(src, tmp_path / "out", settings=settings, workers=1, progress=False, cache_dir=None)
+        assert time.perf_counter() - t < 10
+        assert report.balanced and report.rows == 6 and report.rejected == {"timeout": 1}
+        assert signal.getsignal(signal.SIGALRM) is not pipeline._on_watch
+        assert 15 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30 and not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_time_limit_flag(tmp_path, capsys):
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "slow.toml").write_text(CATASTROPHIC_RULE)

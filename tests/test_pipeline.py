@@ -110,6 +110,15 @@ def test_parallel_build_equals_serial(tmp_path):
         assert one.equals(two)
 
 
+def test_files_read_one_at_a_time_or_together_give_the_same_bytes(corpus, tmp_path, monkeypatch):
+    from builder import pipeline
+
+    build(corpus, tmp_path / "together", progress=False, workers=1)
+    monkeypatch.setattr(pipeline, "_TOGETHER_BYTES", 1)  # every file in a group of its own
+    build(corpus, tmp_path / "alone", progress=False, workers=1)
+    assert_same_files(tmp_path / "together", tmp_path / "alone")
+
+
 def test_duplicate_ids_are_rejected_not_lost(tmp_path):
     src = write_corpus(tmp_path / "src", {
         "a.md": f"---\ntitle: A\nurl: https://example.com/1\n---\n{distinct_text(1)}",
