@@ -37,6 +37,33 @@ def test_workers_keep_the_fast_pool_and_a_library_caller_gets_the_lean_one():
     assert run(code) == "jemalloc system"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_a_workers_heap_keeps_what_it_frees():
+    # Three 1 MiB buffers made and freed, twenty times over: glibc's defaults give the memory
+    # back and fault it in again each time; a worker's heap keeps it.
+    code = ("import resource, sys\n"
+            "if sys.argv[1] == 'worker':\n"
+            "    from builder import memory; memory.for_worker()\n"
+            "def round():\n"
+            "    blocks = [bytearray(1 << 20) for _ in range(3)]\n"
+            "round()\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+            "for _ in range(20):\n"
+            "    round()\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n")
+
+    def faults(kind: str, **env) -> int:
+        full = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        full.update(env)
+        return int(subprocess.run([sys.executable, "-c", code, kind], check=True, capture_output=True, text=True,
+                                  env=full).stdout)
+
+    assert faults("default") > 5000  # what the setting is for: 3 x 256 pages faulted in each round
+    assert faults("worker") < 500
+    # A threshold the user set in the environment stays theirs.
+    assert faults("worker", MALLOC_TRIM_THRESHOLD_="0", MALLOC_TOP_PAD_="0", MALLOC_MMAP_THRESHOLD_="65536") > 5000
+
+
 @pytest.mark.parametrize("early, n_files", [(False, 210), (True, 20), (True, 210)])
 def test_the_fork_server_is_stopped_after_reading_whoever_started_it(tmp_path, early, n_files):
     # A parallel build stops the server it started (idle, it holds 85 MB); the `corpus`
