@@ -2,8 +2,10 @@
 
 `process_file` is a pure function of (relative path, bytes, settings): no I/O, no globals
 that change, so it runs the same in this process, in a worker process, or as a task on a
-distributed engine. Everything about a file that can go wrong ends here as a `Reject` with a
-reason code or as a warning code on the row.
+distributed engine. `process_files` is the same over a batch, its files taken through the
+work step by step together (builder.steps), as the build's workers run it.
+Everything about a file that can go wrong ends here as a `Reject` with a reason code or as a
+warning code on the row.
 """
 from __future__ import annotations
 
