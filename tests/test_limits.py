@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -176,15 +177,31 @@ CATASTROPHIC_RULE = "[[raw]]\npattern = '(x+x+)+y'\n"  # a user's rule that back
 SLOW_BODY = "<p>" + "x" * 40 + "</p><p>" + distinct_text(7) + "</p>"
 
 
-def test_a_file_over_the_time_limit_is_rejected_and_the_alarm_restored(tmp_path):
+def slow_corpus(tmp_path, n_ok: int = 6):
+    """A corpus of `n_ok` ordinary files and slow.md, and the rules folder that makes it slow."""
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "slow.toml").write_text(CATASTROPHIC_RULE)
-    src = write_corpus(tmp_path / "src", {"slow.md": article("慢", SLOW_BODY)})
-    settings = BuildSettings(rules_dirs=(str(tmp_path / "rules"),), max_seconds_per_file=0.3)
+    files = {f"ok{i}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(n_ok)}
+    return write_corpus(tmp_path / "src", {**files, "slow.md": article("慢", SLOW_BODY)}), (str(tmp_path / "rules"),)
+
+
+@contextmanager
+def callers_alarm():
+    """The caller's own SIGALRM handler and a 30 s timer while inside; yields what fired."""
     fired = []
     previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
     signal.setitimer(signal.ITIMER_REAL, 30)
     try:
+        yield fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_file_over_the_time_limit_is_rejected_and_the_alarm_restored(tmp_path):
+    src, rules = slow_corpus(tmp_path, n_ok=0)
+    settings = BuildSettings(rules_dirs=rules, max_seconds_per_file=0.3)
+    with callers_alarm() as fired:
         t = time.perf_counter()
         result = read_and_process(("slow.md", str(src / "slow.md")), settings)
         assert time.perf_counter() - t < 5
@@ -193,18 +210,12 @@ def test_a_file_over_the_time_limit_is_rejected_and_the_alarm_restored(tmp_path)
         # The caller's handler and timer are back, the timer less the time spent.
         assert signal.getsignal(signal.SIGALRM) is not pipeline._on_alarm
         assert 20 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30 and not fired
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_time_limit_in_worker_processes(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "_INLINE_BELOW", 0)  # a pool even for a few files
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "slow.toml").write_text(CATASTROPHIC_RULE)
-    files = {f"ok{i}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(6)}
-    src = write_corpus(tmp_path / "src", {**files, "slow.md": article("慢", SLOW_BODY)})
-    settings = BuildSettings(rules_dirs=(str(tmp_path / "rules"),), max_seconds_per_file=0.5)
+    src, rules = slow_corpus(tmp_path)
+    settings = BuildSettings(rules_dirs=rules, max_seconds_per_file=0.5)
     report = build(src, tmp_path / "out", settings=settings, workers=2, progress=False, cache_dir=None)
     assert report.balanced and report.rows == 6 and report.rejected == {"timeout": 1}
     ledger = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
@@ -214,31 +225,19 @@ def test_time_limit_in_worker_processes(tmp_path, monkeypatch):
 def test_time_limit_of_files_read_together_in_this_process(tmp_path):
     # A build of a few files reads them here, together: the slow one alone is rejected, and
     # the caller's handler and timer are back afterwards.
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "slow.toml").write_text(CATASTROPHIC_RULE)
-    files = {f"ok{i}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(6)}
-    src = write_corpus(tmp_path / "src", {**files, "slow.md": article("慢", SLOW_BODY)})
-    settings = BuildSettings(rules_dirs=(str(tmp_path / "rules"),), max_seconds_per_file=0.3)
-    fired = []
-    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
-    signal.setitimer(signal.ITIMER_REAL, 30)
-    try:
+    src, rules = slow_corpus(tmp_path)
+    settings = BuildSettings(rules_dirs=rules, max_seconds_per_file=0.3)
+    with callers_alarm() as fired:
         t = time.perf_counter()
         report = build(src, tmp_path / "out", settings=settings, workers=1, progress=False, cache_dir=None)
         assert time.perf_counter() - t < 10
         assert report.balanced and report.rows == 6 and report.rejected == {"timeout": 1}
         assert signal.getsignal(signal.SIGALRM) is not pipeline._on_watch
         assert 15 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30 and not fired
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_time_limit_flag(tmp_path, capsys):
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "slow.toml").write_text(CATASTROPHIC_RULE)
-    src = write_corpus(tmp_path / "src", {"ok.md": article("标题", f"<p>{distinct_text(1)}</p>"),
-                                          "slow.md": article("慢", SLOW_BODY)})
+    src, _ = slow_corpus(tmp_path, n_ok=1)
     code = main(["build", str(src), "-o", str(tmp_path / "out"), "--rules", str(tmp_path / "rules"),
                  "--max-seconds-per-file", "0.5", "--quiet", "--no-cache"])
     assert code == 0
