@@ -731,21 +731,9 @@ def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, wo
 
 
 def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResult:
-    """Read one file (respecting the size limit before reading) and process its bytes."""
-    return _process_read(_read(item, settings), settings)
-
-
-def _process_read(read: tuple, settings: BuildSettings) -> FileResult:
-    rel, data, digest, failed, _ = read
-    if failed is not None:
-        return failed
-    result = _within(settings.max_seconds_per_file, process_file, rel, data, settings)
-    if result is None:
-        limit = settings.max_seconds_per_file
-        result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
-                                                                "(max_seconds_per_file)"))
-    result.sha256 = digest
-    return result
+    """Read one file (respecting the size limit before reading) and process its bytes, within
+    the time limit (a batch of one for _process_together)."""
+    return _process_together([_read(item, settings)], settings)[0]
 
 
 def _read(item: tuple[str, str], settings: BuildSettings) -> tuple[str, bytes | None, str | None, FileResult | None,
@@ -769,34 +757,10 @@ def _read(item: tuple[str, str], settings: BuildSettings) -> tuple[str, bytes | 
 
 
 class _FileTimeout(BaseException):
-    """Raised by the alarm; a BaseException, so process_file's catch-all lets it through."""
-
-
-def _on_alarm(signum: int, frame: object) -> None:
-    raise _FileTimeout()
-
-
-def _within(seconds: float, fn, *args):
-    """fn(*args), or None when it runs longer than `seconds`. A SIGALRM interrupts Python code
-    and regex matching; a long C call (an lxml parse) is interrupted when it returns. Signals
-    reach only a process's main thread: elsewhere (build() called from a thread, or no
-    setitimer) fn runs without a limit. A timer and handler the caller had are restored."""
-    if not _can_alarm():
-        return fn(*args)
-    old_handler = signal.signal(signal.SIGALRM, _on_alarm)
-    started = time.monotonic()
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        try:
-            return fn(*args)
-        finally:
-            # The one-shot alarm either fired already (its exception is caught below, wherever
-            # it surfaced) or is cancelled here.
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _FileTimeout:
-        return None
-    finally:
-        _restore_alarm(old_handler, old_delay, old_interval, started)
+    """Raised by the watchdog; a BaseException, so process_file's catch-all lets it through.
+    A SIGALRM interrupts Python code and regex matching; a long C call (an lxml parse) is
+    interrupted when it returns. Signals reach only a process's main thread: elsewhere
+    (build() called from a thread, or no setitimer) files are read without a limit."""
 
 
 def _can_alarm() -> bool:
@@ -822,8 +786,9 @@ def _on_watch(signum: int, frame: object) -> None:
 
 
 def _process_together(reads: list[tuple], settings: BuildSettings) -> list[FileResult]:
-    """_process_read of each read, the files' steps run in rounds (as steps.run_together runs
-    them), each file stopped once its steps have taken `max_seconds_per_file` in all."""
+    """Each read file (_read's tuples) processed, or its reject as read; the files' steps run in
+    rounds (as steps.run_together runs them), each file stopped once its steps have taken
+    `max_seconds_per_file` in all. A timer and handler the caller had are restored."""
     global _deadline
     results: list[FileResult | None] = [None] * len(reads)
     steps = {}

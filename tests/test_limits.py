@@ -208,7 +208,7 @@ def test_a_file_over_the_time_limit_is_rejected_and_the_alarm_restored(tmp_path)
         assert result.reject.reason == "timeout" and "0.3 s" in result.reject.message
         assert result.sha256 is not None  # still in the input manifest
         # The caller's handler and timer are back, the timer less the time spent.
-        assert signal.getsignal(signal.SIGALRM) is not pipeline._on_alarm
+        assert signal.getsignal(signal.SIGALRM) is not pipeline._on_watch
         assert 20 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30 and not fired
 
 

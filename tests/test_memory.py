@@ -9,10 +9,12 @@ import pyarrow as pa
 import pytest
 
 
-def run(code: str, **env) -> str:
-    full = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+def run(code: str, *args: str, **env) -> str:
+    """What `code` prints in a fresh process given `args`, with `env` and none of the user's own
+    allocator settings (ARROW_DEFAULT_MEMORY_POOL, glibc's MALLOC_*)."""
+    full = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL" and not k.startswith("MALLOC_")}
     full.update(env)
-    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True,
                           env=full).stdout.strip()
 
 
@@ -55,10 +57,7 @@ def test_the_heap_keeps_what_it_frees(setup, size):
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n")
 
     def faults(kind: str, **env) -> int:
-        full = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-        full.update(env)
-        return int(subprocess.run([sys.executable, "-c", code, kind], check=True, capture_output=True, text=True,
-                                  env=full).stdout)
+        return int(run(code, kind, **env))
 
     pages = 3 * 20 * size // 4096
     assert faults("default") > pages // 2  # what the setting is for: the buffers faulted in each round
