@@ -23,6 +23,10 @@ import pyarrow.ipc as ipc
 from .output import check_target
 
 _KEY_SPACE = 16**4
+# Each byte's value as a hex digit (-1: not one), for reading ids' first digits as numbers.
+_HEX_VALUE = np.full(256, -1, dtype=np.int64)
+for _k, _c in enumerate(b"0123456789abcdef"):
+    _HEX_VALUE[_c] = _HEX_VALUE[ord(chr(_c).upper())] = _k
 ROWS_PER_PARTITION = 4000  # ~10 MB of typical news rows: what the final pass holds at once
 
 
@@ -93,10 +97,11 @@ class PartitionedSpill:
     def flush(self) -> None:
         if not self._buffer:
             return
-        table = pa.concat_tables(self._buffer).combine_chunks()
+        # Not joined first: `take` reads across the chunks, and the join was one more copy.
+        table = pa.concat_tables(self._buffer)
         self._buffer.clear()
         self._buffered = self._buffered_bytes = 0
-        part = np.fromiter((self.partition_of(i) for i in table.column("id").to_pylist()), np.int64, table.num_rows)
+        part = self.partitions_of(table.column("id"))
         order = np.argsort(part, kind="stable")
         table, part = table.take(pa.array(order)), part[order]
         cuts = (np.flatnonzero(np.diff(part)) + 1).tolist()
@@ -105,6 +110,22 @@ class PartitionedSpill:
             if key not in self._writers:
                 self._writers[key] = ipc.new_file(self._path(key), self.schema)
             self._writers[key].write_table(table.slice(start, end - start))
+
+    def partitions_of(self, ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """`partition_of` for every id, read from the column's bytes (no Python string per row)."""
+        ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        n = len(ids)
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * ids.offset)
+        if ids.null_count or np.any(np.diff(offsets) < 4):
+            return np.fromiter((self.partition_of(i) for i in ids.to_pylist()), np.int64, n)
+        data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)
+        digits = _HEX_VALUE[data[offsets[:-1, None] + np.arange(4)]]
+        if np.any(digits < 0):  # not hex: let int() say so
+            return np.fromiter((self.partition_of(i) for i in ids.to_pylist()), np.int64, n)
+        keys = digits @ np.array([4096, 256, 16, 1], dtype=np.int64)
+        return keys * self.n // _KEY_SPACE
 
     def close(self) -> None:
         self.flush()
@@ -135,7 +156,7 @@ class PartitionedSpill:
             tables = [t for t in (*base, own) if t is not None]
             if not tables:
                 continue
-            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
             if save_to is not None:
                 saved = save_to / path.name
                 if own is not None and (not base or not save_base):
@@ -162,7 +183,8 @@ class PartitionedSpill:
 
 def read_renumbered(path: Path, remap: np.ndarray, seq: str, columns: list[str] | None = None) -> pa.Table | None:
     """The rows of a partition file whose `seq` column s has remap[s] >= 0, renumbered to
-    remap[s] (only `columns`, if given); None if there is no such file."""
+    remap[s] (only `columns`, if given); None if there is no such file. The rows are slices
+    of the file's mapping where they can be (see `rows_where`)."""
     wanted = None if columns is None else list(dict.fromkeys([*columns, seq]))
     table = _read(path, wanted)
     if table is None:
@@ -170,20 +192,39 @@ def read_renumbered(path: Path, remap: np.ndarray, seq: str, columns: list[str] 
     new = remap[table.column(seq).to_numpy()]
     mask = new >= 0
     at = table.schema.get_field_index(seq)
-    table = table.filter(pa.array(mask)).set_column(at, table.schema.field(at), pa.array(new[mask], pa.int64()))
+    table = rows_where(table, mask).set_column(at, table.schema.field(at), pa.array(new[mask], pa.int64()))
     return table if columns is None or seq in columns else table.drop_columns([seq])
 
 
+# Past this many runs of kept rows per 64 rows, a copy of the kept rows costs less than the slices.
+_MAX_RUNS_PER_64_ROWS = 1
+
+
+def rows_where(table: pa.Table, mask: np.ndarray) -> pa.Table:
+    """The rows of `table` where `mask` is true, in order. Without a copy when they fall in
+    few runs (a rebuild keeps nearly every cached row): each run a zero-copy slice, the
+    result a chunked table, which `take` reads as fast as one chunk; else a filtered copy."""
+    if mask.all():
+        return table
+    edges = np.flatnonzero(np.diff(mask.astype(np.int8), prepend=0, append=0))
+    starts, ends = edges[0::2].tolist(), edges[1::2].tolist()
+    if not starts:
+        return table.slice(0, 0)
+    if len(starts) * 64 > _MAX_RUNS_PER_64_ROWS * len(mask):
+        return table.filter(pa.array(mask))
+    return pa.concat_tables([table.slice(a, b - a) for a, b in zip(starts, ends)])
+
+
 def _read(path: Path, columns: list[str] | None) -> pa.Table | None:
-    """A partition file's rows (only `columns`, if given), or None if there is no such file."""
+    """A partition file's rows (only `columns`, if given), or None if there is no such file.
+    Memory-mapped and not copied: reading a few columns touches only their pages, and the
+    mapping lives as long as the table (an unlinked file's too). Chunked as written: the
+    callers sort and `take`, which copy once, and a copy here faulted in fresh pages first."""
     if not path.exists():
         return None
-    # Memory-mapped: reading a few columns touches only their pages.
     with pa.memory_map(str(path)) as source:
         table = ipc.open_file(source).read_all()
-        if columns is not None:
-            table = table.select(columns)
-        return table.combine_chunks()  # a copy: independent of the mapping
+    return table if columns is None else table.select(columns)
 
 
 @contextmanager

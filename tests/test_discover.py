@@ -81,3 +81,15 @@ def test_article_list_round_trips_every_entry_and_slice(spool, tmp_path):
         assert items._spooled > 1000 and len(items._blob) < 200
         assert len(list(tmp_path.iterdir())) <= 1  # an unnamed temporary file where the system allows
     items.close()
+
+
+def test_common_prefix_is_the_bytes_two_paths_share():
+    import random
+
+    from builder.discover import _common_prefix
+
+    rng = random.Random(4)
+    for _ in range(3000):  # NUL and 0xff bytes included: leading zeros must not count as equal
+        a, b = (bytes(rng.choice(b"a\x00\xff") for _ in range(rng.randrange(12))) for _ in range(2))
+        shared = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        assert _common_prefix(a, b) == shared

@@ -108,3 +108,42 @@ def test_base_layers_are_read_in_place_renumbered_and_saved(tmp_path):
         again.update(zip(table.column("id").to_pylist(), table.column("n").to_pylist()))
     assert again == want
     assert read_renumbered(tmp_path / "none.arrow", remap0, "n") is None
+
+
+def test_rows_where_equals_a_filter_and_slices_when_runs_are_few():
+    import numpy as np
+
+    from builder.runs import rows_where
+
+    table = pa.table({"id": [f"{k:016x}" for k in range(640)], "n": list(range(640))}, schema=SCHEMA)
+    rng = np.random.default_rng(3)
+    few = np.ones(640, dtype=bool)
+    few[[100, 200, 201, 300]] = False                # a rebuild: nearly every row kept
+    many = rng.random(640) < 0.5                    # runs of a row or two: copied instead
+    for mask in (few, many, np.zeros(640, dtype=bool), np.ones(640, dtype=bool)):
+        got = rows_where(table, mask)
+        assert got.equals(table.filter(pa.array(mask)))
+    # The few runs are slices of the table's own buffers: no row copied.
+    kept = rows_where(table, few).column("id")
+    assert kept.num_chunks == 4
+    base = table.column("id").chunk(0).buffers()[2].address
+    assert {c.buffers()[2].address for c in kept.chunks} == {base}
+    assert rows_where(table, many).column("id").num_chunks == 1
+
+
+def test_partitions_of_a_column_equal_partition_of_each_id(tmp_path):
+    import numpy as np
+    import pytest
+
+    spill = PartitionedSpill(tmp_path, SCHEMA, expected_rows=400_000)
+    rng = random.Random(11)
+    ids = [f"{rng.getrandbits(64):016x}" for _ in range(500)] + ["ffff", "0000", "ABCD0000", "abcd"]
+    column = pa.chunked_array([ids[:200], ids[200:]])
+    assert spill.partitions_of(column).tolist() == [spill.partition_of(i) for i in ids]
+    assert spill.partitions_of(pa.array(ids).slice(3, 40)).tolist() == [spill.partition_of(i) for i in ids[3:43]]
+    assert spill.partitions_of(pa.array([], pa.string())).tolist() == []
+    assert spill.partitions_of(pa.array(["abc", "abcd1"])).tolist() == [spill.partition_of("abc"),
+                                                                         spill.partition_of("abcd1")]
+    with pytest.raises(ValueError):
+        spill.partitions_of(pa.array(["abcd", "zz00"]))
+    assert np.all(np.diff(spill.partitions_of(pa.array(sorted(ids[:500])))) >= 0)  # id order, partition order
