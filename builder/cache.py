@@ -172,7 +172,11 @@ class IndexWriter:
         self._rows: list[tuple] = []
 
     def add(self, entry: Entry) -> None:
-        self._rows.append(_row(entry))
+        self.add_row(_row(entry))
+
+    def add_row(self, row: tuple) -> None:
+        """An entry already spread out as a row of INDEX_SCHEMA (see `_row`)."""
+        self._rows.append(row)
         if len(self._rows) >= self._batch:
             self._flush()
 

@@ -243,41 +243,55 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
     stage = _stage(staged, previous, same_cut) if staged is not None else None
     index = IndexWriter(staged / "files.arrow") if staged is not None else None
     seq = new_rows = 0
+    compact = stage is not None and stage.compact
     for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
                                     total=len(found.articles)):
         new_seqs = []
+        pairs = []  # (path, sha256) for the input manifest, in path order
+        unread = same_bytes = 0
         for old, k in plan:
-            entry = old if k < 0 else None
-            if k >= 0:
+            # Kept lean: in a rebuild this runs for every file, most of them taken unread.
+            if k < 0:
+                entry, unread = old, unread + 1
+            else:
                 path, digest, reject, warnings, stat, same = chunk.files[k]
+                entry = None
                 if same:  # read again (its stat changed), and the same bytes
                     entry = old._replace(stat=stat, trusted=trusted(stat, started_ns))
+                    same_bytes += 1
             if entry is not None:
-                report.from_cache["stat" if k < 0 else "bytes"] += 1
-                inputs.add(entry.path, entry.sha256)
+                pairs.append((entry.path, entry.sha256))
+                row, layer, lseq = -1, entry.layer, entry.lseq
                 if entry.seq >= 0:
-                    remaps[entry.layer][entry.lseq] = seq
-                    entry = entry._replace(seq=seq)
-                    if stage is not None and stage.compact:  # the row moves to the new layer
-                        entry = entry._replace(layer=stage.layer, lseq=seq)
+                    remaps[layer][lseq] = row = seq
+                    if compact:  # the row moves to the new layer
+                        layer, lseq = stage.layer, seq
                     seq += 1
-                    report.warnings.update(entry.warnings)
+                    if entry.warnings:
+                        report.warnings.update(entry.warnings)
                 else:
                     rejects.append(Reject(entry.path, entry.reason, entry.message))
+                if index is not None:
+                    index.add_row((entry.path, *entry.stat, entry.sha256, entry.trusted, row, layer, lseq,
+                                   entry.reason, entry.message, entry.warnings))
+                continue
+            pairs.append((path, digest or "unread"))
+            row = -1
+            if reject is not None:
+                rejects.append(reject)
             else:
-                inputs.add(path, digest or "unread")
-                row = -1
-                if reject is not None:
-                    rejects.append(reject)
-                else:
-                    report.warnings.update(warnings)
-                    new_seqs.append(seq)
-                    row, seq = seq, seq + 1
-                entry = Entry(path, stat or _NO_STAT, digest, stat is not None and trusted(stat, started_ns),
-                              row, stage.layer if stage is not None else -1, row, reject and reject.reason,
-                              reject and reject.message, list(warnings))
+                report.warnings.update(warnings)
+                new_seqs.append(seq)
+                row, seq = seq, seq + 1
             if index is not None:
-                index.add(entry)
+                index.add(Entry(path, stat or _NO_STAT, digest, stat is not None and trusted(stat, started_ns),
+                                row, stage.layer if stage is not None else -1, row, reject and reject.reason,
+                                reject and reject.message, list(warnings)))
+        inputs.add_many(pairs)
+        if unread:
+            report.from_cache["stat"] += unread
+        if same_bytes:
+            report.from_cache["bytes"] += same_bytes
         if new_seqs:
             new_rows += len(new_seqs)
             spill.add(chunk.table.append_column(schema.field(SEQ), pa.array(new_seqs, pa.int64()))
@@ -358,9 +372,10 @@ def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[list[tuple[Entry |
 
 def _same_stat(path: str, old: Entry) -> bool:
     try:
-        return stat_of(os.stat(path)) == old.stat
+        st = os.stat(path)
     except OSError:
         return False  # read as any other file: its reader reports the problem
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == old.stat  # stat_of's fields
 
 
 @dataclass

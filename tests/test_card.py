@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -18,6 +19,7 @@ from huggingface_hub import DatasetCard
 
 from builder.card import DEFAULT_TEMPLATE, HUB_METADATA_KEYS, check_card, input_manifest_hash, render_card
 from builder.errors import CardError
+from builder.schema import ROW_SCHEMA
 from builder.pipeline import build
 from conftest import article, assert_same_files, distinct_text, write_corpus
 from splits import SplitSpec
@@ -184,6 +186,36 @@ def test_every_figure_matches_the_parquet_files(built):
     assert_card_matches_parquet(built)
 
 
+def test_shards_without_the_text_bytes_key_give_the_same_figures(tmp_path):
+    # The card counts a shard's texts from its footer key without reading them; a shard
+    # without the key (another writer, an older build) is read whole: the same figures.
+    import pyarrow.parquet as pq
+
+    from builder.card import card_stats
+    from builder.write import ShardWriter, TEXT_BYTES_KEY
+
+    rows = [{**r, "id": f"{k:016x}"} for k, r in enumerate(parquet_rows(build_corpus(tmp_path / "b"))["train"])]
+    size = pa.Table.from_pylist(rows, schema=ROW_SCHEMA).nbytes  # a few shards of several row groups
+    writer = ShardWriter(tmp_path / "keyed" / "data", "train", shard_bytes=size // 2, row_group_bytes=size // 20)
+    for k in range(0, len(rows), 7):
+        writer.write(pa.Table.from_pylist(rows[k:k + 7], schema=ROW_SCHEMA))
+    shards = writer.close()
+    (tmp_path / "plain" / "data").mkdir(parents=True)
+    groups = []
+    for path in shards:
+        pf = pq.ParquetFile(path)
+        assert TEXT_BYTES_KEY.encode() in pf.metadata.metadata
+        groups.append(pf.metadata.num_row_groups)
+        with pq.ParquetWriter(tmp_path / "plain" / "data" / path.name, pf.schema_arrow) as plain:
+            for g in range(pf.metadata.num_row_groups):
+                plain.write_table(pf.read_row_group(g))
+    assert len(shards) > 1 and max(groups) > 1
+    keyed, plain = card_stats(tmp_path / "keyed", ["train"]), card_stats(tmp_path / "plain", ["train"])
+    assert keyed.splits[0].arrow_bytes == plain.splits[0].arrow_bytes
+    assert keyed.splits[0].arrow_bytes == sum(pq.read_table(p).nbytes for p in shards)
+    assert keyed.n_chars == plain.n_chars and keyed.feeds == plain.feeds and keyed.rows == len(rows)
+
+
 def test_card_parses_and_its_yaml_keeps_the_owners_keys(built):
     card = DatasetCard((built / "README.md").read_text(encoding="utf-8"))
     owner = yaml.safe_load(DEFAULT_TEMPLATE.read_text(encoding="utf-8").split("---\n")[1])
@@ -321,6 +353,23 @@ def test_input_manifest_hash_is_order_free_and_content_bound():
     assert digest != input_manifest_hash([("b/二.md", "12" * 32), ("a.md", "00" * 32)])  # an edit
     assert digest != input_manifest_hash([("b/三.md", "11" * 32), ("a.md", "00" * 32)])  # a rename
     assert digest != input_manifest_hash(pairs[:1])                                     # a removal
+
+
+def test_input_manifest_fed_in_runs_equals_fed_a_pair_at_a_time():
+    import pytest
+
+    from builder.card import InputManifest
+
+    pairs = sorted((f"{k:03d}/\"新\".md", f"{k:064x}") for k in range(50))
+    one, runs = InputManifest(), InputManifest()
+    for pair in pairs:
+        one.add(*pair)
+    cuts = [0, 1, 17, 17, 40, 50]  # runs of any length, an empty one too
+    for a, b in zip(cuts, cuts[1:]):
+        runs.add_many(pairs[a:b])
+    assert runs.hexdigest() == one.hexdigest() == input_manifest_hash(reversed(pairs))
+    with pytest.raises(ValueError, match="sorted"):
+        runs.add_many([("000/a.md", "00")])
 
 
 def test_the_cards_code_runs(built):

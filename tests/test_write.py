@@ -65,3 +65,15 @@ def test_a_failed_write_on_the_lane_is_raised_here(tmp_path):
         writer.write(rows_to_table([row(1)]))  # handed to the lane, which fails to make the folder
         with pytest.raises(OSError):
             writer.close()
+
+
+def test_each_shard_names_its_text_bytes_in_its_footer(tmp_path):
+    from builder.write import TEXT_BYTES_KEY
+
+    rows = [row(i, text=f"第{i}段文字 ") for i in range(600)]
+    paths = _write_rows(tmp_path, rows)
+    assert len(paths) > 1
+    for p in paths:
+        pf = pq.ParquetFile(p)
+        texts = pf.read(columns=["text"]).column("text").to_pylist()
+        assert int(pf.metadata.metadata[TEXT_BYTES_KEY.encode()]) == sum(len(t.encode()) for t in texts)
