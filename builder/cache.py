@@ -118,6 +118,11 @@ def _entry(row: tuple) -> Entry:
     return Entry(row[0], Stat(*row[1:5]), *row[5:])
 
 
+def entry_at(table: pa.Table, j: int) -> Entry:
+    """Row j of a table of index rows (INDEX_SCHEMA), as an Entry."""
+    return _entry(tuple(table.column(name)[j].as_py() for name in INDEX_SCHEMA.names))
+
+
 class PreviousBuild:
     """The cached build of a source, opened for reading: its entries, streamed in path order,
     and its part files."""
@@ -134,33 +139,73 @@ class PreviousBuild:
         return sum(layer["rows"] for layer in self.layers.values())
 
     def entries(self) -> Iterator[Entry]:
+        for batch in self.batches():
+            yield from map(_entry, zip(*(batch.column(name).to_pylist() for name in INDEX_SCHEMA.names)))
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The entries as INDEX_SCHEMA batches, in path order."""
         # Read a batch at a time, not memory-mapped: a mapping read through to its end counts
         # the whole file in the process's RSS (224 MB at a million files, read while the
         # workers run: a rebuild's peak was 577 MB there).
         with pa.OSFile(str(self.folder / "files.arrow")) as source:
             reader = ipc.open_file(source)
             for k in range(reader.num_record_batches):
-                batch = reader.get_batch(k)
-                yield from map(_entry, zip(*(batch.column(name).to_pylist() for name in INDEX_SCHEMA.names)))
+                yield reader.get_batch(k)
 
     def part(self, layer: int, k: int) -> Path:
         return self.folder / f"L{layer}" / f"part-{k:05d}.arrow"
 
 
 class Lookup:
-    """The previous build's entry for each path, asked in path order: a merge of two sorted
-    streams, so no map of a million paths is held."""
+    """The previous build's entries of runs of paths asked in path order: a merge of two sorted
+    streams (the index read a batch at a time), so no map of a million paths is held. Entries
+    come as INDEX_SCHEMA rows, not objects: a rebuild takes most of them whole."""
 
-    def __init__(self, entries: Iterator[Entry]) -> None:
-        self._entries = entries
-        self._next = next(entries, None)
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self._batches = batches
+        self._window = INDEX_SCHEMA.empty_table()  # index rows not yet passed
+        self._paths: list[str] = []                # their paths
+        self._at = 0                               # the first row not matched or passed
 
-    def find(self, path: str) -> Entry | None:
-        while self._next is not None and self._next.path < path:
-            self._next = next(self._entries, None)
-        if self._next is not None and self._next.path == path:
-            return self._next
-        return None
+    def match(self, paths: list[str]) -> tuple[pa.Table, list[int]]:
+        """For `paths` (sorted, each after every path asked before): their entries, as a table
+        of index rows, and for each path its row in that table, or -1 if it has none."""
+        self._window, self._paths = self._window.slice(self._at), self._paths[self._at:]
+        at, known = 0, self._paths
+        while len(known) < len(paths) and self._more():  # enough rows for the common case below
+            known = self._paths
+        if known[:len(paths)] == paths:  # the same files as last time (one C comparison)
+            self._at = len(paths)
+            return self._window.slice(0, len(paths)), list(range(len(paths)))
+        rows, where = [], []
+        for path in paths:
+            while True:
+                if at == len(known):
+                    if not rows:  # none of these rows is wanted: not held while more are read
+                        self._window, self._paths, at = self._window.slice(at), [], 0
+                    if not self._more():
+                        break
+                    known = self._paths
+                elif known[at] < path:
+                    at += 1
+                else:
+                    break
+            if at < len(known) and known[at] == path:
+                where.append(len(rows))
+                rows.append(at)
+                at += 1
+            else:
+                where.append(-1)
+        self._at = at
+        return self._window.take(pa.array(rows, pa.int64())), where
+
+    def _more(self) -> bool:
+        batch = next(self._batches, None)
+        if batch is None:
+            return False
+        self._window = pa.concat_tables([self._window, pa.Table.from_batches([batch])])
+        self._paths = self._paths + batch.column("path").to_pylist()
+        return True
 
 
 class IndexWriter:
@@ -180,12 +225,20 @@ class IndexWriter:
         if len(self._rows) >= self._batch:
             self._flush()
 
+    def add_table(self, table: pa.Table) -> None:
+        """Entries as a table of INDEX_SCHEMA rows, after those added before."""
+        self._flush()
+        self._writer.write_table(table)
+
+    def rows_table(self, rows: list[tuple]) -> pa.Table:
+        """Rows spread out as by `_row`, as a table of INDEX_SCHEMA."""
+        return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(zip(*rows), INDEX_SCHEMA)]
+                                    if rows else [pa.array([], f.type) for f in INDEX_SCHEMA], schema=INDEX_SCHEMA)
+
     def _flush(self) -> None:
         if not self._rows:
             return
-        columns = zip(*self._rows)
-        self._writer.write_batch(pa.record_batch(
-            [pa.array(c, type=f.type) for c, f in zip(columns, INDEX_SCHEMA)], schema=INDEX_SCHEMA))
+        self._writer.write_table(self.rows_table(self._rows))
         self._rows = []
 
     def close(self) -> None:

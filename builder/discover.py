@@ -33,6 +33,7 @@ class ArticleList(Sequence):
 
     def __init__(self, root: str, spool: str | os.PathLike | None = None) -> None:
         self.root = root
+        self._prefix = os.path.join(root, "")  # root and one separator
         self._blob = bytearray()  # the entries after the first `_spooled` bytes
         self._spooled = 0
         self._file = tempfile.TemporaryFile(dir=spool, prefix="paths-") if spool is not None else None
@@ -77,9 +78,9 @@ class ArticleList(Sequence):
     def __len__(self) -> int:
         return self._n
 
-    def _decode(self, start: int, stop: int) -> list[str]:
-        """The relative paths of entries start..stop-1, decoded from start's restart point."""
-        out: list[str] = []
+    def _decode(self, start: int, stop: int) -> list[bytes]:
+        """The relative paths of entries start..stop-1 as bytes, decoded from start's restart point."""
+        out: list[bytes] = []
         if start >= stop:
             return out
         k = start - start % self._RESTART
@@ -89,23 +90,36 @@ class ArticleList(Sequence):
         blob, at = self._bytes(offset, end), 0
         prev = b""
         while k < stop:
-            shared, at = _get_varint(blob, at)
-            length, at = _get_varint(blob, at)
-            prev = prev[:shared] + bytes(blob[at:at + length])
+            shared = blob[at]  # two one-byte varints, for most paths
+            if shared < 0x80:
+                at += 1
+            else:
+                shared, at = _get_varint(blob, at)
+            length = blob[at]
+            if length < 0x80:
+                at += 1
+            else:
+                length, at = _get_varint(blob, at)
+            prev = prev[:shared] + blob[at:at + length]
             at += length
             if k >= start:
-                out.append(prev.decode("utf-8", "surrogateescape"))
+                out.append(prev)
             k += 1
         return out
 
-    def _item(self, rel: str) -> tuple[str, str]:
-        return display_path(rel), os.path.join(self.root, rel)
+    def _item(self, data: bytes) -> tuple[str, str]:
+        """(shown path, file path) of a relative path's bytes."""
+        try:
+            rel = shown = data.decode("utf-8")
+        except UnicodeDecodeError:  # a name that is not UTF-8: shown with escapes, opened by its bytes
+            rel, shown = data.decode("utf-8", "surrogateescape"), data.decode("utf-8", "backslashreplace")
+        return shown, self._prefix + rel
 
     def __getitem__(self, i):
         if isinstance(i, slice):
             start, stop, step = i.indices(len(self))
             if step == 1:
-                return [self._item(rel) for rel in self._decode(start, stop)]
+                return list(map(self._item, self._decode(start, stop)))
             return [self[k] for k in range(start, stop, step)]
         if i < 0:
             i += len(self)

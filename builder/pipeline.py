@@ -32,8 +32,8 @@ from . import __version__, memory, readers
 from .article import FileResult, file_steps, process_file
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
-from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat,
-                    stat_of, trusted)
+from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, IndexWriter, Lookup, PreviousBuild,
+                    Stat, entry_at, stat_of, trusted)
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
 from .errors import CacheError, OutputError, Reject, SourceError, WorkerError
@@ -236,66 +236,17 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
         <= previous.n_partitions * 2
     spill = PartitionedSpill(work / "spill", schema, expected_rows=len(found.articles),
                              n_partitions=previous.n_partitions if same_cut else None)
-    lookup = Lookup(previous.entries()) if previous is not None else None
+    lookup = Lookup(previous.batches()) if previous is not None else None
     # Where each cached row goes: remaps[layer][its seq there] = its seq in this build (-1: gone).
     remaps = {layer: np.full(v["seq_space"], -1, dtype=np.int64)
               for layer, v in (previous.layers.items() if previous is not None else ())}
     stage = _stage(staged, previous, same_cut) if staged is not None else None
     index = IndexWriter(staged / "files.arrow") if staged is not None else None
-    seq = new_rows = 0
-    compact = stage is not None and stage.compact
+    taker = _Taker(settings, started_ns, report, rejects, inputs, spill, remaps, stage, index)
     for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
                                     total=len(found.articles)):
-        new_seqs = []
-        pairs = []  # (path, sha256) for the input manifest, in path order
-        unread = same_bytes = 0
-        for old, k in plan:
-            # Kept lean: in a rebuild this runs for every file, most of them taken unread.
-            if k < 0:
-                entry, unread = old, unread + 1
-            else:
-                path, digest, reject, warnings, stat, same = chunk.files[k]
-                entry = None
-                if same:  # read again (its stat changed), and the same bytes
-                    entry = old._replace(stat=stat, trusted=trusted(stat, started_ns))
-                    same_bytes += 1
-            if entry is not None:
-                pairs.append((entry.path, entry.sha256))
-                row, layer, lseq = -1, entry.layer, entry.lseq
-                if entry.seq >= 0:
-                    remaps[layer][lseq] = row = seq
-                    if compact:  # the row moves to the new layer
-                        layer, lseq = stage.layer, seq
-                    seq += 1
-                    if entry.warnings:
-                        report.warnings.update(entry.warnings)
-                else:
-                    rejects.append(Reject(entry.path, entry.reason, entry.message))
-                if index is not None:
-                    index.add_row((entry.path, *entry.stat, entry.sha256, entry.trusted, row, layer, lseq,
-                                   entry.reason, entry.message, entry.warnings))
-                continue
-            pairs.append((path, digest or "unread"))
-            row = -1
-            if reject is not None:
-                rejects.append(reject)
-            else:
-                report.warnings.update(warnings)
-                new_seqs.append(seq)
-                row, seq = seq, seq + 1
-            if index is not None:
-                index.add(Entry(path, stat or _NO_STAT, digest, stat is not None and trusted(stat, started_ns),
-                                row, stage.layer if stage is not None else -1, row, reject and reject.reason,
-                                reject and reject.message, list(warnings)))
-        inputs.add_many(pairs)
-        if unread:
-            report.from_cache["stat"] += unread
-        if same_bytes:
-            report.from_cache["bytes"] += same_bytes
-        if new_seqs:
-            new_rows += len(new_seqs)
-            spill.add(chunk.table.append_column(schema.field(SEQ), pa.array(new_seqs, pa.int64()))
-                      .append_column(schema.field(SIGNATURE), _signature_column(chunk.signatures)))
+        taker.take(plan, chunk)
+    seq, new_rows = taker.seq, taker.new_rows
     if index is not None:
         index.close()
     used = [(layer, remap) for layer, remap in remaps.items() if (remap >= 0).any()]
@@ -347,35 +298,185 @@ def _check_cached_rows(got: int, expected: int) -> None:
 _NO_STAT = Stat(0, 0, 0, 0)
 
 
-def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[list[tuple[Entry | None, int]], list]]:
-    """The articles in path order as tasks: (plan, files to read). The plan has each article's
-    cached entry (or None) and its place among the files to read, or -1 if it is taken from
-    the cache unread. A task reads at most _CHUNK files and covers at most _SPAN articles."""
-    plan: list[tuple[Entry | None, int]] = []
+@dataclass
+class _Plan:
+    """A task's articles, in path order: each one's row in `cached` (the cached build's index
+    rows of these articles; -1: none usable) and its place among the files the task reads
+    (-1: taken from the cache unread)."""
+
+    cached: pa.Table | None
+    old: list[int]
+    read: list[int]
+
+    def __len__(self) -> int:
+        return len(self.read)
+
+
+def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[_Plan, list]]:
+    """The articles in path order as tasks: (plan, files to read, each (shown path, path, the
+    cached sha256 or None)). A file the cached build knows by an unchanged stat is not read.
+    A task reads at most _CHUNK files and covers at most _SPAN articles."""
+    old: list[int] = []
+    read: list[int] = []
     items: list[tuple[str, str, str | None]] = []
+    pieces: list[pa.Table] = []
+    base = 0  # where the rows of the block at hand start in the task's cached rows
+
+    def task() -> tuple[_Plan, list]:
+        cached = (pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)) if pieces else None
+        return _Plan(cached, old, read), items
+
     for start in range(0, len(articles), 256):
-        for shown, path in articles[start:start + 256]:
-            old = lookup.find(shown) if lookup is not None else None
-            if old is not None and not old.reusable:
-                old = None
-            if old is not None and old.trusted and _same_stat(path, old):
-                plan.append((old, -1))
+        block = articles[start:start + 256]
+        where = [-1] * len(block)
+        if lookup is not None:
+            rows, where = lookup.match([shown for shown, _ in block])
+            pieces.append(rows)
+            sha, reason, trust = (rows.column(c).to_pylist() for c in ("sha256", "reason", "trusted"))
+            stats = list(zip(*(rows.column(c).to_pylist() for c in ("size", "mtime_ns", "ctime_ns", "ino"))))
+        for (shown, path), j in zip(block, where):
+            # An unread file and a timeout are decided afresh every time (the next try may pass).
+            if j >= 0 and (sha[j] is None or reason[j] == "timeout"):
+                j = -1
+            if j >= 0 and trust[j] and _same_stat(path, stats[j]):
+                old.append(base + j)
+                read.append(-1)
             else:
-                plan.append((old, len(items)))
-                items.append((shown, path, old.sha256 if old is not None else None))
-            if len(items) >= _CHUNK or len(plan) >= _SPAN:
-                yield plan, items
-                plan, items = [], []
-    if plan:
-        yield plan, items
+                old.append(base + j if j >= 0 else -1)
+                read.append(len(items))
+                items.append((shown, path, sha[j] if j >= 0 else None))
+            if len(items) >= _CHUNK or len(read) >= _SPAN:
+                yield task()
+                old, read, items = [], [], []
+                pieces = pieces[-1:]  # the block's rows, for the rest of it
+                base = 0
+        base = sum(p.num_rows for p in pieces) if lookup is not None else 0
+    if read:
+        yield task()
 
 
-def _same_stat(path: str, old: Entry) -> bool:
+def _same_stat(path: str, stat: tuple) -> bool:
     try:
         st = os.stat(path)
     except OSError:
         return False  # read as any other file: its reader reports the problem
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == old.stat  # stat_of's fields
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == stat  # stat_of's fields
+
+
+class _Taker:
+    """What reading gave, task by task, into the build: rows to the spill (each numbered by its
+    place in path order), rejects to the list, each file to the input manifest and to the next
+    cache's index; cached rows taken are mapped (remaps) to their new place. Files taken from
+    the cache unread, most of a rebuild's, are handled as columns."""
+
+    def __init__(self, settings: BuildSettings, started_ns: int, report: BuildReport, rejects: list[Reject],
+                 inputs: InputManifest, spill: PartitionedSpill, remaps: dict[int, np.ndarray],
+                 stage: _Staged | None, index: IndexWriter | None) -> None:
+        self.schema = _spill_schema(settings)
+        self.started_ns, self.report, self.rejects, self.inputs = started_ns, report, rejects, inputs
+        self.spill, self.remaps, self.stage, self.index = spill, remaps, stage, index
+        self.seq = self.new_rows = 0
+
+    def take(self, plan: _Plan, chunk: Chunk | None) -> None:
+        cached, report, stage = plan.cached, self.report, self.stage
+        columns = ("path", "sha256", "seq", "reason", "message")
+        c_path, c_sha, c_seq, c_reason, c_message = (cached.column(c).to_pylist() for c in columns) \
+            if cached is not None else ([],) * 5
+        pairs = []          # (path, sha256) for the input manifest, in path order
+        new_seqs = []       # seq of each row the chunk computed
+        taken, taken_seq = [], []  # cached rows taken unread, and their seq here (-1: a reject)
+        rows_at, rows = [], []     # index rows of the files read, and their places in the plan
+        same_bytes = 0
+        seq = self.seq
+        for at, (j, k) in enumerate(zip(plan.old, plan.read)):
+            if k < 0:  # taken unread
+                pairs.append((c_path[j], c_sha[j]))
+                taken.append(j)
+                if c_seq[j] >= 0:
+                    taken_seq.append(seq)
+                    seq += 1
+                else:
+                    taken_seq.append(-1)
+                    self.rejects.append(Reject(c_path[j], c_reason[j], c_message[j]))
+                continue
+            path, digest, reject, warnings, stat, same = chunk.files[k]
+            row = -1
+            if same:  # read again (its stat changed), and the same bytes: the cached result
+                same_bytes += 1
+                entry = entry_at(cached, j)._replace(stat=stat, trusted=trusted(stat, self.started_ns))
+                pairs.append((entry.path, entry.sha256))
+                layer, lseq = entry.layer, entry.lseq
+                if entry.seq >= 0:
+                    self.remaps[layer][lseq] = row = seq
+                    if stage is not None and stage.compact:  # the row moves to the new layer
+                        layer, lseq = stage.layer, seq
+                    seq += 1
+                    report.warnings.update(entry.warnings)
+                else:
+                    self.rejects.append(Reject(entry.path, entry.reason, entry.message))
+                rows.append((entry.path, *entry.stat, entry.sha256, entry.trusted, row, layer, lseq, entry.reason,
+                             entry.message, entry.warnings))
+            else:
+                pairs.append((path, digest or "unread"))
+                if reject is not None:
+                    self.rejects.append(reject)
+                else:
+                    report.warnings.update(warnings)
+                    new_seqs.append(seq)
+                    row, seq = seq, seq + 1
+                rows.append((path, *(stat or _NO_STAT), digest, stat is not None and trusted(stat, self.started_ns),
+                             row, stage.layer if stage is not None else -1, row, reject and reject.reason,
+                             reject and reject.message, list(warnings)))
+            rows_at.append(at)
+        self.seq = seq
+        self.inputs.add_many(pairs)
+        taken_rows = self._take_cached(cached, taken, taken_seq) if taken else None
+        if taken:
+            report.from_cache["stat"] += len(taken)
+        if same_bytes:
+            report.from_cache["bytes"] += same_bytes
+        if self.index is not None:
+            self._index(plan, taken_rows, rows, rows_at)
+        if new_seqs:
+            self.new_rows += len(new_seqs)
+            self.spill.add(chunk.table.append_column(self.schema.field(SEQ), pa.array(new_seqs, pa.int64()))
+                           .append_column(self.schema.field(SIGNATURE), _signature_column(chunk.signatures)))
+
+    def _take_cached(self, cached: pa.Table, taken: list[int], taken_seq: list[int]) -> pa.Table:
+        """The index rows of the cached files taken unread, renumbered (and moved to the new
+        layer if it takes every row); their rows mapped in `remaps`, their warnings counted."""
+        table = cached.take(pa.array(taken, pa.int64()))
+        new = np.array(taken_seq, dtype=np.int64)
+        is_row = new >= 0
+        layer = table.column("layer").to_numpy()
+        lseq = table.column("lseq").to_numpy()
+        for k in np.unique(layer[is_row]).tolist():
+            mine = is_row & (layer == k)
+            self.remaps[k][lseq[mine]] = new[mine]
+        warned = pc.list_value_length(table.column("warnings")).to_numpy() > 0
+        if (warned & is_row).any():
+            self.report.warnings.update(pc.list_flatten(table.filter(pa.array(warned & is_row))
+                                                        .column("warnings")).to_pylist())
+        stage = self.stage
+        table = _set_index_column(table, "seq", new)
+        if stage is not None and stage.compact:
+            table = _set_index_column(table, "layer", np.where(is_row, stage.layer, layer).astype(np.int32))
+            table = _set_index_column(table, "lseq", np.where(is_row, new, lseq))
+        return table
+
+    def _index(self, plan: _Plan, taken: pa.Table | None, rows: list[tuple], rows_at: list[int]) -> None:
+        """The task's files into the next cache's index, in path order."""
+        read = self.index.rows_table(rows) if rows else None
+        if taken is None or read is None:
+            self.index.add_table(taken if read is None else read)
+            return
+        where = np.array([at for at, k in enumerate(plan.read) if k < 0] + rows_at, dtype=np.int64)
+        self.index.add_table(pa.concat_tables([taken, read]).take(pa.array(np.argsort(where, kind="stable"))))
+
+
+def _set_index_column(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
+    at = table.schema.get_field_index(name)
+    return table.set_column(at, table.schema.field(at), pa.array(values, table.schema.field(at).type))
 
 
 @dataclass

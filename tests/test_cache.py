@@ -4,7 +4,7 @@ builds, a stale file never served) in test_pipeline.py."""
 import pyarrow as pa
 
 from builder.cache import (TRUST_MARGIN_NS, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat,
-                           trusted)
+                           entry_at, trusted)
 from builder.quality import QualitySettings
 from builder.settings import BuildSettings
 
@@ -32,12 +32,33 @@ def test_entries_round_trip_in_batches(tmp_path):
     assert not _entry("t.md", seq=-1, reason="timeout", message="slow").reusable  # may pass next time
 
 
-def test_lookup_merges_two_path_orders():
-    old = [_entry(p) for p in ["a/1.md", "a/3.md", "b/x.md", "c.md"]]
-    lookup = Lookup(iter(old))
-    asked = ["a/0.md", "a/1.md", "a/2.md", "a/3.md", "b/y.md", "c.md", "d.md"]
-    assert [e.path if e else None for e in map(lookup.find, asked)] == \
-        [None, "a/1.md", None, "a/3.md", None, "c.md", None]
+def _index_of(tmp_path, paths, batch=3):
+    writer = IndexWriter(tmp_path / "files.arrow", batch=batch)
+    for k, p in enumerate(paths):
+        writer.add(_entry(p, seq=k))
+    writer.close()
+    return PreviousBuild(tmp_path, {"n_partitions": 1, "layers": {}, "live_rows": len(paths)})
+
+
+def test_lookup_merges_two_path_orders(tmp_path):
+    prev = _index_of(tmp_path, ["a/1.md", "a/3.md", "b/x.md", "c.md", "c/d.md", "e.md", "f.md"])
+    lookup = Lookup(prev.batches())
+    found = []
+    for block in (["a/0.md", "a/1.md", "a/2.md"], ["a/3.md", "b/y.md", "c.md"], ["d.md"], ["f.md", "g.md"]):
+        rows, where = lookup.match(block)
+        paths = rows.column("path").to_pylist()
+        found += [paths[j] if j >= 0 else None for j in where]
+    assert found == [None, "a/1.md", None, "a/3.md", None, "c.md", None, "f.md", None]
+    assert entry_at(rows, 0) == _entry("f.md", seq=6)
+
+
+def test_lookup_of_the_same_files_takes_them_in_order_across_batches(tmp_path):
+    paths = [f"{k:03d}.md" for k in range(20)]
+    lookup = Lookup(_index_of(tmp_path, paths).batches())
+    for start in range(0, 20, 7):  # blocks that straddle the index's batches of 3
+        rows, where = lookup.match(paths[start:start + 7])
+        assert where == list(range(len(where))) and rows.column("path").to_pylist() == paths[start:start + 7]
+    assert lookup.match(["zzz.md"])[1] == [-1]
 
 
 def test_trust_needs_both_times_older_than_the_margin():
