@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -117,7 +117,6 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     rebuild redoes only changed files (deleting it is always safe; see builder.cache).
     Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
-    started_ns = time.time_ns()
     memory.in_running_process()
     settings = settings or BuildSettings()
     split_spec = split_spec or DEFAULT_SPLIT
@@ -153,7 +152,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             if early and readers.count(workers) < cores:
                 plotter = BackgroundPlots()
             spill, staged = _read_all(found, settings, workers, progress, previous, work / "cache" if held else None,
-                                      started_ns, work, report, rejects, inputs)
+                                      work, report, rejects, inputs)
             found.articles.close()
             log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
                      time.perf_counter() - t0)
@@ -221,7 +220,7 @@ class _Staged:
 
 
 def _read_all(found, settings: BuildSettings, workers: int | None, progress: bool,
-              previous: PreviousBuild | None, staged: Path | None, started_ns: int, work: Path,
+              previous: PreviousBuild | None, staged: Path | None, work: Path,
               report: BuildReport, rejects: list[Reject],
               inputs: InputManifest) -> tuple[PartitionedSpill, _Staged | None]:
     """Read every article (in workers): rows go to disk as they come, in id-range partitions,
@@ -242,7 +241,7 @@ def _read_all(found, settings: BuildSettings, workers: int | None, progress: boo
               for layer, v in (previous.layers.items() if previous is not None else ())}
     stage = _stage(staged, previous, same_cut) if staged is not None else None
     index = IndexWriter(staged / "files.arrow") if staged is not None else None
-    taker = _Taker(settings, started_ns, report, rejects, inputs, spill, remaps, stage, index)
+    taker = _Taker(settings, report, rejects, inputs, spill, remaps, stage, index)
     for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
                                     total=len(found.articles)):
         taker.take(plan, chunk)
@@ -369,11 +368,11 @@ class _Taker:
     cache's index; cached rows taken are mapped (remaps) to their new place. Files taken from
     the cache unread, most of a rebuild's, are handled as columns."""
 
-    def __init__(self, settings: BuildSettings, started_ns: int, report: BuildReport, rejects: list[Reject],
+    def __init__(self, settings: BuildSettings, report: BuildReport, rejects: list[Reject],
                  inputs: InputManifest, spill: PartitionedSpill, remaps: dict[int, np.ndarray],
                  stage: _Staged | None, index: IndexWriter | None) -> None:
         self.schema = _spill_schema(settings)
-        self.started_ns, self.report, self.rejects, self.inputs = started_ns, report, rejects, inputs
+        self.report, self.rejects, self.inputs = report, rejects, inputs
         self.spill, self.remaps, self.stage, self.index = spill, remaps, stage, index
         self.seq = self.new_rows = 0
 
@@ -399,11 +398,11 @@ class _Taker:
                     taken_seq.append(-1)
                     self.rejects.append(Reject(c_path[j], c_reason[j], c_message[j]))
                 continue
-            path, digest, reject, warnings, stat, same = chunk.files[k]
+            path, digest, reject, warnings, stat, trust, same = chunk.files[k]
             row = -1
             if same:  # read again (its stat changed), and the same bytes: the cached result
                 same_bytes += 1
-                entry = entry_at(cached, j)._replace(stat=stat, trusted=trusted(stat, self.started_ns))
+                entry = entry_at(cached, j)._replace(stat=stat, trusted=trust)
                 pairs.append((entry.path, entry.sha256))
                 layer, lseq = entry.layer, entry.lseq
                 if entry.seq >= 0:
@@ -424,7 +423,7 @@ class _Taker:
                     report.warnings.update(warnings)
                     new_seqs.append(seq)
                     row, seq = seq, seq + 1
-                rows.append((path, *(stat or _NO_STAT), digest, stat is not None and trusted(stat, self.started_ns),
+                rows.append((path, *(stat or _NO_STAT), digest, trust,
                              row, stage.layer if stage is not None else -1, row, reject and reject.reason,
                              reject and reject.message, list(warnings)))
             rows_at.append(at)
@@ -808,7 +807,7 @@ def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
 @dataclass
 class Chunk:
     """What reading a run of files gives back, in their order: (path, file sha256, reject,
-    warnings, stat, same as the cached bytes) for every file, and the rows (the files neither
+    warnings, stat, trusted, same as the cached bytes) for every file, and the rows (the files neither
     rejected nor the same) as one Arrow table with their MinHash signatures. Columnar, so the
     main process never unpickles a row."""
 
@@ -852,24 +851,39 @@ def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResu
     return _process_together([_read(item, settings)], settings)[0]
 
 
-def _read(item: tuple[str, str], settings: BuildSettings) -> tuple[str, bytes | None, str | None, FileResult | None,
-                                                                    Stat | None]:
-    """(path, bytes, sha256, None, stat), or (path, None, None, the reject, stat or None) for a
-    file not read. The stat is taken before the bytes are read: a later write shows in it."""
+class _Read(NamedTuple):
+    """A file as read: its bytes and their sha256, or the reject of a file not read (too large,
+    unreadable); its stat, and whether the stat can know it next time (`cache.trusted`)."""
+
+    rel: str
+    data: bytes | None
+    sha256: str | None
+    failed: FileResult | None
+    stat: Stat | None
+    trusted: bool
+
+
+def _read(item: tuple[str, str], settings: BuildSettings) -> _Read:
+    """The file read, its size limit respected. The stat is taken before the bytes are read (a
+    later write shows in it), and trusted if the file was already TRUST_MARGIN_NS old then:
+    the time of this read, not of the build's start, so a file written just before a long
+    build is not read again by the next one."""
     rel, path = item
     try:
         with open(path, "rb") as fh:
             stat = stat_of(os.fstat(fh.fileno()))
+            trust = trusted(stat, time.time_ns())
             if stat.size > settings.max_file_bytes:
                 # Not read, so in the input manifest by size: what the reject was decided on.
-                return rel, None, None, FileResult(
+                return _Read(rel, None, None, FileResult(
                     rel, reject=Reject(rel, "too_large",
                                        f"{stat.size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
-                    sha256=f"size:{stat.size}"), stat
+                    sha256=f"size:{stat.size}"), stat, trust)
             data = fh.read()
     except OSError as exc:
-        return rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}")), None
-    return rel, data, hashlib.sha256(data).hexdigest(), None, stat
+        return _Read(rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable",
+                                                                    f"cannot read: {exc.strerror or exc}")), None, False)
+    return _Read(rel, data, hashlib.sha256(data).hexdigest(), None, stat, trust)
 
 
 class _FileTimeout(BaseException):
@@ -908,11 +922,11 @@ def _process_together(reads: list[tuple], settings: BuildSettings) -> list[FileR
     global _deadline
     results: list[FileResult | None] = [None] * len(reads)
     steps = {}
-    for i, (rel, data, _, failed, _) in enumerate(reads):
-        if failed is not None:
-            results[i] = failed
+    for i, read in enumerate(reads):
+        if read.failed is not None:
+            results[i] = read.failed
         else:
-            steps[i] = file_steps(rel, data, settings)
+            steps[i] = file_steps(read.rel, read.data, settings)
     limit = settings.max_seconds_per_file
     spent = dict.fromkeys(steps, 0.0)
     live = list(steps)
@@ -941,7 +955,7 @@ def _process_together(reads: list[tuple], settings: BuildSettings) -> list[FileR
                 spent[i] += time.monotonic() - start
             live = going
     for i in steps:
-        rel, digest = reads[i][0], reads[i][2]
+        rel, digest = reads[i].rel, reads[i].sha256
         if results[i] is None:
             results[i] = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
                                                                        "(max_seconds_per_file)"))
@@ -1034,16 +1048,15 @@ def _worker_batch(items: list[tuple[str, str, str | None]]) -> Chunk:
     def flush() -> None:
         for (k, read), result in zip(group, _process_together([read for _, read in group], settings)):
             results.append(result)
-            files[k] = (read[0], result.sha256, result.reject, result.warnings, read[4], False)
+            files[k] = (read.rel, result.sha256, result.reject, result.warnings, read.stat, read.trusted, False)
         group.clear()
 
     for k, (rel, path, known) in enumerate(items):
         read = _read((rel, path), settings)
-        _, data, digest, _, stat = read
-        if known is not None and digest == known:
-            files[k] = (rel, known, None, [], stat, True)
+        if known is not None and read.sha256 == known:
+            files[k] = (rel, known, None, [], read.stat, read.trusted, True)
             continue
-        n = len(data) if data is not None else 0
+        n = len(read.data) if read.data is not None else 0
         if group and size + n > _TOGETHER_BYTES:
             flush()
             size = 0

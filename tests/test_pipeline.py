@@ -193,6 +193,20 @@ def test_cached_rebuild_equals_clean_build(corpus, tmp_path):
         assert_same_files(tmp_path / name, tmp_path / "clean")
 
 
+def test_a_file_is_trusted_by_how_old_it_was_when_read_not_when_the_build_began(tmp_path):
+    # A build of many files reads the last ones long after it began: a file written just
+    # before the build, read once it is old enough, is known by its stat next time.
+    from builder.pipeline import _read
+
+    fresh = tmp_path / "a.md"
+    fresh.write_text("---\ntitle: a\n---\ntext\n", encoding="utf-8")
+    first = _read(("a.md", str(fresh)), BuildSettings())
+    assert first.data == fresh.read_bytes() and not first.trusted
+    _wait_until_trusted(tmp_path)
+    again = _read(("a.md", str(fresh)), BuildSettings())
+    assert again.trusted and again.stat == first.stat and again.sha256 == first.sha256
+
+
 def test_cache_is_per_source_folder(corpus, tmp_path):
     import shutil
 

@@ -19,6 +19,14 @@ def test_every_reason_and_warning_code_is_documented():
         assert f"| `{code}` |" in README, code
 
 
+def test_the_code_tables_list_each_code_once_with_its_meaning():
+    for heading, codes in (("### Reject reasons", REJECT_REASONS), ("### Warning codes", WARNINGS)):
+        table = README[README.index(heading):].split("\n\n")[1]
+        rows = re.findall(r"^\| `([a-z_]+)` \| (.+) \|$", table, re.M)
+        assert [code for code, _ in rows] == list(codes), heading
+        assert dict(rows) == dict(codes), heading
+
+
 def test_documented_flags_exist():
     commands = make_parser()._subparsers._group_actions[0].choices
     known = {opt for sub in commands.values() for action in sub._actions for opt in action.option_strings}
