@@ -64,10 +64,13 @@ class StreamingSplit:
             raise SpecError(f"group column {spec.group!r} must hold strings: {e}") from None
         split = list(map(self._table.__getitem__, buckets))
         index = list(map(self._index.__getitem__, split))
+        mine: dict[str, list[str]] = {}
         for row_id, name in zip(ids, split):
-            h = self._id_hash[name]
-            h.update((row_id if not self._counts[name] else "\n" + row_id).encode("utf-8"))
-            self._counts[name] += 1
+            mine.setdefault(name, []).append(row_id)
+        for name, split_ids in mine.items():  # each split's ids, newline-separated, hashed in one update
+            text = "\n".join(split_ids)
+            self._id_hash[name].update((text if not self._counts[name] else "\n" + text).encode("utf-8"))
+            self._counts[name] += len(split_ids)
         self._group_digest.extend(map(self._digest, keys))
         self._long_keys["group"] |= len(keys[0]) == 64
         self._group_split.extend(index)
