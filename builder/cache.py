@@ -105,8 +105,13 @@ class Entry(NamedTuple):
 
     @property
     def reusable(self) -> bool:
-        # An unread file and a timeout are decided afresh every time (the next try may pass).
-        return self.sha256 is not None and self.reason != "timeout"
+        return reusable(self.sha256, self.reason)
+
+
+def reusable(sha256: str | None, reason: str | None) -> bool:
+    """Whether a cached result may stand for its file again: an unread file and a timeout are
+    decided afresh every time (the next try may pass)."""
+    return sha256 is not None and reason != "timeout"
 
 
 def _row(e: Entry) -> tuple:

@@ -33,7 +33,7 @@ from .article import FileResult, file_steps, process_file
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
 from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, IndexWriter, Lookup, PreviousBuild,
-                    Stat, entry_at, stat_of, trusted)
+                    Stat, entry_at, reusable, stat_of, trusted)
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
 from .errors import CacheError, OutputError, Reject, SourceError, WorkerError
@@ -334,8 +334,7 @@ def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[_Plan, list]]:
             sha, reason, trust = (rows.column(c).to_pylist() for c in ("sha256", "reason", "trusted"))
             stats = list(zip(*(rows.column(c).to_pylist() for c in ("size", "mtime_ns", "ctime_ns", "ino"))))
         for (shown, path), j in zip(block, where):
-            # An unread file and a timeout are decided afresh every time (the next try may pass).
-            if j >= 0 and (sha[j] is None or reason[j] == "timeout"):
+            if j >= 0 and not reusable(sha[j], reason[j]):
                 j = -1
             if j >= 0 and trust[j] and _same_stat(path, stats[j]):
                 old.append(base + j)
