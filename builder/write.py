@@ -130,7 +130,7 @@ class ShardWriter:
         self._text_bytes += pc.sum(pc.binary_length(group.column("text"))).as_py() or 0
 
     def _close_shard(self) -> None:
-        if hasattr(self._writer, "add_key_value_metadata"):  # pyarrow 16 and later
+        if hasattr(self._writer, "add_key_value_metadata"):  # pyarrow 17 and later (else the card reads the texts)
             self._writer.add_key_value_metadata({TEXT_BYTES_KEY: str(self._text_bytes)})
         self._writer.close()
         self._writer = None

@@ -313,3 +313,16 @@ def test_candidate_pairs_equal_a_brute_force_reference():
     expected = _window_pairs_reference(hashes, sigs, settings, window=4)
     assert index.stats()["candidate_pairs"] == len(expected) > 0
     index.close()
+
+
+def test_signatures_are_gathered_as_written_in_any_order_with_repeats(tmp_path):
+    from builder import dedup
+
+    sigs = np.random.default_rng(5).integers(0, 2**32, size=(10_000, 16), dtype=np.uint32)
+    store = dedup._SignatureFile(tmp_path, 16)
+    for start in range(0, len(sigs), 3_000):
+        store.append(sigs[start:start + 3_000])
+    rows = np.random.default_rng(6).integers(0, len(sigs), size=3 * dedup._GATHER_ROWS)  # repeats, any order
+    assert np.array_equal(store.gather(rows), sigs[rows])
+    assert store.gather(np.empty(0, np.int64)).shape == (0, 16)
+    store.close()

@@ -114,3 +114,24 @@ def test_the_card_gets_jemalloc_unless_the_user_chose_a_pool():
             "print(*names)")
     assert run(code) == "system jemalloc system jemalloc"
     assert run(code, ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc mimalloc mimalloc mimalloc"
+
+
+def test_gathering_signatures_holds_a_page_a_row_at_most_not_the_file(tmp_path):
+    # 16k random rows of 200,000 (a 100 MB signature file): the map's pages are dropped every
+    # few hundred rows, so the RSS never holds the file (~105 MB more if they were not).
+    code = """
+import resource, sys
+import numpy as np
+from pathlib import Path
+from builder.dedup import _SignatureFile
+store = _SignatureFile(Path(sys.argv[1]), 128)
+for k in range(20):
+    store.append(np.full((10_000, 128), k, dtype=np.uint32))
+rows = np.random.default_rng(1).integers(0, 200_000, size=16_384)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+got = store.gather(rows)
+assert (got[:, 0] == rows // 10_000).all()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    grown_mb = int(run(code, str(tmp_path)))
+    assert grown_mb < 40, grown_mb
