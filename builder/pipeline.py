@@ -466,7 +466,8 @@ class _Taker:
         """The task's files into the next cache's index, in path order."""
         read = self.index.rows_table(rows) if rows else None
         if taken is None or read is None:
-            self.index.add_table(taken if read is None else read)
+            if taken is not None or read is not None:
+                self.index.add_table(taken if read is None else read)
             return
         where = np.array([at for at, k in enumerate(plan.read) if k < 0] + rows_at, dtype=np.int64)
         self.index.add_table(pa.concat_tables([taken, read]).take(pa.array(np.argsort(where, kind="stable"))))
