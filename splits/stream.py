@@ -15,6 +15,7 @@ groups spanning a boundary): use `assign` and `build_manifest` for it.
 from __future__ import annotations
 
 import hashlib
+import re
 from array import array
 from collections.abc import Mapping, Sequence
 
@@ -24,6 +25,8 @@ from .errors import SpecError
 from .hashing import buckets_of
 from .manifest import FORMAT
 from .spec import SplitSpec
+
+_LOWER_HEX = re.compile("[0-9a-f]*")
 
 
 class StreamingSplit:
@@ -71,7 +74,7 @@ class StreamingSplit:
             text = "\n".join(split_ids)
             self._id_hash[name].update((text if not self._counts[name] else "\n" + text).encode("utf-8"))
             self._counts[name] += len(split_ids)
-        self._group_digest.extend(map(self._digest, keys))
+        self._group_digest.extend(self._digests(keys))
         self._long_keys["group"] |= len(keys[0]) == 64
         self._group_split.extend(index)
         if self.text_hash_column is not None:
@@ -80,11 +83,19 @@ class StreamingSplit:
             texts = columns[self.text_hash_column]
             kept = [(t, i) for t, i in zip(texts, index) if t is not None]
             self._long_keys["text"] |= bool(kept) and len(kept[0][0]) == 64
-            self._text_digest.extend(self._digest(t) for t, _ in kept)
+            self._text_digest.extend(self._digests([t for t, _ in kept]))
             self._text_split.extend(i for _, i in kept)
         if spec.stratify is not None:
             strata_counts(columns[spec.stratify], split, spec.names, self._strata)
         return Assignment(spec=spec, split=split, bucket=buckets, group=keys)
+
+    def _digests(self, keys: Sequence[str]) -> list[int]:
+        """`_digest` of each key; for a batch of row ids or sha256 digests (16 or 64 lowercase
+        hex digits, the build's keys) one check over the batch and an int() per key."""
+        heads = [key[:16] for key in keys]
+        if all(len(key) in (16, 64) for key in keys) and _LOWER_HEX.fullmatch("".join(heads)):
+            return [int(head, 16) for head in heads]
+        return [self._digest(key) for key in keys]
 
     def _digest(self, key: str) -> int:
         """64 bits standing for a key. A 16-hex-digit key (a row id) is its own number; a

@@ -74,3 +74,11 @@ def test_order_and_strategy_are_checked():
         StreamingSplit(SplitSpec()).add({"id": ["b", "a"], "content_sha256": ["x", "y"]})
     with pytest.raises(SpecError, match="hash strategy"):
         StreamingSplit(SplitSpec(strategy="time", time_column="date", cutoff="2024-01-01"))
+
+
+def test_a_batch_of_keys_gets_the_digests_each_key_gets():
+    stream = StreamingSplit(SplitSpec.from_sizes(test_size=0.2))
+    hexes = [f"{k * 7919:016x}" for k in range(50)] + ["ab" * 32]
+    odd = ["ABCDEF0123456789", "0x12345678901234", "1_23456789012345", " 123456789012345", "feed", "新浪财经" * 4]
+    for batch in (hexes, hexes + odd, odd, []):
+        assert stream._digests(batch) == [stream._digest(key) for key in batch]
