@@ -152,7 +152,7 @@ class PartitionedSpill:
         for part in range(self.n):
             path = self._path(part)
             base = self._read_base(part, columns)
-            own = _read(path, columns)
+            own, joined = _read_joined(path, columns)
             tables = [t for t in (*base, own) if t is not None]
             if not tables:
                 continue
@@ -160,7 +160,11 @@ class PartitionedSpill:
             if save_to is not None:
                 saved = save_to / path.name
                 if own is not None and (not base or not save_base):
-                    os.replace(path, saved)
+                    if joined:  # written as the one batch it was joined into: every later read is free
+                        with ipc.new_file(str(saved), self.schema) as writer:
+                            writer.write_table(own)
+                    else:
+                        os.replace(path, saved)
                 elif save_base:  # one batch: the next build reads it whole
                     with ipc.new_file(str(saved), self.schema) as writer:
                         writer.write_table(table.combine_chunks())
@@ -222,8 +226,13 @@ def _read(path: Path, columns: list[str] | None) -> pa.Table | None:
     Memory-mapped and not copied: reading a few columns touches only their pages, and the
     mapping lives as long as the table (an unlinked file's too). Chunked as written: the
     callers sort and `take`, which copy once, and a copy here faulted in fresh pages first."""
+    return _read_joined(path, columns)[0]
+
+
+def _read_joined(path: Path, columns: list[str] | None) -> tuple[pa.Table | None, bool]:
+    """`_read`, and whether the rows were joined into one chunk (a copy) as they were read."""
     if not path.exists():
-        return None
+        return None, False
     with pa.memory_map(str(path)) as source:
         reader = ipc.open_file(source)
         table = reader.read_all()
@@ -231,7 +240,9 @@ def _read(path: Path, columns: list[str] | None) -> pa.Table | None:
     # A file of many small batches (a large build's spill writes a few rows per partition at a
     # time) is joined: every later step pays per chunk, and at 470 chunks a partition's sort and
     # take took 2.5 times as long as the copy and one chunk.
-    return table.combine_chunks() if reader.num_record_batches > _MAX_CHUNKS else table
+    if reader.num_record_batches > _MAX_CHUNKS:
+        return table.combine_chunks(), True
+    return table, False
 
 
 @contextmanager

@@ -147,3 +147,26 @@ def test_partitions_of_a_column_equal_partition_of_each_id(tmp_path):
     with pytest.raises(ValueError):
         spill.partitions_of(pa.array(["abcd", "zz00"]))
     assert np.all(np.diff(spill.partitions_of(pa.array(sorted(ids[:500])))) >= 0)  # id order, partition order
+
+
+def test_a_file_of_many_small_batches_is_read_joined_and_saved_as_one(tmp_path, monkeypatch):
+    import pyarrow.ipc as ipc
+
+    from builder import runs
+
+    monkeypatch.setattr(runs, "_MAX_CHUNKS", 8)  # a small threshold: the limit, not the rows, is tested
+    ids = [f"{k:04x}{'0' * 12}" for k in range(0, 65536, 257)]
+    many = PartitionedSpill(tmp_path / "many", SCHEMA, expected_rows=len(ids), buffer_rows=5)  # a batch per 5 rows
+    few = PartitionedSpill(tmp_path / "few", SCHEMA, expected_rows=len(ids), buffer_rows=10_000)
+    for spill in (many, few):
+        for start in range(0, len(ids), 5):
+            _fill(spill, ids[start:start + 5], start)
+    for spill, name in ((many, "saved-many"), (few, "saved-few")):
+        (tmp_path / name).mkdir()
+        parts = list(spill.partitions(save_to=tmp_path / name))
+        assert sorted(i for part in parts for i in part.column("id").to_pylist()) == ids
+        assert all(part.column("id").num_chunks == 1 for part in parts)
+        (saved,) = (tmp_path / name).iterdir()
+        assert ipc.open_file(str(saved)).read_all().sort_by("id").column("id").to_pylist() == ids
+        # Joined as read, then written whole; a file of few batches is moved as it was.
+        assert ipc.open_file(str(saved)).num_record_batches == 1
