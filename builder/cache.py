@@ -219,36 +219,32 @@ class IndexWriter:
     def __init__(self, path: Path, *, batch: int = 4096) -> None:
         self._writer = ipc.new_file(str(path), INDEX_SCHEMA)
         self._batch = batch
-        self._rows: list[tuple] = []
+        self._entries: list[Entry] = []
 
     def add(self, entry: Entry) -> None:
-        self.add_row(_row(entry))
-
-    def add_row(self, row: tuple) -> None:
-        """An entry already spread out as a row of INDEX_SCHEMA (see `_row`)."""
-        self._rows.append(row)
-        if len(self._rows) >= self._batch:
+        self._entries.append(entry)
+        if len(self._entries) >= self._batch:
             self._flush()
 
     def add_table(self, table: pa.Table) -> None:
-        """Entries as a table of INDEX_SCHEMA rows, after those added before."""
+        """Entries as a table of INDEX_SCHEMA rows (see `index_table`), after those added before."""
         self._flush()
         self._writer.write_table(table)
 
-    def rows_table(self, rows: list[tuple]) -> pa.Table:
-        """Rows spread out as by `_row`, as a table of INDEX_SCHEMA."""
-        return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(zip(*rows), INDEX_SCHEMA)]
-                                    if rows else [pa.array([], f.type) for f in INDEX_SCHEMA], schema=INDEX_SCHEMA)
-
     def _flush(self) -> None:
-        if not self._rows:
-            return
-        self._writer.write_table(self.rows_table(self._rows))
-        self._rows = []
+        if self._entries:
+            self._writer.write_table(index_table(self._entries))
+            self._entries = []
 
     def close(self) -> None:
         self._flush()
         self._writer.close()
+
+
+def index_table(entries: list[Entry]) -> pa.Table:
+    """Entries as a table of INDEX_SCHEMA rows."""
+    columns = zip(*map(_row, entries)) if entries else [[]] * len(INDEX_SCHEMA)
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, INDEX_SCHEMA)], schema=INDEX_SCHEMA)
 
 
 def _lock(path: Path):

@@ -30,10 +30,11 @@ from splits import SplitSpec, StreamingSplit, assign, build_manifest, write_mani
 
 from . import __version__, memory, readers
 from .article import FileResult, file_steps, process_file
+from .steps import run_together
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
-from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, IndexWriter, Lookup, PreviousBuild,
-                    Stat, entry_at, reusable, stat_of, trusted)
+from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild,
+                    Stat, entry_at, index_table, reusable, stat_of, trusted)
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
 from .errors import CacheError, OutputError, Reject, SourceError, WorkerError
@@ -383,7 +384,7 @@ class _Taker:
         pairs = []          # (path, sha256) for the input manifest, in path order
         new_seqs = []       # seq of each row the chunk computed
         taken, taken_seq = [], []  # cached rows taken unread, and their seq here (-1: a reject)
-        rows_at, rows = [], []     # index rows of the files read, and their places in the plan
+        rows_at, rows = [], []     # index entries of the files read, and their places in the plan
         same_bytes = 0
         seq = self.seq
         for at, (j, k) in enumerate(zip(plan.old, plan.read)):
@@ -412,8 +413,7 @@ class _Taker:
                     report.warnings.update(entry.warnings)
                 else:
                     self.rejects.append(Reject(entry.path, entry.reason, entry.message))
-                rows.append((entry.path, *entry.stat, entry.sha256, entry.trusted, row, layer, lseq, entry.reason,
-                             entry.message, entry.warnings))
+                rows.append(entry._replace(seq=row, layer=layer, lseq=lseq))
             else:
                 pairs.append((path, digest or "unread"))
                 if reject is not None:
@@ -422,9 +422,8 @@ class _Taker:
                     report.warnings.update(warnings)
                     new_seqs.append(seq)
                     row, seq = seq, seq + 1
-                rows.append((path, *(stat or _NO_STAT), digest, trust,
-                             row, stage.layer if stage is not None else -1, row, reject and reject.reason,
-                             reject and reject.message, list(warnings)))
+                rows.append(Entry(path, stat or _NO_STAT, digest, trust, row, stage.layer if stage is not None else -1,
+                                  row, reject and reject.reason, reject and reject.message, list(warnings)))
             rows_at.append(at)
         self.seq = seq
         self.inputs.add_many(pairs)
@@ -462,9 +461,9 @@ class _Taker:
             table = _set_index_column(table, "lseq", np.where(is_row, new, lseq))
         return table
 
-    def _index(self, plan: _Plan, taken: pa.Table | None, rows: list[tuple], rows_at: list[int]) -> None:
+    def _index(self, plan: _Plan, taken: pa.Table | None, rows: list[Entry], rows_at: list[int]) -> None:
         """The task's files into the next cache's index, in path order."""
-        read = self.index.rows_table(rows) if rows else None
+        read = index_table(rows) if rows else None
         if taken is None or read is None:
             if taken is not None or read is not None:
                 self.index.add_table(taken if read is None else read)
@@ -915,52 +914,42 @@ def _on_watch(signum: int, frame: object) -> None:
         raise _FileTimeout()
 
 
-def _process_together(reads: list[tuple], settings: BuildSettings) -> list[FileResult]:
-    """Each read file (_read's tuples) processed, or its reject as read; the files' steps run in
-    rounds (as steps.run_together runs them), each file stopped once its steps have taken
-    `max_seconds_per_file` in all. A timer and handler the caller had are restored."""
-    global _deadline
-    results: list[FileResult | None] = [None] * len(reads)
-    steps = {}
-    for i, read in enumerate(reads):
-        if read.failed is not None:
-            results[i] = read.failed
-        else:
-            steps[i] = file_steps(read.rel, read.data, settings)
+def _process_together(reads: list[_Read], settings: BuildSettings) -> list[FileResult]:
+    """Each read file processed, or its reject as read; the files' steps run in rounds
+    (steps.run_together), each file stopped once its steps have taken `max_seconds_per_file`
+    in all. A timer and handler the caller had are restored."""
     limit = settings.max_seconds_per_file
-    spent = dict.fromkeys(steps, 0.0)
-    live = list(steps)
+    todo = [i for i, read in enumerate(reads) if read.failed is None]
+    spent = [0.0] * len(todo)
+
+    def timed_step(k: int, steps) -> None:
+        global _deadline
+        start = time.monotonic()
+        try:
+            try:
+                if enforced:
+                    _deadline = start + limit - spent[k]
+                next(steps)
+            finally:
+                _deadline = float("inf")
+        except _FileTimeout:  # in its step, or just after it (then it was at the limit anyway)
+            _deadline = float("inf")
+            steps.close()
+            raise StopIteration(None) from None  # no result: a timeout
+        finally:
+            spent[k] += time.monotonic() - start
+
     with _watch(limit) as enforced:
-        while live:
-            going = []
-            for i in live:
-                start = time.monotonic()
-                try:
-                    try:
-                        if enforced:
-                            _deadline = start + limit - spent[i]
-                        next(steps[i])
-                    except StopIteration as done:
-                        results[i] = done.value
-                    else:
-                        going.append(i)
-                    finally:
-                        _deadline = float("inf")
-                except _FileTimeout:  # in its step, or just after it (then it was at the limit anyway)
-                    _deadline = float("inf")
-                    steps[i].close()
-                    if going and going[-1] == i:
-                        going.pop()
-                    results[i] = None
-                spent[i] += time.monotonic() - start
-            live = going
-    for i in steps:
-        rel, digest = reads[i].rel, reads[i].sha256
-        if results[i] is None:
-            results[i] = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
-                                                                       "(max_seconds_per_file)"))
-        results[i].sha256 = digest
-    return results  # type: ignore[return-value]
+        done = run_together([file_steps(reads[i].rel, reads[i].data, settings) for i in todo], timed_step)
+    results: list[FileResult] = [read.failed for read in reads]
+    for i, result in zip(todo, done):
+        rel = reads[i].rel
+        if result is None:
+            result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
+                                                                   "(max_seconds_per_file)"))
+        result.sha256 = reads[i].sha256
+        results[i] = result
+    return results
 
 
 @contextmanager

@@ -118,14 +118,12 @@ class PartitionedSpill:
         if n == 0:
             return np.empty(0, dtype=np.int64)
         offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * ids.offset)
-        if ids.null_count or np.any(np.diff(offsets) < 4):
-            return np.fromiter((self.partition_of(i) for i in ids.to_pylist()), np.int64, n)
-        data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)
-        digits = _HEX_VALUE[data[offsets[:-1, None] + np.arange(4)]]
-        if np.any(digits < 0):  # not hex: let int() say so
-            return np.fromiter((self.partition_of(i) for i in ids.to_pylist()), np.int64, n)
-        keys = digits @ np.array([4096, 256, 16, 1], dtype=np.int64)
-        return keys * self.n // _KEY_SPACE
+        if not ids.null_count and np.all(np.diff(offsets) >= 4):
+            digits = _HEX_VALUE[np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[:-1, None] + np.arange(4)]]
+            if np.all(digits >= 0):
+                return digits @ np.array([4096, 256, 16, 1], dtype=np.int64) * self.n // _KEY_SPACE
+        # Short, missing or not hex: as partition_of reads (or refuses) each.
+        return np.fromiter((self.partition_of(i) for i in ids.to_pylist()), np.int64, n)
 
     def close(self) -> None:
         self.flush()
@@ -202,8 +200,8 @@ def read_renumbered(path: Path, remap: np.ndarray, seq: str, columns: list[str] 
 
 # A partition file of more batches than this is joined into one as it is read.
 _MAX_CHUNKS = 64
-# Past this many runs of kept rows per 64 rows, a copy of the kept rows costs less than the slices.
-_MAX_RUNS_PER_64_ROWS = 1
+# Kept rows in runs shorter than this on average: a copy of them costs less than the slices.
+_MIN_ROWS_PER_RUN = 64
 
 
 def rows_where(table: pa.Table, mask: np.ndarray) -> pa.Table:
@@ -216,7 +214,7 @@ def rows_where(table: pa.Table, mask: np.ndarray) -> pa.Table:
     starts, ends = edges[0::2].tolist(), edges[1::2].tolist()
     if not starts:
         return table.slice(0, 0)
-    if len(starts) * 64 > _MAX_RUNS_PER_64_ROWS * len(mask):
+    if len(starts) * _MIN_ROWS_PER_RUN > len(mask):
         return table.filter(pa.array(mask))
     return pa.concat_tables([table.slice(a, b - a) for a, b in zip(starts, ends)])
 
@@ -224,8 +222,9 @@ def rows_where(table: pa.Table, mask: np.ndarray) -> pa.Table:
 def _read(path: Path, columns: list[str] | None) -> pa.Table | None:
     """A partition file's rows (only `columns`, if given), or None if there is no such file.
     Memory-mapped and not copied: reading a few columns touches only their pages, and the
-    mapping lives as long as the table (an unlinked file's too). Chunked as written: the
-    callers sort and `take`, which copy once, and a copy here faulted in fresh pages first."""
+    mapping lives as long as the table (an unlinked file's too). Chunked as written (unless
+    the batches are many, see `_read_joined`): the callers sort and `take`, which copy once,
+    and a copy here faulted in fresh pages first."""
     return _read_joined(path, columns)[0]
 
 
