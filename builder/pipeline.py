@@ -814,6 +814,18 @@ class Chunk:
     table: pa.Table
     signatures: np.ndarray
 
+    def __reduce__(self):
+        # To the main process as one Arrow IPC stream, not Arrow's pickling of each buffer:
+        # ~1.5 instead of ~5.4 us a file to send, read back without a copy.
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.table.schema) as writer:
+            writer.write_table(self.table)
+        return _chunk_from_stream, (self.files, sink.getvalue(), self.signatures)
+
+
+def _chunk_from_stream(files: list, stream: pa.Buffer, sigs: np.ndarray) -> Chunk:
+    return Chunk(files, pa.ipc.open_stream(stream).read_all(), sigs)
+
 
 def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, workers: int | None,
                  progress: bool, *, total: int) -> Iterator[tuple[list, Chunk | None]]:

@@ -13,6 +13,14 @@ def test_blocks_become_paragraphs_and_whitespace_collapses():
     assert html_to_paragraphs(html) == ["第一段 文字 很长。", "第二段", "尾巴", "另一行"]
 
 
+def test_indentation_alone_and_spaces_inside_a_line():
+    # Indentation around the block marks is stripped; runs inside a line collapse to one space,
+    # whether the line needs nothing else or also holds a no-break or en space at its edge.
+    assert html_to_paragraphs("<div>\n   <p>\u3000\u3000甲乙</p>\n    <p>丙 丁</p></div>") == ["甲乙", "丙 丁"]
+    assert html_to_paragraphs("<p>甲   乙</p><p>&#8194;丙&nbsp;&nbsp;丁 </p>") == ["甲 乙", "丙 丁"]
+    assert html_to_paragraphs("<p>&#8194; 甲</p><p>乙&#1;丙</p><p> &#11; </p>") == ["甲", "乙丙"]
+
+
 def test_entities_comments_and_never_text_elements():
     html = ("<div><!-- 注释 --><p>a &#123;b&#125; &amp; c&nbsp;d</p><script>x()</script><style>p{}</style>"
             "<iframe>f</iframe><noscript>n</noscript>e</div>")

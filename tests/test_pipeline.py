@@ -207,6 +207,25 @@ def test_a_file_is_trusted_by_how_old_it_was_when_read_not_when_the_build_began(
     assert again.trusted and again.stat == first.stat and again.sha256 == first.sha256
 
 
+def test_a_chunk_reaches_the_main_process_whole(tmp_path):
+    # A worker's chunk is sent as an Arrow stream: the rows (with the schema's metadata), the
+    # files' outcomes and the signatures arrive as they left.
+    import pickle
+
+    from multiprocessing.reduction import ForkingPickler
+
+    from builder.pipeline import _init_worker, _worker_batch
+
+    write_corpus(tmp_path, {"a.md": article("甲", "<p>" + distinct_text(1) + "</p>"),
+                            "b.md": "not an article", "c.md": article("丙", "<p>" + distinct_text(3) + "</p>")})
+    _init_worker(BuildSettings(), own_process=False)
+    chunk = _worker_batch([(name, str(tmp_path / name), None) for name in ("a.md", "b.md", "c.md")])
+    back = pickle.loads(ForkingPickler.dumps(chunk))
+    assert chunk.table.num_rows == 2 and back.table.equals(chunk.table, check_metadata=True)
+    assert back.table.schema.metadata == chunk.table.schema.metadata
+    assert back.files == chunk.files and (back.signatures == chunk.signatures).all()
+
+
 def test_cache_is_per_source_folder(corpus, tmp_path):
     import shutil
 
