@@ -214,27 +214,26 @@ class Lookup:
 
 
 class IndexWriter:
-    """files.arrow, written a batch at a time as the build reads."""
+    """files.arrow, written as the build reads, in batches of at least `batch` rows (a build
+    adds a task's files at a time, ~64; the next build's Lookup reads it a batch at a time)."""
 
     def __init__(self, path: Path, *, batch: int = 4096) -> None:
         self._writer = ipc.new_file(str(path), INDEX_SCHEMA)
         self._batch = batch
-        self._entries: list[Entry] = []
-
-    def add(self, entry: Entry) -> None:
-        self._entries.append(entry)
-        if len(self._entries) >= self._batch:
-            self._flush()
+        self._pending: list[pa.Table] = []
+        self._rows = 0
 
     def add_table(self, table: pa.Table) -> None:
         """Entries as a table of INDEX_SCHEMA rows (see `index_table`), after those added before."""
-        self._flush()
-        self._writer.write_table(table)
+        self._pending.append(table)
+        self._rows += table.num_rows
+        if self._rows >= self._batch:
+            self._flush()
 
     def _flush(self) -> None:
-        if self._entries:
-            self._writer.write_table(index_table(self._entries))
-            self._entries = []
+        if self._pending:
+            self._writer.write_table(pa.concat_tables(self._pending).combine_chunks())
+            self._pending, self._rows = [], 0
 
     def close(self) -> None:
         self._flush()

@@ -93,19 +93,16 @@ class InputManifest:
         self._last: str | None = None
 
     def add(self, path: str, digest: str) -> None:
-        if self._last is not None and path <= self._last:
-            raise ValueError(f"input manifest paths must come sorted: {path!r} after {self._last!r}")
-        self._last = path
-        # json.dumps([path, digest], ensure_ascii=False), three times faster (its own encoder).
-        self._h.update(f"[{_json_str(path)}, {_json_str(digest)}]\n".encode("utf-8"))
+        self.add_many(((path, digest),))
 
     def add_many(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """`add` for each pair in turn, hashed in one update."""
+        """The pairs, in path order after those added before, hashed in one update."""
         last, lines = self._last, []
         for path, digest in pairs:
             if last is not None and path <= last:
                 raise ValueError(f"input manifest paths must come sorted: {path!r} after {last!r}")
             last = path
+            # json.dumps([path, digest], ensure_ascii=False), three times faster (its own encoder).
             lines.append(f"[{_json_str(path)}, {_json_str(digest)}]\n")
         self._last = last
         self._h.update("".join(lines).encode("utf-8"))

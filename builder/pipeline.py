@@ -356,10 +356,9 @@ def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[_Plan, list]]:
 
 def _same_stat(path: str, stat: tuple) -> bool:
     try:
-        st = os.stat(path)
+        return stat_of(os.stat(path)) == stat
     except OSError:
         return False  # read as any other file: its reader reports the problem
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == stat  # stat_of's fields
 
 
 class _Taker:

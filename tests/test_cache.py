@@ -4,7 +4,7 @@ builds, a stale file never served) in test_pipeline.py."""
 import pyarrow as pa
 
 from builder.cache import (TRUST_MARGIN_NS, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat,
-                           entry_at, trusted)
+                           entry_at, index_table, trusted)
 from builder.quality import QualitySettings
 from builder.settings import BuildSettings
 
@@ -23,9 +23,10 @@ def test_entries_round_trip_in_batches(tmp_path):
     entries.append(_entry("reject.md", seq=-1, sha256=None, trusted=False, reason="too_large", message="big",
                           stat=Stat(2**40, -5, 2**62, 2**63 + 1)))
     writer = IndexWriter(tmp_path / "files.arrow", batch=4)
-    for e in entries:
-        writer.add(e)
+    for k in range(0, len(entries), 3):  # a few files at a time, as a build adds them
+        writer.add_table(index_table(entries[k:k + 3]))
     writer.close()
+    assert pa.ipc.open_file(str(tmp_path / "files.arrow")).num_record_batches == 2  # 6 rows, then the last 5
     got = list(PreviousBuild(tmp_path, {"n_partitions": 1, "layers": {}, "live_rows": 10}).entries())
     assert got == entries
     assert not got[-1].reusable and got[0].reusable
@@ -35,7 +36,7 @@ def test_entries_round_trip_in_batches(tmp_path):
 def _index_of(tmp_path, paths, batch=3):
     writer = IndexWriter(tmp_path / "files.arrow", batch=batch)
     for k, p in enumerate(paths):
-        writer.add(_entry(p, seq=k))
+        writer.add_table(index_table([_entry(p, seq=k)]))
     writer.close()
     return PreviousBuild(tmp_path, {"n_partitions": 1, "layers": {}, "live_rows": len(paths)})
 
@@ -80,8 +81,7 @@ def test_cache_key_binds_source_and_settings(tmp_path):
 def _stage(folder, rows, layer=0):
     (folder / f"L{layer}").mkdir(parents=True)
     writer = IndexWriter(folder / "files.arrow")
-    for k in range(rows):
-        writer.add(_entry(f"{k}.md", seq=k)._replace(layer=layer))
+    writer.add_table(index_table([_entry(f"{k}.md", seq=k)._replace(layer=layer) for k in range(rows)]))
     writer.close()
     import pyarrow.ipc as ipc
 

@@ -189,8 +189,6 @@ def test_every_figure_matches_the_parquet_files(built):
 def test_shards_without_the_text_bytes_key_give_the_same_figures(tmp_path):
     # The card counts a shard's texts from its footer key without reading them; a shard
     # without the key (another writer, an older build) is read whole: the same figures.
-    import pyarrow.parquet as pq
-
     from builder.card import card_stats
     from builder.write import ShardWriter, TEXT_BYTES_KEY
 
@@ -356,8 +354,6 @@ def test_input_manifest_hash_is_order_free_and_content_bound():
 
 
 def test_input_manifest_fed_in_runs_equals_fed_a_pair_at_a_time():
-    import pytest
-
     from builder.card import InputManifest
 
     pairs = sorted((f"{k:03d}/\"新\".md", f"{k:064x}") for k in range(50))
