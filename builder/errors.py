@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 
 class CorpusError(Exception):
-    """Root of every error this project raises on purpose."""
+    """Root of every error this project raises on purpose. `exit_code` is what the CLI exits
+    with: 2 for a call it refused before changing anything, 1 for a build that ran and failed."""
+
+    exit_code = 2
 
 
 class ConfigError(CorpusError):
@@ -25,12 +28,42 @@ class SourceError(CorpusError):
 
 
 class OutputError(CorpusError):
-    """The output folder cannot be written."""
+    """The output folder cannot be written, or may not be replaced: it holds files this tool
+    did not write."""
+
+
+class BusyError(OutputError):
+    """Another build (or split) is writing the same output folder now."""
+
+
+class NoRowsError(CorpusError):
+    """The build gave no rows: no article files, or every one rejected. The previous output
+    is left as it was."""
+
+    exit_code = 1
+
+
+class StorageError(CorpusError):
+    """The machine refused the build a write or a read it needed (a full disk, a read-only or
+    vanished folder, a permission error). The previous output is left as it was."""
+
+    exit_code = 1
 
 
 class CacheError(CorpusError):
     """The build cache gave fewer rows than its index promised (its files were changed or
     damaged): it is deleted, and the build stops rather than lose rows."""
+
+
+class CacheFolderError(CorpusError):
+    """The build cache folder cannot be used: it is a file, or it cannot be created, read or
+    written. The message names the folder and the fix (another folder, or no cache)."""
+
+
+class IntegrityError(CorpusError):
+    """A dataset folder's shards differ from what it lists (croissant.json's sha256, splits.json's
+    counts): one is damaged, missing or extra. It is refused, not split or published; the message
+    names the file and the fix (rebuild the dataset or download it again)."""
 
 
 class WorkerError(CorpusError):

@@ -1,9 +1,15 @@
-"""Atomic replacement of an output folder.
+"""Output folders: which may be replaced, one writer at a time, and an atomic swap.
 
-The new folder is written beside the target (same file system, so renames are atomic) and
-swapped in at the end: with renameat2(RENAME_EXCHANGE) on Linux the swap is one atomic step;
-elsewhere two renames, with the old folder restored on the next run if a crash fell between
-them. A failed build removes its temporary folder and leaves the target as it was.
+- A folder is replaced only when it is absent, empty, or a dataset this tool wrote, known by
+  the MARKER file every dataset folder gets; anything else (a person's notes, code, a `.git`,
+  the current folder) is refused before anything is read or written.
+- One build (or split) writes a given output at a time: `output_lock` holds an flock on a file
+  beside it for the whole run. Scratch folders beside the output are removed only under that
+  lock, so a live build's are never taken for a killed one's.
+- The new folder is written beside the target (same file system, so renames are atomic) and
+  swapped in at the end: with renameat2(RENAME_EXCHANGE) on Linux the swap is one atomic step;
+  elsewhere two renames, with the old folder restored on the next run if a crash fell between
+  them. A failed build removes its temporary folder and leaves the target as it was.
 """
 from __future__ import annotations
 
@@ -11,12 +17,18 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import OutputError
+from .errors import BusyError, CorpusError, OutputError, StorageError
+
+# Written into every dataset folder this tool writes: the only sign that a folder may be replaced.
+# A hidden file, so it is not part of a release (publish skips hidden files).
+MARKER = ".corpus-builder"
+_MARKER_TEXT = "This folder was written by corpus-builder; the next build or split into it replaces it whole.\n"
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -49,24 +61,89 @@ def recover(target: Path) -> None:
 
 
 def check_target(target: str | os.PathLike) -> Path:
-    """The absolute target, once its parent exists and is writable and the target is a folder
-    or absent; OutputError naming the path otherwise."""
+    """The absolute target, once its parent exists and takes new files and the target may be
+    replaced (absent, empty, or a dataset this tool wrote); OutputError naming the path otherwise."""
     target = Path(target).absolute()
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create output folder {str(parent)!r}: {exc.strerror}") from None
+        raise OutputError(f"cannot create output folder {str(parent)!r}: {exc.strerror}; choose another -o") from None
     if target.exists() and not target.is_dir():
-        raise OutputError(f"output {str(target)!r} exists and is not a folder")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"output folder {str(parent)!r} is not writable")
+        raise OutputError(f"output {str(target)!r} exists and is not a folder; choose another -o")
+    try:  # access() says yes to root on read-only file systems such as /proc: try it
+        os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.probe-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write in {str(parent)!r} ({exc.strerror}); choose another -o") from None
+    check_replaceable(target)
     return target
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse to replace a folder that holds anything but a dataset this tool wrote."""
+    try:
+        names = sorted(os.listdir(target))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot read output folder {str(target)!r} ({exc.strerror}); choose another -o") from None
+    if names and not (target / MARKER).is_file():
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise OutputError(f"output folder {str(target)!r} holds files this tool did not write ({shown}); a build "
+                          "replaces its output whole, so it writes only into an empty folder or a dataset it "
+                          "wrote: choose another -o (or empty that folder yourself)")
+
+
+@contextmanager
+def output_lock(target: str | os.PathLike, doing: str = "build") -> Iterator[Path]:
+    """Hold the output's lock for the whole run, after checking the target; BusyError naming the
+    running build when another holds it. The lock is an flock on `.NAME.lock` beside the output,
+    removed when released (a lock taken on a file another run had just removed is taken again)."""
+    target = check_target(target)
+    lock = target.parent / f".{target.name}.lock"
+    fh = _locked(lock, target)
+    try:
+        fh.truncate(0)
+        fh.write(f"a corpus {doing} (pid {os.getpid()})\n")
+        fh.flush()
+        yield target
+    finally:
+        lock.unlink(missing_ok=True)
+        fh.close()
+
+
+def _locked(lock: Path, target: Path):
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): one writer at a time is the user's to ensure
+        fcntl = None
+    while True:
+        try:
+            fh = open(lock, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot create the lock file {str(lock)!r} ({exc.strerror}); choose another -o") from None
+        if fcntl is None:
+            return fh
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise BusyError(f"output {str(target)!r} is being written by {holder}; wait for it to finish, "
+                            "or choose another -o") from None
+        try:
+            if os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino:
+                return fh
+        except FileNotFoundError:
+            pass
+        fh.close()  # the holder removed this file as we opened it: take the lock afresh
 
 
 @contextmanager
 def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a fresh temporary folder; on success it replaces `target` in one step."""
+    """Yield a fresh temporary folder (holding the MARKER); on success it replaces `target` in
+    one step. The caller holds `output_lock(target)`: stale scratch folders are removed here."""
     target = check_target(target)
     parent = target.parent
     recover(target)
@@ -77,6 +154,7 @@ def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
     tmp = parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
+        (tmp / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
         yield tmp
         _fsync_tree(tmp)
         if target.exists():
@@ -121,3 +199,18 @@ def _fsync_dir(path: str | os.PathLike) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextmanager
+def storage_errors(target: str | os.PathLike) -> Iterator[None]:
+    """Turn what the machine refuses (a full disk, a read-only or vanished folder, a permission
+    error) into one StorageError line naming the path and the cause."""
+    try:
+        yield
+    except CorpusError:
+        raise
+    except OSError as exc:
+        where = exc.filename or target
+        cause = exc.strerror or str(exc).split("Detail:")[-1].strip() or type(exc).__name__
+        raise StorageError(f"cannot finish writing {str(target)!r}: {cause} (at {str(where)!r}); the previous "
+                           "output is unchanged: free some space or fix the folder, then build again") from None

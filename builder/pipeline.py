@@ -37,8 +37,9 @@ from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWri
                     Stat, entry_at, index_table, reusable, stat_of, trusted)
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
-from .errors import CacheError, OutputError, Reject, SourceError, WorkerError
-from .output import atomic_output
+from .errors import CacheError, NoRowsError, OutputError, Reject, SourceError, WorkerError
+from .checks import all_rejected_message, check_before_reading, no_articles_message
+from .output import atomic_output, output_lock, storage_errors as _storage_errors
 from .settings import BuildSettings
 from .runs import PartitionedSpill, partition_count, read_renumbered, spill_folder
 from .schema import ROW_SCHEMA
@@ -126,84 +127,101 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         raise SourceError(f"source folder {str(src)!r} does not exist or is not a folder")
     out = Path(output)
     _check_apart(src, out)
+    check_before_reading(settings, split_spec, workers)
     read_template(card_template)  # a bad template fails now, not after the whole read
     report = BuildReport(source=str(src), output=str(out))
 
-    cache = BuildCache.for_build(cache_dir, src, settings, _spill_schema(settings)) if cache_dir is not None else None
-    inputs = InputManifest()
-    cores = os.cpu_count() or 1
-    plotter = None
-    with spill_folder(out) as work:
-        # The list of articles in a scratch file: in memory it was the largest thing held while
-        # reading a million files (36 MB).
-        found = discover(src, settings.suffixes, spool=work)
-        report.files_found = found.n_found
-        report.ignored = found.ignored
-        rejects: list[Reject] = list(found.rejects)
-        # The card's plots are drawn by a helper process that imports matplotlib on an idle core:
-        # from the start when the readers leave a core free, else once reading is done (the
-        # stages after it run on one core). Started with the build in every case, it added its
-        # 66 MB to the reading phase, the peak of a 100,000-file build. A large build starts it
-        # with the card (_PLOTS_WITH_CARD_FROM).
-        background = plots_in_background(len(found.articles), _INLINE_BELOW)
-        early = background and len(found.articles) < _PLOTS_WITH_CARD_FROM
-        try:
-            held = cache is not None and cache.acquire()  # else another build of this source holds it
-            previous = cache.previous() if held else None
-            if early and readers.count(workers) < cores:
-                plotter = BackgroundPlots()
-            spill, staged = _read_all(found, settings, workers, progress, previous, work / "cache" if held else None,
-                                      work, report, rejects, inputs)
-            found.articles.close()
-            log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
-                     time.perf_counter() - t0)
-            if early and plotter is None:
-                plotter = BackgroundPlots()
-            dups = _find_duplicates(spill, settings, work, report)
-            _check_cached_rows(spill.base_rows, spill.base_expected)
-            # The hash strategy places each row by its own group key: the shard pass assigns
-            # the rows as it writes them. The time strategy needs every group's dates first.
-            plan = None
-            if split_spec.strategy != "hash":
-                log.info("assigning splits")
-                plan = _plan_splits(spill, split_spec, dups, report)
-            log.info("writing shards")
-            with atomic_output(out) as tmp:
-                plan = _write_shards(spill, split_spec, dups, plan, tmp / "data", staged=staged, report=report)
-                rejects += plan.rejects
-                report.rejected = Counter(r.reason for r in rejects)
-                report.splits = plan.manifest["counts"]
-                report.audit = plan.manifest["audit"]
-                summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
-                           "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
-                # The folder's content depends on the input only: not on where it sat on this
-                # machine (a published card must not reveal local paths), nor on how fast the
-                # machine was.
-                for key in ("seconds", "source", "output", "from_cache"):
-                    summary.pop(key)
-                rejects.sort(key=lambda r: r.path)
-                log.info("writing the card")
-                if background and plotter is None:
+    with output_lock(out), _storage_errors(out):
+        cache = (BuildCache.for_build(cache_dir, src, settings, _spill_schema(settings))
+                 if cache_dir is not None else None)
+        inputs = InputManifest()
+        cores = os.cpu_count() or 1
+        plotter = None
+        with spill_folder(out) as work:
+            # The list of articles in a scratch file: in memory it was the largest thing held while
+            # reading a million files (36 MB).
+            found = discover(src, settings.suffixes, spool=work)
+            report.files_found = found.n_found
+            report.ignored = found.ignored
+            rejects: list[Reject] = list(found.rejects)
+            if not len(found.articles):
+                raise NoRowsError(no_articles_message(src, settings.suffixes, found.ignored))
+            # The card's plots are drawn by a helper process that imports matplotlib on an idle core:
+            # from the start when the readers leave a core free, else once reading is done (the
+            # stages after it run on one core). Started with the build in every case, it added its
+            # 66 MB to the reading phase, the peak of a 100,000-file build. A large build starts it
+            # with the card (_PLOTS_WITH_CARD_FROM).
+            background = plots_in_background(len(found.articles), _INLINE_BELOW)
+            early = background and len(found.articles) < _PLOTS_WITH_CARD_FROM
+            try:
+                held = cache is not None and cache.acquire()  # else another build of this source holds it
+                previous = cache.previous() if held else None
+                if early and readers.count(workers) < cores:
                     plotter = BackgroundPlots()
-                memory.for_card()
-                write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
-                               card_template=card_template, plotter=plotter)
-            if staged is not None:
-                cache.install(staged.folder, n_partitions=spill.n, layers=staged.layers, live_rows=staged.live_rows)
-        except CacheError:
-            if cache is not None:
-                cache.discard()
-            raise
-        finally:
-            found.articles.close()
-            if plotter is not None:
-                plotter.close()
-            if cache is not None:
-                cache.release()
+                spill, staged = _read_all(found, settings, workers, progress, previous,
+                                          work / "cache" if held else None, work, report, rejects, inputs)
+                found.articles.close()
+                if report.files_found == len(rejects) + sum(report.ignored.values()):
+                    raise NoRowsError(all_rejected_message(src, Counter(r.reason for r in rejects)))
+                log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
+                         time.perf_counter() - t0)
+                if early and plotter is None:
+                    plotter = BackgroundPlots()
+                dups = _find_duplicates(spill, settings, work, report)
+                _check_cached_rows(spill.base_rows, spill.base_expected)
+                # The hash strategy places each row by its own group key: the shard pass assigns
+                # the rows as it writes them. The time strategy needs every group's dates first.
+                plan = None
+                if split_spec.strategy != "hash":
+                    log.info("assigning splits")
+                    plan = _plan_splits(spill, split_spec, dups, report)
+                log.info("writing shards")
+                with atomic_output(out) as tmp:
+                    plan = _write_shards(spill, split_spec, dups, plan, tmp / "data", staged=staged, report=report)
+                    rejects += plan.rejects
+                    report.rejected = Counter(r.reason for r in rejects)
+                    report.splits = plan.manifest["counts"]
+                    report.audit = plan.manifest["audit"]
+                    summary = {**report.to_dict(), "tool": {"name": "corpus-builder", "version": __version__},
+                               "settings": settings.to_dict(), "input_manifest_sha256": inputs.hexdigest()}
+                    # The folder's content depends on the input only: not on where it sat on this
+                    # machine (a published card must not reveal local paths), nor on how fast the
+                    # machine was.
+                    for key in ("seconds", "source", "output", "from_cache"):
+                        summary.pop(key)
+                    rejects.sort(key=lambda r: r.path)
+                    log.info("writing the card")
+                    if background and plotter is None:
+                        plotter = BackgroundPlots()
+                    memory.for_card()
+                    write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
+                                   card_template=card_template, plotter=plotter)
+                if staged is not None:
+                    _install_cache(cache, staged, spill.n)
+            except CacheError:
+                if cache is not None:
+                    cache.discard()
+                raise
+            finally:
+                found.articles.close()
+                if plotter is not None:
+                    plotter.close()
+                if cache is not None:
+                    cache.release()
     report.seconds = time.perf_counter() - t0
     for line in report.summary_lines():
         log.debug(line)
     return report
+
+
+def _install_cache(cache: BuildCache, staged: "_Staged", n_partitions: int) -> None:
+    """Keep this build's results for the next one. The dataset is written already: a cache that
+    cannot be saved (a full disk, say) costs the next build its speed, not this build."""
+    try:
+        cache.install(staged.folder, n_partitions=n_partitions, layers=staged.layers, live_rows=staged.live_rows)
+    except OSError as exc:
+        log.warning("the build cache could not be saved in %s (%s); the next build reads every file",
+                    cache.folder, exc.strerror or exc)
 
 
 # ---- the stages of a build ---------------------------------------------------------------------
@@ -664,7 +682,7 @@ def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, s
                   rejects: list[dict], card_template: str | os.PathLike | None = None) -> None:
     """Write a dataset folder atomically from rows in memory (a re-split): shards per split,
     ledger, manifest, summary, card. `table` carries a `_split` column (None: dropped by the
-    split, e.g. a time embargo)."""
+    split, e.g. a time embargo). The caller holds `output_lock(out)`."""
     with atomic_output(out) as tmp:
         for name, _ in spec.splits:
             part = table.filter(pc.equal(table.column("_split"), name)).drop_columns(["_split"])

@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass
 
 from .errors import ConfigError
 
+# Every code detect_language gives (builder/language.py): the only values `languages` may name.
+LANGUAGES = ("zh", "en", "ja", "ko", "other")
+
 # An error page is short; a long article that mentions "404 Not Found" is still an article.
 _ERROR_PAGE_MAX_CHARS = 600
 _ERROR_TEXT = re.compile(
@@ -67,6 +70,10 @@ class QualitySettings:
             langs = tuple(dict.fromkeys(str(x).strip().lower() for x in self.languages))
             if not langs or not all(langs):
                 raise ConfigError(f"languages {self.languages!r} is empty; use None to allow every language")
+            unknown = [x for x in langs if x not in LANGUAGES]
+            if unknown:
+                raise ConfigError(f"unknown language code(s) {', '.join(map(repr, unknown))}: the build tells "
+                                  f"{', '.join(LANGUAGES)} apart; use those codes")
             object.__setattr__(self, "languages", langs)
 
     def to_dict(self) -> dict:

@@ -29,6 +29,7 @@ BUILTIN_DIR = Path(__file__).with_name("rules")
 FIELDS = ("editor", "source", "original_title", "url", "author", "stock_codes")
 LIST_FIELDS = ("stock_codes",)
 _LIST_SPLIT = re.compile(r"[&,;\s]+")
+_KEYS = ("name", "description", "match", "drop", "strip", "raw", "paragraph", "placeholder_images")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,25 @@ def load_rule_file(path: Path) -> RuleSet:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RuleError(f"rule file {path}: {exc}") from None
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise RuleError(f"rule file {path}: unknown key(s) {unknown}; known: {', '.join(_KEYS)}")
     match, drop = data.get("match", {}), data.get("drop", {})
+    for table, keys in (("match", ("feed", "author", "path", "body")), ("drop", ("tags", "classes", "ids"))):
+        for key, value in data.get(table, {}).items():
+            if key not in keys:
+                raise RuleError(f"rule file {path}: unknown key {key!r} in [{table}]; known: {', '.join(keys)}")
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise RuleError(f"rule file {path}: [{table}] {key} must be a list of strings, "
+                                f"such as {key} = [\"...\"], got {value!r}")
+    for kind in ("raw", "strip", "paragraph"):
+        entries = data.get(kind, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise RuleError(f"rule file {path}: {kind} must be written as [[{kind}]] tables with a pattern")
+        for e in entries:
+            if not isinstance(e.get("max_chars", 200), int):
+                raise RuleError(f"rule file {path}: [[{kind}]] max_chars must be a whole number, "
+                                f"got {e['max_chars']!r}")
 
     def pattern(entry: dict, kind: str) -> re.Pattern:
         try:
@@ -94,8 +113,11 @@ def load_rules(extra_dirs: tuple[str, ...] = ()) -> tuple[RuleSet, ...]:
     for d in (str(BUILTIN_DIR), *extra_dirs):
         folder = Path(d)
         if not folder.is_dir():
-            raise RuleError(f"rules folder {d!r} does not exist")
-        sets += [load_rule_file(p) for p in sorted(folder.glob("*.toml"))]
+            raise RuleError(f"rules folder {d!r} does not exist or is not a folder: check the --rules path")
+        files = sorted(folder.glob("*.toml"))
+        if not files:
+            raise RuleError(f"rules folder {d!r} holds no *.toml rule files: check the --rules path")
+        sets += [load_rule_file(p) for p in files]
     return tuple(sets)
 
 

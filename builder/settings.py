@@ -33,6 +33,9 @@ class BuildSettings:
                                                    for s in self.suffixes))
         if not self.suffixes:
             raise ConfigError("suffixes is empty: give at least one article suffix such as '.md'")
+        if any(len(s) < 2 for s in self.suffixes):
+            raise ConfigError(f"suffixes {','.join(self.suffixes)!r} has an empty suffix: "
+                              "write them as '.md,.html'")
         try:
             resolve_zone(self.naive_timezone)
         except ValueError as exc:

@@ -130,6 +130,8 @@ class SplitSpec:
                 data = tomllib.load(f)
         except tomllib.TOMLDecodeError as e:
             raise SpecError(f"split spec {str(path)!r} is not valid TOML: {e}") from None
+        except OSError as e:
+            raise SpecError(f"cannot read the split spec {str(path)!r} ({e.strerror}): check the path") from None
         if table is not None:
             if not isinstance(data.get(table), dict):
                 raise SpecError(f"split spec {str(path)!r} has no [{table}] table")

@@ -146,6 +146,7 @@ def test_two_rename_swap_recovers_the_latest_folder(tmp_path, monkeypatch):
     stale.mkdir()
     (stale / "v").write_text("v1")
     target.mkdir()
+    (target / output.MARKER).write_text("")
     (target / "v").write_text("v2")
     with output.atomic_output(target) as tmp:
         (tmp / "v").write_text("v3")

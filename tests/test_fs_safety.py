@@ -95,7 +95,8 @@ def test_article_content_cannot_steer_the_output(tmp_path):
     # Nothing was written outside the output folder, and inside it only the names the build gives.
     assert [p for p in files_under(tmp_path) if not p.startswith("work/out/")] == before
     for name in files_under(out):
-        assert name in {"README.md", "rejects.jsonl", "splits.json", "build_summary.json", "croissant.json"} or (
+        assert name in {"README.md", "rejects.jsonl", "splits.json", "build_summary.json", "croissant.json",
+                        ".corpus-builder"} or (
             name.startswith("data/") and name.endswith(".parquet")) or name.startswith("assets/"), name
     assert not (tmp_path / "pwned").exists()
     # The values are data: kept as written (the title NUL-free, as titles are cleaned).
