@@ -21,10 +21,25 @@ whose stat changed is read and hashed, and taken as it was if its sha256 is the 
 the others are processed. Rows taken come from the old part files by position, as Arrow,
 without passing through Python.
 
-Only the last build of a (source, settings, version) is kept: a cache the size of one build,
-swapped in whole when a build succeeds; the builds of a source by other tool versions are
-deleted then. A build holds a lock on the one it uses; a second build of the same source at
-the same time builds without it. Deleting the folder is always safe.
+The key of a cached build (`cache_key`) covers everything that shapes a row, so a result is
+never served to a build that would compute it otherwise:
+- the source folder's real path (the paths within it are in the entries);
+- the settings (`BuildSettings.fingerprint`);
+- the bytes of every rule file in use (`fingerprint.rules_digest`: the settings name only
+  the rule folders, and a pattern edited in place changes rows);
+- the code (`fingerprint.code_fingerprint`): the tool version, a digest of our own source
+  files (an editable install changes code without changing its version), the Python version
+  and the versions of the libraries whose output a row keeps;
+- the cache FORMAT.
+
+Only the last build of a (source, settings, rules, code) is kept: a cache the size of one
+build, swapped in whole when a build succeeds; the builds of a source by other code or cache
+formats, and those of the same settings with other rule files, are deleted then (never read
+again). Those of other settings stay (a user may switch back), within a bound on the folder's
+size (`max_bytes`, CORPUS_CACHE_MAX_BYTES): past it the least recently used builds are
+evicted whole, never the one just installed nor one a running build holds. A build holds a
+lock on the one it uses; a second build of the same source at the same time builds without
+it. Deleting the folder is always safe; `clear_cache` deletes what no build holds.
 """
 from __future__ import annotations
 
@@ -32,16 +47,20 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterator, Mapping, NamedTuple
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from . import __version__
+from .errors import CacheFolderError, ConfigError
+from .fingerprint import code_fingerprint, rules_digest
 from .settings import BuildSettings
 
 log = logging.getLogger(__name__)
@@ -55,6 +74,14 @@ TRUST_MARGIN_NS = 2_000_000_000
 # or hold more than this many times the rows in use.
 MAX_LAYERS = 4
 MAX_STORED_PER_LIVE = 1.5
+# The bound on the folder's cached builds, unless CORPUS_CACHE_MAX_BYTES says otherwise. A build
+# keeps ~6 KB a file (30 MB for 5,000 files), so 5 GiB holds ~150 variants of a corpus of that
+# size, or the last build of ~800,000 files: room for the settings a user switches between,
+# small beside a disk; the build just installed is never evicted, so a larger corpus still
+# rebuilds incrementally.
+DEFAULT_MAX_BYTES = 5 * 2**30
+MAX_BYTES_ENV = "CORPUS_CACHE_MAX_BYTES"
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 INDEX_SCHEMA = pa.schema([
     pa.field("path", pa.string(), False),
@@ -246,20 +273,100 @@ def index_table(entries: list[Entry]) -> pa.Table:
     return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, INDEX_SCHEMA)], schema=INDEX_SCHEMA)
 
 
+def default_dir() -> Path:
+    """The cache folder a build uses unless told otherwise: $XDG_CACHE_HOME/corpus-builder, else
+    ~/.cache/corpus-builder."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "corpus-builder"
+
+
+def max_bytes_setting() -> int:
+    """The bound on the cache folder's size: CORPUS_CACHE_MAX_BYTES (bytes, or with a K/M/G/T
+    suffix: 500M, 20G) when set, else DEFAULT_MAX_BYTES."""
+    raw = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    m = re.fullmatch(r"(\d+)\s*([kmgt]?)(?:i?b)?", raw, re.I)
+    if m is None:
+        raise ConfigError(f"{MAX_BYTES_ENV}={raw!r} is not a size: give bytes, e.g. 5368709120, or 500M, 20G")
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def cache_key(source: str, settings: BuildSettings, *, rules: str, code: Mapping) -> str:
+    """The key of the cached build of `source` (a real path) with `settings`, the rule files of
+    digest `rules` and the code `code` (see the module docstring: all that shapes a row)."""
+    what = json.dumps({"source": source, "settings": settings.fingerprint, "rules": rules, "code": code,
+                       "format": FORMAT}, sort_keys=True)
+    return _digest(what)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _usable_folder(folder: Path) -> Path:
+    """`folder`, created if missing; CacheFolderError, naming it and the fix, if a build cannot
+    keep its cache there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("results-v[12]-*.sqlite*"):  # the cache's earlier formats: never read again
+            old.unlink(missing_ok=True)
+    except FileExistsError:
+        raise _folder_error(folder, "it is a file, not a folder") from None
+    except OSError as exc:
+        raise _folder_error(folder, exc.strerror or str(exc)) from None
+    if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+        raise _folder_error(folder, "no permission to read and write it")
+    return folder
+
+
+def _folder_error(folder: Path, why: str) -> CacheFolderError:
+    return CacheFolderError(f"build cache folder {str(folder)!r} cannot be used ({why}): give another with "
+                            "--cache-dir DIR (cache_dir=...), or build without the cache (--no-cache, cache_dir=None)")
+
+
 def _lock(path: Path):
     """An exclusive lock held for as long as the returned file is open; None if another
-    process holds it. Where there is no fcntl, every build gets it."""
-    fh = open(path, "a+b")
+    process holds it. Where there is no fcntl, every build gets it. The lock file may be deleted
+    by its holder (eviction, clear_cache): a lock taken on a file no longer at `path` is retried."""
     try:
         import fcntl
     except ImportError:
-        return fh
+        return open(path, "a+b")
+    while True:
+        fh = open(path, "a+b")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return None
+        try:
+            here = os.stat(path)
+        except FileNotFoundError:
+            here = None
+        mine = os.fstat(fh.fileno())
+        if here is not None and (here.st_ino, here.st_dev) == (mine.st_ino, mine.st_dev):
+            return fh
+        fh.close()  # its holder deleted it as we took it: take the one at `path` now
+
+
+def _held(path: Path) -> bool:
+    """Whether a live build holds the lock file `path` (tried without creating it)."""
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fh = open(path, "rb")
     except OSError:
-        fh.close()
-        return None
-    return fh
+        return False  # no lock file: no build holds it
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
 
 
 @dataclass
@@ -270,18 +377,21 @@ class BuildCache:
     key: str
     row_schema: pa.Schema
     source: str = ""  # the source folder's real path
+    # What the key covers, kept in meta.json: builds of this source found outdated are dropped.
+    ids: dict = field(default_factory=dict)
+    max_bytes: int = DEFAULT_MAX_BYTES
 
     @classmethod
     def for_build(cls, folder: str | os.PathLike, source: str | os.PathLike, settings: BuildSettings,
-                  row_schema: pa.Schema) -> "BuildCache":
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("results-v[12]-*.sqlite*"):  # the cache's earlier formats: never read again
-            old.unlink(missing_ok=True)
+                  row_schema: pa.Schema, *, max_bytes: int | None = None) -> "BuildCache":
+        """The cache of this build in `folder` (created if missing; CacheFolderError if it cannot
+        be used). `max_bytes`: the bound on the folder's size (default: max_bytes_setting())."""
+        folder = _usable_folder(Path(folder))
         real = os.path.realpath(source)
-        what = f"{real}\0{settings.fingerprint}\0{__version__}\0{FORMAT}"
-        return cls(folder, hashlib.sha256(what.encode("utf-8", "surrogateescape")).hexdigest()[:16], row_schema,
-                   real)
+        rules, code = rules_digest(settings.rules_dirs), code_fingerprint()
+        ids = {"settings": settings.fingerprint, "rules": rules, "code": _digest(json.dumps(code, sort_keys=True))}
+        return cls(folder, cache_key(real, settings, rules=rules, code=code), row_schema, real, ids,
+                   max_bytes_setting() if max_bytes is None else max_bytes)
 
     def __post_init__(self) -> None:
         self._lock = None
@@ -292,7 +402,10 @@ class BuildCache:
 
     def acquire(self) -> bool:
         """Lock this source's cached build for this build; False if another build holds it."""
-        self._lock = _lock(self.folder / f"build-{self.key}.lock")
+        try:
+            self._lock = _lock(self.folder / f"build-{self.key}.lock")
+        except OSError as exc:
+            raise _folder_error(self.folder, exc.strerror or str(exc)) from None
         if self._lock is None:
             log.info("another build is using the cache of this source: building without it")
             return False
@@ -301,7 +414,8 @@ class BuildCache:
         return True
 
     def previous(self) -> PreviousBuild | None:
-        """The cached build, if there is a whole one in this format (a damaged one is ignored)."""
+        """The cached build, if there is a whole one in this format (a damaged one is ignored).
+        Marks it used now (its meta.json's mtime: eviction goes least recently used first)."""
         if self._lock is None:
             return None
         try:
@@ -314,20 +428,26 @@ class BuildCache:
                         raise ValueError(f"{path.name} has another schema")
             if not ipc.open_file(str(self.store / "files.arrow")).schema.equals(INDEX_SCHEMA):
                 raise ValueError("files.arrow has another schema")
-            return prev
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
             log.warning("ignoring the damaged build cache %s: %s", self.store, exc)
             return None
+        try:
+            os.utime(self.store / "meta.json")
+        except OSError:
+            pass
+        return prev
 
     def install(self, staged: Path, *, n_partitions: int, layers: dict[int, dict], live_rows: int) -> None:
         """Make `staged` (files.arrow and its new layer) the cached build of this source; the
-        other `layers` it uses are moved over from the cached build."""
+        other `layers` it uses are moved over from the cached build. Then drops this source's
+        outdated builds and keeps the folder within `max_bytes`."""
         if self._lock is None:
             return
         meta = {"n_partitions": n_partitions, "layers": {str(k): v for k, v in sorted(layers.items())},
-                "live_rows": live_rows, "source": self.source, "version": __version__, "format": FORMAT}
+                "live_rows": live_rows, "source": self.source, "version": __version__, "format": FORMAT,
+                **self.ids}
         (staged / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         incoming = Path(tempfile.mkdtemp(prefix=f".build-{self.key}.in-", dir=self.folder))
         try:
@@ -344,27 +464,40 @@ class BuildCache:
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
         self._drop_outdated()
+        self._evict()
+
+    def _outdated(self, meta: dict) -> bool:
+        """Whether a cached build of this source (its meta.json) will never be read again: made
+        by other code or another cache format, or with these settings and other rule files."""
+        mine = {"version": __version__, "format": FORMAT, **self.ids}
+        if any(meta.get(k) != mine[k] for k in ("version", "format", "code")):
+            return True
+        return meta.get("settings") == mine["settings"] and meta.get("rules") != mine["rules"]
 
     def _drop_outdated(self) -> None:
-        """Delete the cached builds of this source made by another tool version or cache format:
-        never read again (their key differs), each the size of a build. Those of other settings
-        stay: a user may switch back."""
-        for other in self.folder.glob("build-*"):
-            if other == self.store or not other.is_dir():
+        """Delete this source's outdated cached builds (each the size of a build; their key
+        differs from any a build of this code would use). Those of other settings stay: a user
+        may switch back."""
+        for other in _variants(self.folder):
+            if other.path == self.store or other.source != self.source or not self._outdated(other.meta):
                 continue
-            try:
-                meta = json.loads((other / "meta.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if not isinstance(meta, dict) or meta.get("source") != self.source or (
-                    meta.get("version"), meta.get("format")) == (__version__, FORMAT):
-                continue
-            lock = _lock(self.folder / f"{other.name}.lock")
-            if lock is not None:  # else a build of that version is using it now
-                try:
-                    shutil.rmtree(other, ignore_errors=True)
-                finally:
-                    lock.close()
+            _remove(self.folder, other.path.name)  # else a build of that code is using it now
+
+    def _evict(self) -> None:
+        """Delete the least recently used cached builds until the folder holds at most
+        `max_bytes` of them; never this build's, nor one another build holds."""
+        variants = sorted(_variants(self.folder), key=lambda v: v.last_used)
+        total = sum(v.size for v in variants)
+        for v in variants:
+            if total <= self.max_bytes:
+                break
+            if v.path != self.store and _remove(self.folder, v.path.name):
+                log.info("build cache over %s: evicted %s (%s, last used %s)", _size_text(self.max_bytes),
+                         v.path.name, _size_text(v.size), _when(v.last_used))
+                total -= v.size
+        if total > self.max_bytes:
+            log.info("build cache holds %s, over its bound of %s: the rest is this build's or in use",
+                     _size_text(total), _size_text(self.max_bytes))
 
     def discard(self) -> None:
         """Delete this source's cached build (found damaged)."""
@@ -374,3 +507,175 @@ class BuildCache:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+# ---- the folder as a whole: `corpus cache info` and `corpus cache clear` -------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One cached build in the folder: a (source, settings, rules, code)."""
+
+    path: Path
+    source: str | None
+    size: int            # bytes
+    last_used: float     # seconds since the epoch: its meta.json's mtime, touched on every use
+    meta: dict = field(default_factory=dict, compare=False, repr=False)
+    in_use: bool = False  # a running build holds it
+
+    def line(self) -> str:
+        held = "  (in use by a running build)" if self.in_use else ""
+        return (f"  {self.path.name}  {_size_text(self.size):>10}  last used {_when(self.last_used)}"
+                f"  {self.source or '(source unknown)'}{held}")
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What `cache_info` found: the folder, its cached builds (least recently used first) and
+    the bound on their size."""
+
+    folder: Path
+    variants: tuple[Variant, ...]
+    max_bytes: int
+
+    @property
+    def total(self) -> int:
+        return sum(v.size for v in self.variants)
+
+    def lines(self) -> list[str]:
+        head = f"build cache {self.folder}: " + (_builds(len(self.variants)) if self.variants else "no cached builds")
+        return [head, *(v.line() for v in self.variants),
+                f"total {_size_text(self.total)} of at most {_size_text(self.max_bytes)}"
+                f" ({MAX_BYTES_ENV}; least recently used evicted first)"]
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """What `clear_cache` did: the cached builds removed, and those kept because a build holds them."""
+
+    folder: Path
+    removed: tuple[Variant, ...]
+    kept: tuple[Variant, ...]
+
+    def lines(self) -> list[str]:
+        lines = [f"removed {v.path.name} ({_size_text(v.size)}, {v.source or 'source unknown'})" for v in self.removed]
+        lines += [f"kept {v.path.name} ({_size_text(v.size)}, {v.source or 'source unknown'}): a running build holds it"
+                  for v in self.kept]
+        freed = sum(v.size for v in self.removed)
+        return [*lines, f"build cache {self.folder}: removed {_builds(len(self.removed))} ({_size_text(freed)}),"
+                        f" kept {len(self.kept)} in use"]
+
+
+def cache_info(folder: str | os.PathLike, *, max_bytes: int | None = None) -> CacheInfo:
+    """The cached builds in `folder` (none if it does not exist), least recently used first,
+    each with its source, size, last use and whether a build holds it now."""
+    folder = Path(folder)
+    variants = sorted(_variants(folder), key=lambda v: v.last_used) if _readable(folder) else []
+    return CacheInfo(folder, tuple(replace(v, in_use=_held(_lock_path(v))) for v in variants),
+                     max_bytes_setting() if max_bytes is None else max_bytes)
+
+
+def clear_cache(folder: str | os.PathLike) -> Cleared:
+    """Delete every cached build in `folder` that no running build holds (and what killed
+    builds left there); the folder itself stays."""
+    folder = Path(folder)
+    if not _readable(folder):
+        return Cleared(folder, (), ())
+    removed, kept = [], []
+    for v in sorted(_variants(folder), key=lambda v: v.last_used):
+        (removed if _remove(folder, v.path.name) else kept).append(v)
+    for lock in folder.glob("build-*.lock"):  # of builds gone, or never installed
+        if not (folder / lock.stem).exists():
+            _remove(folder, lock.stem)
+    for old in folder.glob("results-v[12]-*.sqlite*"):
+        old.unlink(missing_ok=True)
+    for v in removed:
+        log.debug("removed %s (%s)", v.path.name, _size_text(v.size))
+    return Cleared(folder, tuple(removed), tuple(kept))
+
+
+def _readable(folder: Path) -> bool:
+    """True if `folder` is a folder we can read, False if it does not exist; else CacheFolderError."""
+    if not folder.exists():
+        return False
+    if not folder.is_dir():
+        raise _folder_error(folder, "it is a file, not a folder")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise _folder_error(folder, "it is not readable")
+    return True
+
+
+def _variants(folder: Path) -> list[Variant]:
+    """The cached builds in `folder` (`build-*` folders), in no particular order."""
+    out = []
+    for path in folder.glob("build-*"):
+        if not path.is_dir():
+            continue
+        try:
+            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+            last_used = (path / "meta.json").stat().st_mtime
+        except (OSError, ValueError):
+            meta, last_used = {}, _mtime(path)
+        meta = meta if isinstance(meta, dict) else {}
+        out.append(Variant(path, meta.get("source"), _size(path), last_used, meta))
+    return out
+
+
+def _lock_path(v: Variant) -> Path:
+    return v.path.with_name(v.path.name + ".lock")
+
+
+def _remove(folder: Path, name: str) -> bool:
+    """Delete the cached build `name` (build-<key>), what killed builds of it left, and its lock
+    file, unless a running build holds it (then False)."""
+    lock_path = folder / f"{name}.lock"
+    try:
+        lock = _lock(lock_path)
+    except OSError:
+        return False
+    if lock is None:
+        return False
+    try:
+        shutil.rmtree(folder / name, ignore_errors=True)
+        for stale in folder.glob(f".{name}.*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            lock_path.unlink()  # while held: a build that opened it meanwhile takes a new one (_lock)
+        except OSError:
+            pass
+    finally:
+        lock.close()
+    return not (folder / name).exists()
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _size_text(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    exp = min(3, (n.bit_length() - 1) // 10)
+    return f"{n / 2 ** (10 * exp):.1f} {('KiB', 'MiB', 'GiB')[exp - 1]}"
+
+
+def _builds(n: int) -> str:
+    return f"{n} cached build" + ("" if n == 1 else "s")
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))

@@ -39,7 +39,7 @@ def _build(args: argparse.Namespace) -> int:
     spec = _split_spec(args)
     report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
                    progress=not args.quiet, card_template=args.card_template,
-                   cache_dir=None if args.no_cache else args.cache_dir)
+                   cache_dir=None if args.no_cache else _cache_folder(args))
     for line in report.summary_lines():
         print(line, file=sys.stderr)
     _print_audit(report.audit)
@@ -118,11 +118,40 @@ def _versions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_cache() -> str:
-    import os
+# ---- corpus cache info / clear --------------------------------------------------------------------
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "corpus-builder")
+_CACHE_DIR_HELP = "build cache folder (default: $XDG_CACHE_HOME/corpus-builder, else ~/.cache/corpus-builder)"
+
+
+def _cache_folder(args: argparse.Namespace) -> str:
+    from .cache import default_dir  # here, not at parse time: it imports pyarrow
+
+    return args.cache_dir or str(default_dir())
+
+
+def _cache_info(args: argparse.Namespace) -> int:
+    from .cache import cache_info
+
+    print("\n".join(cache_info(_cache_folder(args)).lines()))
+    return 0
+
+
+def _cache_clear(args: argparse.Namespace) -> int:
+    from .cache import clear_cache
+
+    print("\n".join(clear_cache(_cache_folder(args)).lines()))
+    return 0
+
+
+def _add_cache_parser(sub) -> None:
+    c = sub.add_parser("cache", help="show or clear the build cache",
+                       epilog="Example: corpus cache info   (the bound: CORPUS_CACHE_MAX_BYTES, default 5G)")
+    actions = c.add_subparsers(dest="action", required=True)
+    for name, func, text in (("info", _cache_info, "each cached build: source, size, last use; the total and its bound"),
+                             ("clear", _cache_clear, "delete every cached build that no running build holds")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("--cache-dir", help=_CACHE_DIR_HELP)
+        a.set_defaults(func=func)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -146,7 +175,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--dedup-threshold", type=float, default=0.5, help="near-duplicate Jaccard threshold (0.5)")
     b.add_argument("--shingle-size", type=int, default=5, help="characters per shingle (default: 5)")
     b.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
-    b.add_argument("--cache-dir", default=_default_cache(), help="build cache: the last build's per-file results, for rebuilds (default: %(default)s)")
+    b.add_argument("--cache-dir", help=_CACHE_DIR_HELP + "; the last builds' per-file results, for rebuilds")
     b.add_argument("--no-cache", action="store_true", help="use no cache")
     _add_split_flags(b)
     b.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")
@@ -185,6 +214,8 @@ def make_parser() -> argparse.ArgumentParser:
     ver.add_argument("target", help="hf://datasets/owner/name or a local registry path")
     ver.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
     ver.set_defaults(func=_versions)
+
+    _add_cache_parser(sub)
     return parser
 
 
