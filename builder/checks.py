@@ -38,6 +38,7 @@ def check_before_reading(settings: BuildSettings, spec: SplitSpec, workers: int 
     """Raise ConfigError (RuleError for rule files) for anything that would fail later."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a whole number >= 1 (or left out for one per core), got {workers!r}")
+    load_rules.cache_clear()  # a rule file edited since this process last read it is read again
     load_rules(settings.rules_dirs)
     check_split_columns(spec, ROW_SCHEMA)
 

@@ -210,7 +210,7 @@ def storage_errors(target: str | os.PathLike) -> Iterator[None]:
     except CorpusError:
         raise
     except OSError as exc:
-        where = exc.filename or target
+        where = f" (at {str(exc.filename)!r})" if exc.filename else ""
         cause = exc.strerror or str(exc).split("Detail:")[-1].strip() or type(exc).__name__
-        raise StorageError(f"cannot finish writing {str(target)!r}: {cause} (at {str(where)!r}); the previous "
-                           "output is unchanged: free some space or fix the folder, then build again") from None
+        raise StorageError(f"cannot finish writing {str(target)!r}: {cause}{where}; the previous output is "
+                           "unchanged: free some space or fix the folder, then build again") from None

@@ -34,7 +34,7 @@ from .steps import run_together
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
 from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild,
-                    Stat, entry_at, index_table, reusable, stat_of, trusted)
+                    Stat, default_dir, entry_at, index_table, reusable, stat_of, trusted)
 from .dedup import NO_DATE, DedupIndex, signatures
 from .discover import discover
 from .errors import CacheError, NoRowsError, OutputError, Reject, SourceError, WorkerError
@@ -59,6 +59,16 @@ _INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it
 _PLOTS_WITH_CARD_FROM = 250_000
 _CHUNK = 64  # files a worker task reads
 _SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
+
+
+class _UserCache:
+    def __repr__(self) -> str:
+        return "USER_CACHE"
+
+
+# build(cache_dir=USER_CACHE), the default: the user's cache folder (cache.default_dir()), read
+# when the build starts, so $XDG_CACHE_HOME set after import counts.
+USER_CACHE = _UserCache()
 
 
 @dataclass
@@ -112,11 +122,12 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
           settings: BuildSettings | None = None, split_spec: SplitSpec | None = None,
           workers: int | None = None, progress: bool = True,
           card_template: str | os.PathLike | None = None,
-          cache_dir: str | os.PathLike | None = None) -> BuildReport:
+          cache_dir: str | os.PathLike | None | _UserCache = USER_CACHE) -> BuildReport:
     """Build the dataset folder `output` from the article files under `source` (default: the
     bundled sample corpus). `cache_dir` keeps this build's per-file results (row or reject,
-    signature) by path and file content, for this source, settings and tool version, so a
-    rebuild redoes only changed files (deleting it is always safe; see builder.cache).
+    signature) by path and file content, keyed on all that shapes a row, so a rebuild redoes
+    only changed files (deleting it is always safe; see builder.cache). By default the user's
+    cache folder, as for the `corpus` command; None: no cache.
     Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
     memory.in_running_process()
@@ -130,6 +141,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     check_before_reading(settings, split_spec, workers)
     read_template(card_template)  # a bad template fails now, not after the whole read
     report = BuildReport(source=str(src), output=str(out))
+    if cache_dir is USER_CACHE:
+        cache_dir = default_dir()
 
     with output_lock(out), _storage_errors(out):
         cache = (BuildCache.for_build(cache_dir, src, settings, _spill_schema(settings))

@@ -385,12 +385,13 @@ def test_the_cards_code_runs(built):
     assert proc.returncode == 0, proc.stderr
 
 
-def test_a_build_with_no_rows_still_has_a_valid_card(tmp_path):
+def test_a_build_with_no_rows_writes_no_card(tmp_path):
+    from builder.errors import NoRowsError
+
     src = write_corpus(tmp_path / "src", {"a.md": "", "b.md": "<html><title>404 Not Found</title></html>"})
-    build(src, tmp_path / "out", progress=False)
-    meta, body = read_card(tmp_path / "out")
-    assert "configs" not in meta and meta["dataset_info"]["splits"] == [] and meta["size_categories"] == ["n<1K"]
-    assert "The dataset has no rows." in body and "2 files found = 0 rows + 2 rejected + 0 ignored" in body
+    with pytest.raises(NoRowsError, match=r"every article file .* was rejected \(empty_file 1, empty_text 1\)"):
+        build(src, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_shared_corpus_card(shared_corpus, tmp_path):

@@ -121,9 +121,11 @@ def test_each_release_is_one_commit_and_an_annotated_tag_that_loads_as_published
     assert loaded(tmp_path / "wt-v1", tmp_path / "cache") == rows(corpora["v1"])
     assert loaded(tmp_path / "clone-v11", tmp_path / "cache") == rows(corpora["v2"])
     assert loaded(registry, tmp_path / "cache") == rows(corpora["v2"])
-    # The files gone from the folder (NOTES.md) are gone from the release; the rest is the folder as built.
+    # The files gone from the folder (NOTES.md) are gone from the release; the rest is the folder as built
+    # (but its hidden files: the .corpus-builder marker is not part of a release).
     listing = sorted(git(registry, "ls-tree", "-r", "--name-only", "v1.1.0").split())
-    assert listing == sorted(p.relative_to(corpora["v2"]).as_posix() for p in corpora["v2"].rglob("*") if p.is_file())
+    assert listing == sorted(p.relative_to(corpora["v2"]).as_posix() for p in corpora["v2"].rglob("*")
+                             if p.is_file() and p.name != ".corpus-builder")
     assert "NOTES.md" in git(registry, "ls-tree", "-r", "--name-only", "v1.0.0").split()
     # The user's folder is not touched: its card has no release in it.
     assert card_version((corpora["v2"] / "README.md").read_text(encoding="utf-8")) is None
