@@ -83,11 +83,13 @@ def _verify(args: argparse.Namespace) -> int:
     except SplitError as exc:
         print(f"corpus: error: {exc}", file=sys.stderr)
         return 2
-    for line in problems:
-        print(line, file=sys.stderr)
-    print("verify: OK, every row is in the split its spec gives" if not problems else "verify: FAILED",
-          file=sys.stderr)
-    return 1 if problems else 0
+    if not problems:
+        print("verify: OK, every shard is intact and every row is in the split its spec gives", file=sys.stderr)
+        return 0
+    print(f"verify: FAILED: {problems[0]}", file=sys.stderr)  # a damaged shard is one line: nothing more is read
+    for line in problems[1:]:
+        print(f"  {line}", file=sys.stderr)
+    return 1
 
 
 def _quiet_http() -> None:
@@ -190,7 +192,8 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")
     sp.set_defaults(func=_split)
 
-    v = sub.add_parser("verify", help="recompute the split assignment and fail if any row moved",
+    v = sub.add_parser("verify", help="check every shard against croissant.json and recompute the splits; "
+                       "fail if a shard is damaged or any row moved",
                        epilog="Example: corpus verify out/")
     v.add_argument("dataset", help="dataset folder with splits.json and data/*.parquet")
     v.set_defaults(func=_verify)

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from . import __version__
 from .errors import PublishError, VersionError
+from .integrity import check_intact
 from .release import (ReleaseDiff, Version, apply_release, card_version, changelog_entry, check_version,
                       diff_releases, release_identity, split_of)
 
@@ -723,8 +724,11 @@ def publish(dataset: str | os.PathLike, *, version: str, repo_id: str | None = N
             ) -> PublishResult:
     """Publish the built dataset folder `dataset` as release `version` (semver; tag `v{version}`)
     to the Hub repo `repo_id` or the local git registry `to` (or a `target` you built). With
-    `dry_run` nothing is created or uploaded: the result's plan says what would be."""
+    `dry_run` nothing is created or uploaded: the result's plan says what would be. A damaged
+    folder (a shard that differs from croissant.json or splits.json) is refused first, with
+    IntegrityError: the target is not touched."""
     target = target or open_target(repo_id=repo_id, to=to, token=token, private=private)
+    check_intact(dataset)
     if not dry_run and target.refs().head is None:
         target.prepare()  # first, so the plan compares with what the new repository starts with
     plan = plan_release(dataset, target, version=version, commit_message=commit_message)

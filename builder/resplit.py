@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from splits import SplitSpec
 
 from .errors import SourceError
+from .integrity import check_intact
 from .pipeline import assign_splits, write_dataset
 from .schema import ROW_SCHEMA
 
@@ -75,6 +76,7 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
         out = Path(output) if output is not None else folder
         if output is None and str(source).startswith("hf://"):
             raise SourceError("a dataset on the Hub cannot be re-split in place: give an output folder (-o)")
+        check_intact(folder, shown=str(source))  # a damaged shard is refused, not copied on
         table = read_rows(folder)
         summary = _read_json(folder / "build_summary.json") or {
             "rows": table.num_rows, "files_found": table.num_rows, "rejected": {}, "ignored": {}, "warnings": {},

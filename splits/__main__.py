@@ -1,4 +1,5 @@
-"""`python -m splits verify OUT`: recompute a published folder's splits and fail loudly if anything moved."""
+"""`python -m splits verify OUT`: check a published folder's shards and recompute its splits; fail loudly if a
+shard is damaged or anything moved."""
 from __future__ import annotations
 
 import argparse
@@ -13,9 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     verify_cmd = commands.add_parser(
         "verify",
-        help="recompute the splits of OUT from OUT/splits.json and compare",
-        description="Recompute the split of every row in OUT/data/*.parquet with the spec in OUT/splits.json; "
-        "exit 1 naming the first differing ids if anything moved.",
+        help="check the shards of OUT against OUT/croissant.json, recompute its splits from OUT/splits.json",
+        description="Check that every shard in OUT/data/*.parquet is readable Parquet with the sha256 "
+        "OUT/croissant.json lists (exit 1 naming the first that is not), then recompute the split of every "
+        "row with the spec in OUT/splits.json; exit 1 naming the first differing ids if anything moved.",
         epilog="Example: python -m splits verify out/",
     )
     verify_cmd.add_argument("out", metavar="OUT", help="a built output folder holding splits.json and data/")
@@ -26,11 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if problems:
-        print(f"FAILED: the splits of {args.out} do not match its manifest:", file=sys.stderr)
+        print(f"FAILED: {args.out} does not match its manifests:", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    print(f"OK: the splits of {args.out} match its manifest")
+    print(f"OK: the shards and splits of {args.out} match its manifests")
     return 0
 
 

@@ -71,8 +71,16 @@ def read_published(out: str | PathLike, columns: list[str]) -> tuple[dict[str, l
 
 
 def verify_published(out: str | PathLike) -> list[str]:
-    """Recompute the splits of a published folder from its manifest; differences, empty when nothing moved."""
+    """Check a published folder's shards against the files its croissant.json lists (one line
+    naming the first damaged, missing or extra shard), then recompute its splits from its
+    manifest; differences, empty when nothing moved. Split counts are compared by the
+    recomputation, which names the rows that moved."""
+    from .integrity import damaged_file  # integrity imports this module's names
+
     manifest = read_manifest(out)
+    damage = damaged_file(out)
+    if damage is not None:
+        return [damage]  # rows read from a damaged shard cannot be trusted: nothing to recompute
     spec = manifest_spec(manifest)
     wanted = ["id", spec.group, spec.stratify, spec.time_column if spec.strategy == "time" else None, *STORED_COLUMNS]
     columns, problems = read_published(out, [name for name in dict.fromkeys(wanted) if name])
