@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CorpusError as exc:
         print(f"corpus: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except ValueError as exc:  # bad settings caught by the splits package's own checks
         print(f"corpus: error: {exc}", file=sys.stderr)
         return 2

@@ -19,8 +19,10 @@ import pyarrow.parquet as pq
 
 from splits import SplitSpec
 
+from .checks import check_split_columns
 from .errors import SourceError
 from .integrity import check_intact
+from .output import output_lock, storage_errors
 from .pipeline import assign_splits, write_dataset
 from .schema import ROW_SCHEMA
 
@@ -71,11 +73,15 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
     `output` (default: in place). Returns the new manifest."""
     # Only a download needs a scratch folder: a killed split of a local folder leaves none behind.
     remote = _HF_URL.match(str(source)) is not None
-    with tempfile.TemporaryDirectory(prefix="corpus-split-") if remote else nullcontext(".") as work:
+    if output is None and str(source).startswith("hf://"):
+        raise SourceError("a dataset on the Hub cannot be re-split in place: give an output folder (-o)")
+    if not remote and not Path(source).is_dir():
+        raise SourceError(f"dataset folder {str(source)!r} does not exist")
+    check_split_columns(spec, ROW_SCHEMA)
+    out = Path(output if output is not None else source)
+    with output_lock(out, "split"), storage_errors(out), \
+            tempfile.TemporaryDirectory(prefix="corpus-split-") if remote else nullcontext(".") as work:
         folder = resolve_source(source, Path(work))
-        out = Path(output) if output is not None else folder
-        if output is None and str(source).startswith("hf://"):
-            raise SourceError("a dataset on the Hub cannot be re-split in place: give an output folder (-o)")
         check_intact(folder, shown=str(source))  # a damaged shard is refused, not copied on
         table = read_rows(folder)
         summary = _read_json(folder / "build_summary.json") or {
