@@ -33,7 +33,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # o
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from builder import quality  # noqa: E402
-from builder.dedup import DedupSettings, Deduplicator  # noqa: E402
+from dedup_texts import Deduplicator  # noqa: E402
+from builder.dedup import DedupSettings  # noqa: E402
 
 # ---- crude extraction: enough for scoring, independent of the reader ---------------------------
 _FM = re.compile(r"\A\ufeff?\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from builder.dedup import (EMPTY, DedupIndex, DedupSettings, Deduplicator, content_sha256, date_key, normalize_text,
+from builder.dedup import (EMPTY, DedupIndex, DedupSettings, content_sha256, date_key, normalize_text,
                            optimal_bands, signature, signatures, similarity)
 from builder.errors import ConfigError
 
@@ -34,12 +34,23 @@ def body(*idx: int) -> str:
     return "\n\n".join(SENTENCES[i] for i in idx)
 
 
+def cluster(rows, settings=S, **index_options):
+    """rows: (id, text, date) -> the DedupIndex that clustered them (close it)."""
+    index = DedupIndex(settings, **index_options)
+    if rows:
+        ids, texts, dates = zip(*rows)
+        index.add_many(ids, [content_sha256(t) for t in texts], signatures(texts, settings),
+                       date_keys=[date_key(d) for d in dates], n_chars=[len(t) for t in texts])
+    return index
+
+
 def run(rows, settings=S):
     """rows: (id, text, date) -> {id: DupResult}."""
-    d = Deduplicator(settings)
-    for id, text, date in rows:
-        d.add(id, text, date=date)
-    return {r.id: r for r in d.results()}
+    index = cluster(rows, settings)
+    try:
+        return {r.id: r for r in index.results()}
+    finally:
+        index.close()
 
 
 def day(n: int) -> datetime:
@@ -226,13 +237,10 @@ def test_signatures_live_on_disk_and_add_many_equals_add(tmp_path):
 
 def test_a_huge_bucket_is_bounded_but_still_clustered():
     rows = [(f"id{i:03d}", body(0, 1, 2, 3) + f"\n\n编号{i:03d}", day(1)) for i in range(150)]
-    d = Deduplicator(S)
-    d.index.bucket_window = 8
-    for id, text, date in rows:
-        d.add(id, text, date=date)
-    res = d.results()
-    assert {r.dup_cluster for r in res} == {"id000"}
-    assert d.stats()["candidate_pairs"] < 150 * 149 // 2
+    index = cluster(rows, bucket_window=8)
+    assert {r.dup_cluster for r in index.results()} == {"id000"}
+    assert index.stats()["candidate_pairs"] < 150 * 149 // 2
+    index.close()
 
 
 # ---- settings ----------------------------------------------------------------------------------
@@ -253,14 +261,6 @@ def test_bad_settings_fail_at_construction(kwargs):
         DedupSettings(**kwargs)
 
 
-def test_a_text_seen_before_is_signed_once():
-    d = Deduplicator(S)
-    for id, text, date in [("a", body(0, 1, 2, 3), day(1)), ("b", body(0, 1, 2, 3), day(2)), ("c", body(4, 5, 6), day(3))]:
-        d.add(id, text, date=date)
-    d.results()
-    assert d.signed == 2
-
-
 def test_ids_of_any_form_in_one_batch():
     # A batch mixing the build's hex ids with other ids must be added whole, once.
     sig = signatures([body(0, 1), body(2, 3)], S)
@@ -272,7 +272,7 @@ def test_ids_of_any_form_in_one_batch():
 def _window_pairs_reference(text_hashes, sigs, settings, window):
     """Candidate pairs by brute force: per band, the members of each bucket in slot order
     (text-hash rank), every two within `window` places."""
-    from builder.dedup import _digest64
+    from builder.dedup.store import _digest64
 
     digests = [_digest64(h) for h in text_hashes]
     rank = {d: r for r, d in enumerate(sorted(set(digests)))}
@@ -316,13 +316,13 @@ def test_candidate_pairs_equal_a_brute_force_reference():
 
 
 def test_signatures_are_gathered_as_written_in_any_order_with_repeats(tmp_path):
-    from builder import dedup
+    from builder.dedup import store as dedup_store
 
     sigs = np.random.default_rng(5).integers(0, 2**32, size=(10_000, 16), dtype=np.uint32)
-    store = dedup._SignatureFile(tmp_path, 16)
+    store = dedup_store._SignatureFile(tmp_path, 16)
     for start in range(0, len(sigs), 3_000):
         store.append(sigs[start:start + 3_000])
-    rows = np.random.default_rng(6).integers(0, len(sigs), size=3 * dedup._GATHER_ROWS)  # repeats, any order
+    rows = np.random.default_rng(6).integers(0, len(sigs), size=3 * dedup_store._GATHER_ROWS)  # repeats, any order
     assert np.array_equal(store.gather(rows), sigs[rows])
     assert store.gather(np.empty(0, np.int64)).shape == (0, 16)
     store.close()

@@ -1,0 +1,277 @@
+"""Clustering: exact and near-duplicate rows grouped, and which member of each group is kept.
+
+Exact duplicates share `content_sha256`; near duplicates are LSH candidate pairs whose estimated
+Jaccard similarity passes the threshold; union-find joins them. The state kept per row is a few
+numbers, and one signature per distinct text (on disk).
+
+INVARIANT: the kept member of a cluster is the earliest `date` (rows without a date come after
+every dated row), then the longest text (`n_chars`), then the smallest `id` (string order).
+Changing it moves rows between splits: a major version.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .lsh import candidate_pairs, unpack
+from .minhash import EMPTY
+from .settings import DedupSettings
+from .store import _digest64, _Ids, _SignatureFile
+
+
+@dataclass(frozen=True)
+class DupResult:
+    """The verdict for one row.
+
+    dup_cluster: id of the cluster's kept member (the row's own id when unique or kept).
+    keep: write the row (False: drop it and write a reject with `reason` and `duplicate_of`).
+    reason: None for a kept member, else "duplicate" (same normalised text as the kept member)
+      or "near_duplicate"; still set when keep_duplicates keeps the row.
+    duplicate_of: the kept member's id when reason is set.
+    similarity: estimated Jaccard similarity to the kept member (1.0 for identical text). Can
+      be below the threshold: clusters are transitive (see DedupIndex).
+    """
+
+    id: str
+    dup_cluster: str
+    keep: bool
+    reason: str | None = None
+    duplicate_of: str | None = None
+    similarity: float = 1.0
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+NO_DATE = 2 ** 62  # the date key of a row without a date: after every real date
+
+
+def date_key(date: datetime | None) -> int:
+    """The kept-member order's date key: microseconds since the epoch (UTC), NO_DATE if None."""
+    if date is None:
+        return NO_DATE
+    if date.tzinfo is None:  # the schema's dates are UTC; a naive one is read as UTC
+        date = date.replace(tzinfo=timezone.utc)
+    return (date - _EPOCH) // timedelta(microseconds=1)
+
+
+
+def _components(n: int, edges: np.ndarray) -> np.ndarray:
+    """Connected components of n nodes: each node's smallest member (so the result does not
+    depend on edge order). Union by the smaller root, then pointer jumping in numpy."""
+    parent = np.arange(n, dtype=np.int64)
+    if len(edges):
+        p = array("q", parent.tobytes())  # Python-speed indexing for the union loop
+        for a, b in edges.tolist():
+            while p[a] != a:
+                a = p[a]
+            while p[b] != b:
+                b = p[b]
+            if a != b:
+                p[max(a, b)] = min(a, b)
+        parent = np.frombuffer(p, dtype=np.int64).copy()
+        while True:  # point every node at its root
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+    return parent
+
+
+
+@dataclass(frozen=True)
+class DedupArrays:
+    """The verdicts as arrays, one entry per row in the order rows were added.
+
+    kept: index of the row's cluster's kept member (the row itself when unique or kept).
+    keep: write the row. reason: 0 kept member, 1 duplicate (same text), 2 near duplicate.
+    similarity: estimated Jaccard similarity to the kept member (1.0 for the same text).
+    """
+
+    kept: np.ndarray
+    keep: np.ndarray
+    reason: np.ndarray
+    similarity: np.ndarray
+
+    REASONS = (None, "duplicate", "near_duplicate")
+
+
+class DedupIndex:
+    """Collects (id, text hash, signature, date, n_chars) in any order; `results()` clusters them.
+
+    Memory per row is a few numbers (id, a 64-bit digest of the text hash, date, length: 32
+    bytes); signatures go to a file in `folder` (a temporary folder by default) and are read
+    back in chunks, one LSH band key file per band. The outcome does not depend on the order
+    rows were added: distinct texts are ranked by text hash, LSH buckets are read in that
+    rank order, and the kept member is chosen by a total order (see the module docstring).
+
+    Clusters are transitive: a cluster is a connected component of the graph whose edges are
+    exact matches and LSH candidate pairs whose estimated Jaccard similarity is >= threshold.
+    So A~B and B~C put A, B, C together even when A and C are less similar.
+    Why: copies are made from an original, and the kept member is often a copy (the earliest
+    date wins), so two copies of one original may each pass only against the original; star
+    clusters around the kept member would keep both. The risk is a chain bridging two
+    different stories; the verification threshold keeps it rare, and `stats()["largest_cluster"]`
+    makes a bridged mega-cluster visible. In an LSH bucket larger than `bucket_window`,
+    only members within that distance (in hash rank order) are compared, so one template
+    repeated 100,000 times costs O(n * window) comparisons rather than O(n^2).
+
+    Ids must be unique and every distinct text needs a signature from at least one of its
+    rows; both are checked by `results()` (ValueError).
+    """
+
+    def __init__(self, settings: DedupSettings, *, bucket_window: int = 64,
+                 folder: str | os.PathLike | None = None) -> None:
+        self.settings = settings
+        self.bucket_window = bucket_window
+        if folder is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="corpus-dedup-")
+            folder = self._tmp.name
+        else:
+            self._tmp = None
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._ids = _Ids()
+        self._hash = array("Q")
+        self._date = array("q")
+        self._nchars = array("q")
+        self._signed = bytearray()
+        self._sigs = _SignatureFile(self.folder, settings.num_perm)
+        self._stats: dict = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, id: str, text_hash: str, signature: np.ndarray | None = None, *,
+            date: datetime | None = None, n_chars: int = 0) -> None:
+        """Record one row. `signature` may be None when another row has the same text hash."""
+        K = self.settings.num_perm
+        if signature is not None and np.shape(signature) != (K,):
+            raise ValueError(f"signature shape {np.shape(signature)} != ({K},)")
+        sig = np.full((1, K), EMPTY, np.uint32) if signature is None else np.asarray(signature)[None, :]
+        self._append([id], [_digest64(text_hash)], sig, [date_key(date)], [int(n_chars)],
+                     b"\x00" if signature is None else b"\x01")
+
+    def add_many(self, ids: Sequence[str], text_hashes: Sequence[str], signatures: np.ndarray, *,
+                 date_keys: Sequence[int], n_chars: Sequence[int]) -> None:
+        """Record rows with their signatures (shape (len(ids), num_perm)); `date_keys` as
+        `date_key` gives them."""
+        if signatures.shape != (len(ids), self.settings.num_perm):
+            raise ValueError(f"signatures shape {signatures.shape} != ({len(ids)}, {self.settings.num_perm})")
+        self._append(ids, [_digest64(h) for h in text_hashes], signatures, date_keys, n_chars,
+                     b"\x01" * len(ids))
+
+    def _append(self, ids, digests, sigs, dates, n_chars, signed: bytes) -> None:
+        self._ids.extend(ids)
+        self._hash.extend(digests)
+        self._date.extend(dates)
+        self._nchars.extend(n_chars)
+        self._signed += signed
+        self._sigs.append(sigs)
+
+    # -- near-duplicate pairs --
+
+
+    def _similarities(self, rows_a: np.ndarray, rows_b: np.ndarray, chunk: int = 1 << 14) -> np.ndarray:
+        sims = np.empty(len(rows_a))
+        for a in range(0, len(rows_a), chunk):
+            # Each signature read once per slice: a text in a big LSH bucket is in many pairs
+            # (one read per pair cost 8 million reads, 22 s, at a million files).
+            both = np.concatenate([rows_a[a:a + chunk], rows_b[a:a + chunk]])
+            rows, where = np.unique(both, return_inverse=True)
+            sigs = self._sigs.gather(rows)
+            m = len(both) // 2
+            sims[a:a + chunk] = np.count_nonzero(sigs[where[:m]] == sigs[where[m:]], axis=1)
+        return sims / self.settings.num_perm
+
+    def results_arrays(self) -> DedupArrays:
+        """The verdict of every row added, as arrays in the order rows were added."""
+        n = len(self._ids)
+        id_rank = self._ids.order()  # also checks that ids are unique
+        digests = np.frombuffer(self._hash, dtype=np.uint64) if n else np.empty(0, np.uint64)
+        # Slots: distinct texts, ranked by text hash (canonical, whatever the order of adding).
+        uniq, slot_of_row = np.unique(digests, return_inverse=True)
+        n_slots = len(uniq)
+        signed = np.frombuffer(bytes(self._signed), dtype=np.uint8).astype(bool) if n else np.zeros(0, bool)
+        rep_row = np.full(n_slots, -1, dtype=np.int64)
+        signed_rows = np.flatnonzero(signed)
+        rep_row[slot_of_row[signed_rows][::-1]] = signed_rows[::-1]  # the first signed row of each text
+        if (rep_row < 0).any():
+            row = int(np.flatnonzero(slot_of_row == np.flatnonzero(rep_row < 0)[0])[0])
+            raise ValueError(f"no signature for the text of row {self._ids[row]!r} (no row with its text hash "
+                             "came with one)")
+        n_candidates = n_verified = 0
+        edges = np.empty((0, 2), dtype=np.int64)
+        if self.settings.near and n_slots > 1:
+            pairs = candidate_pairs(self._sigs, rep_row, slot_of_row, self.settings,
+                                    bucket_window=self.bucket_window, folder=self.folder)
+            n_candidates = len(pairs)
+            verified = []
+            for start in range(0, n_candidates, 1 << 18):  # a bounded slice of the pairs at a time
+                a, b = unpack(pairs[start:start + (1 << 18)])
+                sims = self._similarities(rep_row[a], rep_row[b])
+                ok = sims >= self.settings.threshold - 1e-9
+                verified.append(np.stack([a[ok], b[ok]], axis=1))
+            del pairs
+            if verified:
+                edges = np.concatenate(verified)
+            n_verified = len(edges)
+        comp_of_slot = _components(n_slots, edges)
+        comp = comp_of_slot[slot_of_row]
+        # The kept member of each component: earliest date, then longest text, then smallest id.
+        date = np.frombuffer(self._date, dtype=np.int64) if n else np.empty(0, np.int64)
+        nchars = np.frombuffer(self._nchars, dtype=np.int64) if n else np.empty(0, np.int64)
+        order = np.lexsort((id_rank, -nchars, date, comp))
+        first = np.ones(n, dtype=bool)
+        first[1:] = comp[order][1:] != comp[order][:-1]
+        kept_of_comp = np.empty(n_slots, dtype=np.int64)
+        kept_of_comp[comp[order][first]] = order[first]
+        kept = kept_of_comp[comp]
+        rows = np.arange(n)
+        keep = kept == rows
+        exact = slot_of_row == slot_of_row[kept]
+        reason = np.where(keep, 0, np.where(exact, 1, 2)).astype(np.int8)
+        similarity = np.ones(n, dtype=np.float32)
+        near = np.flatnonzero(reason == 2)
+        if len(near):
+            similarity[near] = self._similarities(rep_row[slot_of_row[near]], rep_row[slot_of_row[kept[near]]])
+        if self.settings.keep_duplicates:
+            keep = np.ones(n, dtype=bool)
+        sizes = np.bincount(comp, minlength=n_slots) if n else np.zeros(1, np.int64)
+        self._stats = dict(rows=n, distinct_texts=n_slots, clusters=int(np.count_nonzero(sizes)),
+                           duplicates=int(np.count_nonzero(reason == 1)), near_duplicates=len(near),
+                           candidate_pairs=n_candidates, verified_pairs=n_verified,
+                           largest_cluster=int(sizes.max()) if n else 0)
+        return DedupArrays(kept=kept, keep=keep, reason=reason, similarity=similarity)
+
+    def id(self, row: int) -> str:
+        """The id of the row added `row`-th."""
+        return self._ids[row]
+
+    def results(self) -> list[DupResult]:
+        """One DupResult per row added, sorted by id."""
+        a = self.results_arrays()
+        out = []
+        for i in range(len(self._ids)):
+            kid = self._ids[int(a.kept[i])]
+            reason = DedupArrays.REASONS[a.reason[i]]
+            out.append(DupResult(self._ids[i], kid, bool(a.keep[i]), reason, kid if reason else None,
+                                 float(a.similarity[i]) if reason else 1.0))
+        out.sort(key=lambda r: r.id)
+        return out
+
+    def stats(self) -> dict:
+        """Counts from the last results(): rows, distinct_texts, clusters, duplicates, ..."""
+        return dict(self._stats)
+
+    def close(self) -> None:
+        """Delete the signature file (and the temporary folder, when the index made one)."""
+        self._sigs.close()
+        self._sigs.path.unlink(missing_ok=True)
+        if self._tmp is not None:
+            self._tmp.cleanup()
