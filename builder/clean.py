@@ -4,26 +4,26 @@ One pure function, `clean_body`: parse the body, drop the elements the rules nam
 tree turning block elements (and line breaks in the source) into paragraph breaks, then let
 the paragraph rules turn boilerplate lines into metadata. lxml is used directly (it is
 BeautifulSoup's fast back end; its tree is what BeautifulSoup would build, at a fraction of
-the cost). Markdown is rendered to HTML by cmark (GitHub's CommonMark, in C) first, so both
-share one cleaner.
+the cost). Markdown is rendered to HTML first (builder.markdown: GitHub's cmark-gfm, in C, as
+the authors' sites render it), so both share one cleaner.
 """
 from __future__ import annotations
 
-import ctypes
 import operator
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from cmarkgfm import _cmark
-from cmarkgfm.cmark import Options as _CmarkOptions
 from lxml import etree
 
+from . import markdown
 from .rules import RuleSet, apply_paragraph_rules, apply_raw_rules, apply_strip_rules
 from .steps import Steps, run_steps
 
+# Not td and th: a table row is one line, its cells separated by a tab (CELL marks where each
+# cell starts until the lines are made).
 BLOCK_TAGS = frozenset(
-    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table thead tbody tfoot tr td th section article "
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table thead tbody tfoot tr section article "
     "header footer aside nav figure figcaption hr dl dt dd address main center details summary form "
     "fieldset caption body html".split())
 _WS_CHARS = r"\t\r\f\v\u00a0\u2000-\u200b\u202f\u205f"  # and the space; not \n: it breaks paragraphs
@@ -58,13 +58,17 @@ def _alternation(words: frozenset[str]) -> str:
 _BLOCK_TAG_UTF8 = re.compile(
     rb"<(?=/?(?:" + _alternation(BLOCK_TAGS).encode() + rb")(?:[ \t\n\r\f\v/>]|\xc2[\x85\xa0]|\xe1\x9a\x80"
     rb"|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80))", re.I)
+CELL = "\u2063"  # INVISIBLE SEPARATOR: never kept as text
+_CELL_UTF8 = CELL.encode()
+_CELL_TAG_UTF8 = re.compile(rb"<(?=t[dh](?:[ \t\n\r\f/>]))", re.I)
+_CELL_EDGE = re.compile(f"^[ {_WS_CHARS}{CELL}]+|[ {_WS_CHARS}{CELL}]+$")
+_CELL_SEP = re.compile(f"[ {_WS_CHARS}]*{CELL}[ {_WS_CHARS}{CELL}]*")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # A start tag that closes an open sibling of these kinds (`<p>a<p>b` is two paragraphs, not
 # nested ones): counting those as nesting would flatten ordinary unclosed markup.
 # Only those libxml2 closes (it nests <dd> in <dd>, yet closes a <dt> on <dd>).
 _SIBLINGS = {"p": ("p",), "li": ("li",), "dt": ("dd",), "dd": ("dt",), "td": ("td", "th"), "th": ("td", "th"),
              "tr": ("tr",), "option": ("option",)}
-_CMARK_OPTIONS = _CmarkOptions.CMARK_OPT_UNSAFE | _CmarkOptions.CMARK_OPT_NOBREAKS
 # Elements nested deeper than this are flattened before parsing. libxml2 stops parsing at
 # depth 256 (2048 with huge_tree) and silently drops the rest of the document; it also adds
 # elements of its own (html, body, tbody), so this leaves a wide margin.
@@ -144,7 +148,7 @@ def _paragraph_steps(html: str, drop: _DropRule | None) -> Steps[list[str]]:
     # On the UTF-8 bytes: controls are single bytes there (never inside a multi-byte
     # sequence), so deleting them is what _CONTROL.sub would do to the text, at C speed.
     data = html.encode("utf-8", "replace").translate(None, _CONTROL_BYTES)
-    marked = _BLOCK_TAG_UTF8.sub(b"\n<", data)
+    marked = _mark(data)
     yield
     try:
         text = _text_of(marked, drop)
@@ -153,7 +157,7 @@ def _paragraph_steps(html: str, drop: _DropRule | None) -> Steps[list[str]]:
         # to set back as text, and a refused assignment has already cleared the old text: read
         # the body again without them. Rare, so the common path pays nothing for it.
         safe = _xml_safe(html).encode("utf-8", "replace").translate(None, _CONTROL_BYTES)
-        text = _text_of(_BLOCK_TAG_UTF8.sub(b"\n<", safe), drop)
+        text = _text_of(_mark(safe), drop)
     if text is None:
         return []
     yield
@@ -163,12 +167,33 @@ def _paragraph_steps(html: str, drop: _DropRule | None) -> Steps[list[str]]:
     # strip: the lines are searched once (a third of the cost of the passes below) and
     # cleaned only if something in them needs it, with the same result.
     joined = "\n".join(lines)
-    if _ODD_IN_LINE.search(joined) is None:
-        return lines
-    if _NOT_TEXT.search(joined):  # made by references such as &#1;
-        joined = _NOT_TEXT.sub("", joined)
-    joined = _WS_IN_LINE.sub(" ", joined)
-    return [part for part in map(_strip_edge, joined.split("\n")) if part]
+    if _ODD_IN_LINE.search(joined) is not None:
+        if _NOT_TEXT.search(joined):  # made by references such as &#1;
+            joined = _NOT_TEXT.sub("", joined)
+        joined = _WS_IN_LINE.sub(" ", joined)
+        lines = [part for part in map(_strip_edge, joined.split("\n")) if part]
+    return _cells(lines) if CELL in joined else lines
+
+
+CELL_JOIN = "\t"
+
+
+def _mark(data: bytes) -> bytes:
+    """A line break before every block element's tags, a CELL mark before every table cell."""
+    marked = _BLOCK_TAG_UTF8.sub(b"\n<", data)
+    if b"<t" in marked or b"<T" in marked:
+        # The spaces and line breaks before a cell are layout, not paragraph breaks: a row
+        # stays one line. rstrip per piece, not a `\s*<` pattern (quadratic on a run of spaces).
+        pieces = _CELL_TAG_UTF8.split(marked)
+        if len(pieces) > 1:
+            marked = (_CELL_UTF8 + b"<").join([p.rstrip(b" \t\r\n\f") for p in pieces[:-1]] + pieces[-1:])
+    return marked
+
+
+def _cells(lines: list[str]) -> list[str]:
+    """Each line's cells separated by one CELL_JOIN (a tab), none at its ends; a line of only
+    empty cells goes."""
+    return [line for line in (_CELL_SEP.sub(CELL_JOIN, _CELL_EDGE.sub("", line)) for line in lines) if line]
 
 
 def _text_of(marked: bytes, drop: _DropRule | None) -> str | None:
@@ -313,26 +338,7 @@ def _drop_rule(rules: tuple[RuleSet, ...]) -> _DropRule | None:
 
 
 def _markdown_to_html(text: str) -> str:
-    # UNSAFE keeps raw HTML blocks (Astro posts mix <p>/<figure> with Markdown); NOBREAKS
-    # renders a soft line break as a space: a wrapped line, not a new paragraph.
     try:
-        return _cmark_html(text, _CMARK_OPTIONS)
+        return markdown.to_html(text)
     except UnicodeDecodeError:  # cmark writes &#xfffe; and &#xffff; as bytes that are not UTF-8
-        return _cmark_html(_xml_safe(text), _CMARK_OPTIONS)
-
-
-def _cmark_html(text: str, options: int) -> str:
-    """cmark's HTML for `text`, its buffer freed. cmarkgfm.markdown_to_html never frees the
-    buffer cmark returns: a worker leaked the size of every Markdown article's HTML (90 MB
-    over 25,000 Astro posts). cmark allocates it with the C library's malloc."""
-    data = text.encode("utf-8")
-    raw = _cmark.lib.cmark_markdown_to_html(data, len(data), options)
-    try:
-        return _cmark.ffi.string(raw).decode("utf-8")
-    finally:
-        _free(int(_cmark.ffi.cast("uintptr_t", raw)))
-
-
-_free = ctypes.CDLL(None).free
-_free.argtypes = [ctypes.c_void_p]
-_free.restype = None
+        return markdown.to_html(_xml_safe(text))
