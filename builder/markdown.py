@@ -35,12 +35,14 @@ _BLOCK_NAMES = frozenset(
     "dt fieldset figcaption figure footer form frame frameset h1 h2 h3 h4 h5 h6 head header hr html iframe legend "
     "li link main menu menuitem nav noframes ol optgroup option p param pre script section source style summary "
     "table tbody td textarea tfoot th thead title tr track ul".split())
-_FENCE = re.compile(r"[ ]{0,3}(?:```|~~~)")
+_FENCE = re.compile(r"[ ]{0,3}(?:```|~~~)(.*)")
 _MARKDOWN_LEFT = ("](", "**", "~~", "__")
 # Image: dropped, as a rendered <img> is (its alt text is not the article's text).
 _IMAGE = re.compile(r'!\[[^\[\]\n]*\]\([^()\s]*(?:[ \t]+"[^"\n]*")?[ \t]*\)')
 # Link: its text stays. Link text without brackets, a target without spaces or parentheses.
 _LINK = re.compile(r'\[([^\[\]\n]+)\]\((?:[a-z][a-z0-9+.-]*:|/|#|\.)[^()\s]*(?:[ \t]+"[^"\n]*")?[ \t]*\)', re.I)
+# A link cut off before its ')' (a truncated line): its text stays, the address goes.
+_CUT_LINK = re.compile(r"\[([^\[\]\n]+)\]\([a-z][a-z0-9+.-]*://[^()\s]*$", re.I | re.M)
 _STRONG = re.compile(r"\*\*([^*\n]+)\*\*")
 # Not inside ASCII words (snake_case, __init__, URLs); CJK on either side is fine.
 _UNDERLINE_STRONG = re.compile(r"(?<![A-Za-z0-9_/=\"'])__([^_\n<>]+)__(?![A-Za-z0-9_])")
@@ -55,17 +57,27 @@ def to_html(text: str) -> str:
 
 
 def prepare(text: str) -> str:
-    """Indented HTML lines lose their indentation, and a blank line goes between an HTML line
-    and a Markdown line after it. Fenced code is left alone. Returns `text` itself when there
-    is no HTML line."""
-    if "<" not in text:
+    """Indented HTML lines lose their indentation; a blank line goes between an HTML line and a
+    Markdown line after it; a fenced block that wraps the article (```markdown, ```html, or
+    no language and HTML inside: a converter's wrapping) loses its fences. Other fenced code is
+    left alone. Returns `text` itself when nothing changed."""
+    if "<" not in text and "```" not in text:
         return text
+    lines = text.split("\n")
     out: list[str] = []
-    in_fence = in_html = changed = False
+    in_fence = in_html = changed = wrapped = False
     after_blank = True
-    for line in text.split("\n"):
+    for i, line in enumerate(lines):
+        fence = _FENCE.match(line)
+        if fence and not in_fence:
+            if wrapped and not fence.group(1).strip():  # the wrapping fence's closing line
+                wrapped = False
+                continue
+            if not wrapped and _wraps_article(fence.group(1), lines, i):
+                wrapped = changed = True
+                continue
         m = None if in_fence else _HTML_LINE.match(line)
-        if _FENCE.match(line):
+        if fence:
             in_fence = not in_fence
         elif m and (after_blank or in_html or m.group(2) is None or m.group(2).lower() in _BLOCK_NAMES):
             stripped = line.lstrip(" \t")
@@ -82,6 +94,17 @@ def prepare(text: str) -> str:
     return "\n".join(out) if changed else text
 
 
+def _wraps_article(info: str, lines: list[str], i: int) -> bool:
+    """Whether the fence opening at lines[i] wraps Markdown or HTML meant to be shown."""
+    lang = info.strip().lower()
+    if lang in ("markdown", "md", "html"):
+        return True
+    if lang:
+        return False
+    following = next((line for line in lines[i + 1:i + 20] if line.strip()), "")
+    return bool(_HTML_LINE.match(following))
+
+
 def inline_leftovers(html: str) -> str:
     """Markdown still in the text of rendered HTML read as Markdown: images dropped, link
     text kept, `**`, `__` and `~~` pairs taken away. Only text between tags is touched."""
@@ -95,7 +118,7 @@ def inline_leftovers(html: str) -> str:
 
 def _inline(text: str) -> str:
     if "](" in text:
-        text = _LINK.sub(r"\1", _IMAGE.sub("", text))
+        text = _CUT_LINK.sub(r"\1", _LINK.sub(r"\1", _IMAGE.sub("", text)))
     if "**" in text:
         text = _STRONG.sub(r"\1", text)
     if "__" in text:

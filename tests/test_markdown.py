@@ -61,7 +61,7 @@ def test_html_indented_four_spaces_is_html_not_code():
 
 
 def test_fenced_code_and_inline_html_in_a_paragraph_are_left_as_they_were():
-    text = "```\n<div>\nx\n```\n"
+    text = "```python\n<div>\nx\n```\n"
     assert prepare(text) == text
     # <img> (not a block tag) after a paragraph line is inline HTML: the paragraph stays one.
     assert md("一行文字\n<img src=\"a.png\">\n接着的文字") == ["一行文字 接着的文字"]
@@ -71,3 +71,15 @@ def test_inline_leftovers_touch_text_only():
     html = '<a href="https://x/__init__/**">**粗**</a>'
     assert inline_leftovers(html) == '<a href="https://x/__init__/**">粗</a>'
     assert "<del>" in to_html("~~删~~")
+
+
+def test_a_fence_that_wraps_the_article_is_not_code():
+    # A converter's wrapping: ```markdown (or a bare fence around HTML) round the whole text.
+    assert md("```markdown\n![image](https://example.com/1.png)\n\n## 小标题\n\n正文。\n```\n\n后记。") == [
+        "小标题", "正文。", "后记。"]
+    assert md("```\n<p>第一段。</p>\n<p>第二段。</p>\n```\n后记。") == ["第一段。", "第二段。", "后记。"]
+    assert md("```python\nprint(1)\n```") == ["print(1)"]
+
+
+def test_a_link_cut_off_before_its_parenthesis_keeps_its_text():
+    assert md("- [Ghost Trick](https://example.com/ghost\n# 游戏推荐") == ["Ghost Trick", "游戏推荐"]
