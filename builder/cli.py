@@ -20,7 +20,8 @@ def _build(args: argparse.Namespace) -> int:
     if readers.count(args.workers) > 1:
         # The workers' fork server imports the reader on another core while this process does.
         readers.start()
-    from .pipeline import build, skip_pandas_probe
+    from .pipeline import build
+    from .run.worker import skip_pandas_probe
     from .settings import DEFAULT_SUFFIXES, BuildSettings
 
     skip_pandas_probe()  # this process is ours: no pandas import for pyarrow's type probe

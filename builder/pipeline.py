@@ -7,20 +7,15 @@ folder and swapped in at the end, so a failed or interrupted build leaves the ol
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import logging
 import os
-import signal
-import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -29,17 +24,17 @@ import pyarrow.compute as pc
 from splits import SplitSpec, StreamingSplit, assign, build_manifest, write_manifest
 
 from . import __version__, memory, readers
-from .article import FileResult, file_steps, process_file
-from .steps import run_together
 from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
 from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild,
-                    Stat, default_dir, entry_at, index_table, reusable, stat_of, trusted)
-from .dedup import NO_DATE, DedupIndex, signatures
+                    Stat, default_dir, entry_at, index_table, reusable, stat_of)
+from .dedup import NO_DATE, DedupIndex
 from .discover import discover
-from .errors import CacheError, NoRowsError, OutputError, Reject, SourceError, WorkerError
+from .errors import CacheError, NoRowsError, OutputError, Reject, SourceError
 from .checks import all_rejected_message, check_before_reading, no_articles_message
 from .output import atomic_output, output_lock, storage_errors as _storage_errors
+from .run import Executor, Inline, LocalPool, worker
+from .run.worker import Chunk
 from .settings import BuildSettings
 from .runs import PartitionedSpill, partition_count, read_renumbered, spill_folder
 from .schema import ROW_SCHEMA
@@ -717,14 +712,6 @@ def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[di
                plotter=plotter)
 
 
-def _placeholders(row: dict) -> dict:
-    # Filled in once every row has been seen: the cluster by dedup, the group by the split.
-    row["dup_cluster"] = row["id"]
-    row["split_group"] = ""
-    row["split_bucket"] = 0
-    return row
-
-
 SEQ, SIGNATURE = "_seq", "_signature"  # spill-only columns: place in path order, MinHash signature
 
 
@@ -833,340 +820,24 @@ def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
     return table, manifest
 
 
-@dataclass
-class Chunk:
-    """What reading a run of files gives back, in their order: (path, file sha256, reject,
-    warnings, stat, trusted, same as the cached bytes) for every file, and the rows (the files neither
-    rejected nor the same) as one Arrow table with their MinHash signatures. Columnar, so the
-    main process never unpickles a row."""
-
-    files: list[tuple[str, str | None, Reject | None, list[str], Stat | None, bool]]
-    table: pa.Table
-    signatures: np.ndarray
-
-    def __reduce__(self):
-        # To the main process as one Arrow IPC stream, not Arrow's pickling of each buffer:
-        # ~1.5 instead of ~5.4 us a file to send, read back without a copy.
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, self.table.schema) as writer:
-            writer.write_table(self.table)
-        return _chunk_from_stream, (self.files, sink.getvalue(), self.signatures)
-
-
-def _chunk_from_stream(files: list, stream: pa.Buffer, sigs: np.ndarray) -> Chunk:
-    return Chunk(files, pa.ipc.open_stream(stream).read_all(), sigs)
-
-
-def _process_all(tasks: Iterator[tuple[list, list]], settings: BuildSettings, workers: int | None,
-                 progress: bool, *, total: int) -> Iterator[tuple[list, Chunk | None]]:
+def _process_all(tasks: Iterator[tuple[_Plan, list]], settings: BuildSettings, workers: int | None,
+                 progress: bool, *, total: int) -> Iterator[tuple[_Plan, Chunk | None]]:
     """(plan, what reading its files gave) for each task, in order; files are read by workers
     (or here, for one worker or a few files)."""
     from tqdm import tqdm
 
     workers = readers.count(workers)
+    if workers == 1 or total < _INLINE_BELOW:
+        readers.stop()  # if the `corpus` command started one early: not needed
+        executor: Executor = Inline()
+    else:
+        executor = LocalPool(workers, initializer=worker.init_process)
     bar = tqdm(total=total, unit="file", desc="reading", disable=not progress, leave=False)
-    done = None
+    done = executor.map(worker.task(settings), ((plan, items or None) for plan, items in tasks))
     try:
-        if workers == 1 or total < _INLINE_BELOW:
-            readers.stop()  # if the `corpus` command started one early: not needed
-            _init_worker(settings, own_process=False)
-            done = ((plan, _worker_batch(items) if items else None) for plan, items in tasks)
-        else:
-            readers.claim()
-            done = _bounded_map(lambda: ProcessPoolExecutor(workers, mp_context=readers.context(),
-                                                            initializer=_init_worker, initargs=(settings,)),
-                                tasks, window=4 * workers)
         for plan, chunk in done:
             yield plan, chunk
             bar.update(len(plan))
     finally:
         bar.close()
-        if done is not None:
-            done.close()  # its pool shut down
-        readers.stop()
-
-
-def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResult:
-    """Read one file (respecting the size limit before reading) and process its bytes, within
-    the time limit (a batch of one for _process_together)."""
-    return _process_together([_read(item, settings)], settings)[0]
-
-
-class _Read(NamedTuple):
-    """A file as read: its bytes and their sha256, or the reject of a file not read (too large,
-    unreadable); its stat, and whether the stat can know it next time (`cache.trusted`)."""
-
-    rel: str
-    data: bytes | None
-    sha256: str | None
-    failed: FileResult | None
-    stat: Stat | None
-    trusted: bool
-
-
-def _read(item: tuple[str, str], settings: BuildSettings) -> _Read:
-    """The file read, its size limit respected. The stat is taken before the bytes are read (a
-    later write shows in it), and trusted if the file was already TRUST_MARGIN_NS old then:
-    the time of this read, not of the build's start, so a file written just before a long
-    build is not read again by the next one."""
-    rel, path = item
-    try:
-        with open(path, "rb") as fh:
-            stat = stat_of(os.fstat(fh.fileno()))
-            trust = trusted(stat, time.time_ns())
-            if stat.size > settings.max_file_bytes:
-                # Not read, so in the input manifest by size: what the reject was decided on.
-                return _Read(rel, None, None, FileResult(
-                    rel, reject=Reject(rel, "too_large",
-                                       f"{stat.size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
-                    sha256=f"size:{stat.size}"), stat, trust)
-            data = fh.read()
-    except OSError as exc:
-        return _Read(rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable",
-                                                                    f"cannot read: {exc.strerror or exc}")), None, False)
-    return _Read(rel, data, hashlib.sha256(data).hexdigest(), None, stat, trust)
-
-
-class _FileTimeout(BaseException):
-    """Raised by the watchdog; a BaseException, so process_file's catch-all lets it through.
-    A SIGALRM interrupts Python code and regex matching; a long C call (an lxml parse) is
-    interrupted when it returns. Signals reach only a process's main thread: elsewhere
-    (build() called from a thread, or no setitimer) files are read without a limit."""
-
-
-def _can_alarm() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-
-
-def _restore_alarm(handler, delay: float, interval: float, started: float) -> None:
-    signal.signal(signal.SIGALRM, signal.SIG_DFL if handler is None else handler)
-    if delay:
-        signal.setitimer(signal.ITIMER_REAL, max(delay - (time.monotonic() - started), 1e-6), interval)
-
-
-# The time-limit watchdog of files processed together: a periodic SIGALRM whose handler stops
-# the step that is running when the step's file has used up its time (`_deadline`, on the
-# monotonic clock; infinite between steps). One timer for a whole batch instead of one per
-# step, whose two system calls each would cost more than many steps.
-_deadline = float("inf")
-
-
-def _on_watch(signum: int, frame: object) -> None:
-    if time.monotonic() > _deadline:
-        raise _FileTimeout()
-
-
-def _process_together(reads: list[_Read], settings: BuildSettings) -> list[FileResult]:
-    """Each read file processed, or its reject as read; the files' steps run in rounds
-    (steps.run_together), each file stopped once its steps have taken `max_seconds_per_file`
-    in all. A timer and handler the caller had are restored."""
-    limit = settings.max_seconds_per_file
-    todo = [i for i, read in enumerate(reads) if read.failed is None]
-    spent = [0.0] * len(todo)
-
-    def timed_step(k: int, steps) -> None:
-        global _deadline
-        start = time.monotonic()
-        try:
-            try:
-                if enforced:
-                    _deadline = start + limit - spent[k]
-                next(steps)
-            finally:
-                _deadline = float("inf")
-        except _FileTimeout:  # in its step, or just after it (then it was at the limit anyway)
-            _deadline = float("inf")
-            steps.close()
-            raise StopIteration(None) from None  # no result: a timeout
-        finally:
-            spent[k] += time.monotonic() - start
-
-    with _watch(limit) as enforced:
-        done = run_together([file_steps(reads[i].rel, reads[i].data, settings) for i in todo], timed_step)
-    results: list[FileResult] = [read.failed for read in reads]
-    for i, result in zip(todo, done):
-        rel = reads[i].rel
-        if result is None:
-            result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
-                                                                   "(max_seconds_per_file)"))
-        result.sha256 = reads[i].sha256
-        results[i] = result
-    return results
-
-
-@contextmanager
-def _watch(limit: float) -> Iterator[bool]:
-    """The watchdog's timer for the time inside (and its handler, unless this is one of our
-    worker processes, where it stays installed); whether a limit can be enforced here."""
-    if not _can_alarm():
-        yield False
-        return
-    interval = min(max(limit / 20, 0.005), 0.1)
-    old_handler = None if _WORKER_ALARM else signal.signal(signal.SIGALRM, _on_watch)
-    started = time.monotonic()
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, interval, interval)
-    try:
-        yield True
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        if not _WORKER_ALARM:
-            _restore_alarm(old_handler, old_delay, old_interval, started)
-
-
-_WORKER_SETTINGS: BuildSettings | None = None
-_WORKER_ALARM = False  # the watchdog's SIGALRM handler is installed for the process's life
-
-
-class _NoPandas:
-    """A meta-path finder that refuses pandas (None in sys.modules does not stop Cython's import)."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError("pandas is not needed here", name=name)
-        return None
-
-
-def skip_pandas_probe() -> None:
-    """Tell pyarrow, in a process that never needs pandas, that pandas is not there.
-
-    pyarrow's first `pa.array` call imports pandas (0.25 s, ~60 MB) only to ask whether its
-    argument is a pandas object. With the import refused once, pyarrow records "no pandas"
-    for that question; `to_pandas()` still imports it when called. Only for processes the
-    build owns (its workers, the `corpus` command): a library caller's process is left alone."""
-    import sys
-
-    if "pandas" in sys.modules:
-        return
-    finder = _NoPandas()
-    sys.meta_path.insert(0, finder)
-    try:
-        pa.array([0])
-    finally:
-        sys.meta_path.remove(finder)
-
-
-def _init_worker(settings: BuildSettings, own_process: bool = True) -> None:
-    global _WORKER_SETTINGS, _WORKER_ALARM
-    if own_process:
-        memory.for_worker()
-        if hasattr(signal, "setitimer"):
-            # Once, not per batch: installing a handler through the signal module costs more
-            # than the timer itself.
-            signal.signal(signal.SIGALRM, _on_watch)
-            _WORKER_ALARM = True
-        skip_pandas_probe()
-    _WORKER_SETTINGS = settings
-
-
-# Files processed together hold at most about this many bytes of input (a larger file goes
-# alone): their texts and intermediate strings are alive at once.
-_TOGETHER_BYTES = 4 * 2**20
-
-
-def _worker_batch(items: list[tuple[str, str, str | None]]) -> Chunk:
-    """Read a run of files, each (shown path, file path, sha256 of the cached bytes or None):
-    a file with the cached bytes is only reported the same; the others are processed together
-    (a few megabytes at a time), and their rows signed together (one numpy pass over the
-    chunk, not one per text)."""
-    settings = _WORKER_SETTINGS
-    assert settings is not None
-    files: list = [None] * len(items)
-    results: list[FileResult] = []
-    group: list[tuple[int, tuple]] = []
-    size = 0
-
-    def flush() -> None:
-        for (k, read), result in zip(group, _process_together([read for _, read in group], settings)):
-            results.append(result)
-            files[k] = (read.rel, result.sha256, result.reject, result.warnings, read.stat, read.trusted, False)
-        group.clear()
-
-    for k, (rel, path, known) in enumerate(items):
-        read = _read((rel, path), settings)
-        if known is not None and read.sha256 == known:
-            files[k] = (rel, known, None, [], read.stat, read.trusted, True)
-            continue
-        n = len(read.data) if read.data is not None else 0
-        if group and size + n > _TOGETHER_BYTES:
-            flush()
-            size = 0
-        group.append((k, read))
-        size += n
-    if group:
-        flush()
-    rows = [r for r in results if r.row is not None]
-    sigs = (signatures([r.row["text"] for r in rows], settings.dedup) if rows
-            else np.empty((0, settings.dedup.num_perm), dtype=np.uint32))
-    return Chunk(files=files, table=_rows_table([_placeholders(dict(r.row)) for r in rows]), signatures=sigs)
-
-
-def _rows_table(rows: list[dict]) -> pa.Table:
-    """Row dicts -> a ROW_SCHEMA table, column by column: seven times faster than from_pylist."""
-    return pa.Table.from_arrays([pa.array([r[f.name] for r in rows], type=f.type) for f in ROW_SCHEMA],
-                                schema=ROW_SCHEMA)
-
-
-def _bounded_map(start_pool, tasks: Iterator[tuple[list, list]], *,
-                 window: int) -> Iterator[tuple[list, Chunk | None]]:
-    """(plan, chunk) in task order with at most `window` tasks in flight: workers never run
-    far ahead of the main process, so finished rows never pile up in memory.
-
-    A worker that dies (killed, out of memory) breaks the whole pool and every task in flight:
-    a new pool reads those tasks again, as long as the last one got somewhere; a task that
-    breaks two pools in a row stops the build with its files named."""
-    from collections import deque
-    from concurrent.futures.process import BrokenProcessPool
-
-    pool = start_pool()
-    pending: deque = deque()  # (plan, items, future or None)
-    tasks = iter(tasks)
-    more = True
-    broke_at = None  # the task at the head when a pool last broke, until one finishes after it
-    read_any = False  # a worker finished a task: workers can start
-    try:
-        while True:
-            try:
-                while more and len(pending) < window:
-                    task = next(tasks, None)
-                    if task is None:
-                        more = False
-                    else:
-                        plan, items = task
-                        pending.append((plan, items, None))
-                        if items:  # a slot first, so a failed submit leaves the task pending
-                            pending[-1] = (plan, items, pool.submit(_worker_batch, items))
-                if not pending:
-                    return
-                result = _finished(pending)
-            except BrokenProcessPool:
-                head = pending[0][1]
-                if broke_at is head and not read_any:
-                    raise WorkerError("the reading worker processes stop as they start (their error is printed "
-                                      "above). A script that calls build() with workers must do so under "
-                                      "`if __name__ == '__main__':` (each worker imports the script); or use "
-                                      "workers=1") from None
-                if broke_at is head:
-                    raise WorkerError(f"reading {head[0][0]} .. {head[-1][0]} ({len(head)} files) stopped a "
-                                      "worker process twice (a crash or out of memory); build with --workers 1 "
-                                      "to find the file") from None
-                broke_at = head
-                log.warning("a reading worker process died; reading %d tasks again in new workers", len(pending))
-                pool.shutdown(cancel_futures=True)
-                pool = start_pool()
-                pending = deque((plan, items, pool.submit(_worker_batch, items) if items else None)
-                                for plan, items, _ in pending)
-                continue
-            if result[1] is not None:
-                broke_at, read_any = None, True
-            yield result
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-def _finished(pending) -> tuple[list, Chunk | None]:
-    """The head task's result, popped once it is there (a BrokenProcessPool leaves it in place)."""
-    plan, _, future = pending[0]
-    chunk = future.result() if future is not None else None
-    pending.popleft()
-    return plan, chunk
+        done.close()  # its pool shut down

@@ -1,7 +1,7 @@
 """The fork server the reading workers start from: started once per build (or early, by the
 `corpus` command), stopped when reading is done.
 
-Workers fork from a server that imported the reader (`builder.pipeline`) once: each starts at
+Workers fork from a server that imported the reader (`builder.run.worker`) once: each starts at
 once and shares those pages with the others instead of importing them itself. forkserver, not
 fork: workers start from a clean process, not a copy of one holding Arrow's threads. This
 module imports nothing heavy, so the `corpus` command can start the server before it imports
@@ -13,7 +13,7 @@ import multiprocessing
 import os
 from multiprocessing import forkserver
 
-PRELOAD = ["builder.pipeline"]
+PRELOAD = ["builder.run.worker"]
 _ours = False  # the running server was started by us (so we stop it)
 
 

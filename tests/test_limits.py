@@ -18,7 +18,9 @@ import pytest
 from builder import clean, pipeline
 from builder.article import process_file
 from builder.cli import main
-from builder.pipeline import build, read_and_process
+from builder.pipeline import build
+from builder.run.timeout import on_alarm
+from builder.run.worker import read_and_process
 from builder.quality import QualitySettings
 from builder.settings import BuildSettings
 from conftest import article, distinct_text, write_corpus
@@ -208,7 +210,7 @@ def test_a_file_over_the_time_limit_is_rejected_and_the_alarm_restored(tmp_path)
         assert result.reject.reason == "timeout" and "0.3 s" in result.reject.message
         assert result.sha256 is not None  # still in the input manifest
         # The caller's handler and timer are back, the timer less the time spent.
-        assert signal.getsignal(signal.SIGALRM) is not pipeline._on_watch
+        assert signal.getsignal(signal.SIGALRM) is not on_alarm
         assert 20 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30 and not fired
 
 
@@ -232,7 +234,7 @@ def test_time_limit_of_files_read_together_in_this_process(tmp_path):
         report = build(src, tmp_path / "out", settings=settings, workers=1, progress=False, cache_dir=None)
         assert time.perf_counter() - t < 10
         assert report.balanced and report.rows == 6 and report.rejected == {"timeout": 1}
-        assert signal.getsignal(signal.SIGALRM) is not pipeline._on_watch
+        assert signal.getsignal(signal.SIGALRM) is not on_alarm
         assert 15 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30 and not fired
 
 

@@ -91,7 +91,7 @@ def test_the_fork_server_is_stopped_after_reading_whoever_started_it(tmp_path, e
 
 
 def test_processes_the_build_owns_skip_pyarrows_pandas_import_but_keep_to_pandas():
-    code = ("import sys; from builder.pipeline import skip_pandas_probe; import pyarrow as pa; "
+    code = ("import sys; from builder.run.worker import skip_pandas_probe; import pyarrow as pa; "
             "skip_pandas_probe(); pa.array(['x']); a = 'pandas' in sys.modules; "
             "df = pa.table({'x': [1]}).to_pandas(); print(a, len(df))")
     assert run(code) == "False 1"

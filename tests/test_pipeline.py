@@ -111,10 +111,10 @@ def test_parallel_build_equals_serial(tmp_path):
 
 
 def test_files_read_one_at_a_time_or_together_give_the_same_bytes(corpus, tmp_path, monkeypatch):
-    from builder import pipeline
+    from builder.run import worker
 
     build(corpus, tmp_path / "together", progress=False, workers=1)
-    monkeypatch.setattr(pipeline, "_TOGETHER_BYTES", 1)  # every file in a group of its own
+    monkeypatch.setattr(worker, "TOGETHER_BYTES", 1)  # every file in a group of its own
     build(corpus, tmp_path / "alone", progress=False, workers=1)
     assert_same_files(tmp_path / "together", tmp_path / "alone")
 
@@ -196,7 +196,7 @@ def test_cached_rebuild_equals_clean_build(corpus, tmp_path):
 def test_a_file_is_trusted_by_how_old_it_was_when_read_not_when_the_build_began(tmp_path):
     # A build of many files reads the last ones long after it began: a file written just
     # before the build, read once it is old enough, is known by its stat next time.
-    from builder.pipeline import _read
+    from builder.run.worker import read_file as _read
 
     fresh = tmp_path / "a.md"
     fresh.write_text("---\ntitle: a\n---\ntext\n", encoding="utf-8")
@@ -214,12 +214,11 @@ def test_a_chunk_reaches_the_main_process_whole(tmp_path):
 
     from multiprocessing.reduction import ForkingPickler
 
-    from builder.pipeline import _init_worker, _worker_batch
+    from builder.run.worker import read_batch
 
     write_corpus(tmp_path, {"a.md": article("甲", "<p>" + distinct_text(1) + "</p>"),
                             "b.md": "not an article", "c.md": article("丙", "<p>" + distinct_text(3) + "</p>")})
-    _init_worker(BuildSettings(), own_process=False)
-    chunk = _worker_batch([(name, str(tmp_path / name), None) for name in ("a.md", "b.md", "c.md")])
+    chunk = read_batch(BuildSettings(), [(name, str(tmp_path / name), None) for name in ("a.md", "b.md", "c.md")])
     back = pickle.loads(ForkingPickler.dumps(chunk))
     assert chunk.table.num_rows == 2 and back.table.equals(chunk.table, check_metadata=True)
     assert back.table.schema.metadata == chunk.table.schema.metadata
