@@ -16,8 +16,9 @@ import hashlib
 import json
 import math
 import re
+import tomllib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from json.encoder import encode_basestring as _json_str  # json.dumps's own string encoder (C)
@@ -31,7 +32,7 @@ import yaml
 
 from . import plots as plotting
 from .croissant import croissant_metadata, data_files
-from .errors import REJECT_REASONS, WARNINGS, CardError
+from .errors import REJECT_REASONS, WARNINGS, CardError, ConfigError
 from .schema import COLUMNS, DESCRIPTIONS, hf_features_yaml
 from .write import TEXT_BYTES_KEY
 
@@ -71,6 +72,12 @@ SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"
 PERCENTILES = (5, 25, 50, 75, 95)
 TOP = 10  # feeds and categories listed (the rest summed as "other")
 NO_CHANGELOG = "No releases yet."
+# The card's `language:` lists the ISO 639-1 codes the `language` column holds ("other" is no code).
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean"}
+# A placeholder's value is written between two HTML comments (invisible on the Hub), so that a
+# card can be read back as its own template (`template_from_card`): `corpus split` and a
+# release re-render a dataset's card from the card itself, keeping what its owner wrote there.
+_MARKED = re.compile(r"<!-- corpus:(\w+) -->\n?(.*?)\n?<!-- /corpus:\1 -->", re.S)
 _STAT_COLUMNS = ["id", "date", "language", "n_chars", "feed", "categories", "warnings", "dup_cluster"]
 
 
@@ -268,9 +275,94 @@ class Template:
     path: Path
     metadata: dict
     body: str
+    changelog: str = ""  # the entries of a released card read back as a template (template_from_card)
 
 
-def read_template(template: str | Path | None = None) -> Template:
+_HUB_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+_LICENSES = "https://huggingface.co/docs/hub/repositories-licenses"
+
+
+@dataclass(frozen=True)
+class CardOptions:
+    """What the card says that the data cannot tell, over the template's own YAML: the owner's
+    title, license and tags (`corpus build --pretty-name/--license/--license-name/--tag`, or the
+    `[card]` table of a `--card-settings` TOML file). None keeps the template's value."""
+
+    pretty_name: str | None = None
+    license: str | None = None        # a Hub license id: cc-by-4.0, mit, other, unknown, ...
+    license_name: str | None = None   # the id of an `other` license (implies license: other)
+    license_link: str | None = None   # where that license is written
+    tags: tuple[str, ...] | None = None
+    source_description: str | None = None
+    citation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tags is not None:
+            tags = tuple(dict.fromkeys(str(t).strip() for t in self.tags))
+            bad = [t for t in tags if not t or "\n" in t]
+            if bad:
+                raise ConfigError(f"tag {bad[0]!r} is empty or spans lines: give a word such as 'news'")
+            object.__setattr__(self, "tags", tags)
+        if self.pretty_name is not None and (not self.pretty_name.strip() or "\n" in self.pretty_name):
+            raise ConfigError(f"pretty_name {self.pretty_name!r} must be one non-empty line: e.g. 'Anime news'")
+        for key in ("license", "license_name"):
+            value = getattr(self, key)
+            if value is not None and not _HUB_ID.match(value):
+                raise ConfigError(f"{key} {value!r} is not a Hub license id (lowercase, no spaces, e.g. cc-by-4.0, "
+                                  f"mit, other): see {_LICENSES}")
+        if self.license_name is not None:
+            if self.license not in (None, "other"):
+                raise ConfigError(f"license_name {self.license_name!r} names an `other` license, but license is "
+                                  f"{self.license!r}: drop --license-name, or use --license other")
+            object.__setattr__(self, "license", "other")
+        elif self.license == "other":
+            raise ConfigError("license 'other' needs its name: add --license-name ID (e.g. my-license-1.0), "
+                              "or give a Hub license id such as cc-by-4.0")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> CardOptions:
+        """The `[card]` table of a TOML settings file (keys: the fields of this class)."""
+        try:
+            with open(path, "rb") as fh:
+                table = tomllib.load(fh).get("card", {})
+        except OSError as exc:
+            raise ConfigError(f"cannot read the card settings {str(path)!r}: {exc.strerror or exc}; "
+                              "give a TOML file with a [card] table") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"card settings {str(path)!r} are not valid TOML: {exc}") from None
+        known = [f.name for f in fields(cls)]
+        if not isinstance(table, dict) or set(table) - set(known):
+            unknown = sorted(set(table) - set(known)) if isinstance(table, dict) else table
+            raise ConfigError(f"card settings {str(path)!r}: [card] has unknown key(s) {unknown}; "
+                              f"the keys are {', '.join(known)}")
+        for key, value in table.items():
+            if key == "tags" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise ConfigError(f"card settings {str(path)!r}: tags = {value!r} must be a list of strings")
+            if key != "tags" and not isinstance(value, str):
+                raise ConfigError(f"card settings {str(path)!r}: {key} = {value!r} must be a string")
+        return cls(**{k: (tuple(v) if k == "tags" else v) for k, v in table.items()})
+
+    def updated(self, **changes) -> CardOptions:
+        """These options with the given values (None: keep this one's), e.g. flags over a file."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        if "license" in given and "license_name" not in given and given["license"] != "other":
+            given["license_name"] = None  # a new license drops the old one's name
+        return replace(self, **given)
+
+    def apply(self, metadata: dict) -> dict:
+        """The template's metadata with these options over it."""
+        out = dict(metadata)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[f.name] = list(value) if f.name == "tags" else value
+        if self.license is not None and self.license != "other":
+            out.pop("license_name", None)
+            out.pop("license_link", None) if self.license_link is None else None
+        return out
+
+
+def read_template(template: str | Path | None = None, options: CardOptions | None = None) -> Template:
     """Read and check the card template (default: the bundled dataset_card.md): YAML front
     matter with keys the Hub knows (or TEMPLATE_KEYS), and only known placeholders. Cheap:
     call it before a long build to fail early. Raises CardError."""
@@ -304,18 +396,20 @@ def read_template(template: str | Path | None = None) -> Template:
         raise CardError(f"card template {str(path)!r} has unknown placeholder(s) "
                         f"{', '.join('{{' + u + '}}' for u in unknown)}; the known ones are "
                         f"{', '.join('{{' + p + '}}' for p in PLACEHOLDERS)}")
-    return Template(path, metadata, body)
+    return Template(path, options.apply(metadata) if options else metadata, body)
 
 
-def render_card(folder: str | Path, *, summary: dict, manifest: dict, template: str | Path | None = None,
-                repo_id: str | None = None, version: str | None = None, changelog: str | None = None) -> str:
+def render_card(folder: str | Path, *, summary: dict, manifest: dict, template: str | Path | Template | None = None,
+                repo_id: str | None = None, version: str | None = None, changelog: str | None = None,
+                options: CardOptions | None = None) -> str:
     """The card (README.md text) for the built dataset in `folder`, checked (see `check_card`).
 
     `summary` is build_summary.json's content and `manifest` splits.json's. `version`
     (MAJOR.MINOR.PATCH, released as tag v{version}) and `changelog` (Markdown) are the publish
-    step's; plots already in folder/assets are linked. Raises CardError.
+    step's; plots already in folder/assets are linked. `template` may be a `Template` (e.g.
+    `template_from_card` of the folder's own card); `options` go over its YAML. Raises CardError.
     """
-    tpl, version = read_template(template), _version(version)
+    tpl, version = _template(template, options), _version(version)
     folder = Path(folder)
     stats = card_stats(folder, _split_names(manifest))
     plots = [plotting.Plot(f"{plotting.ASSETS}/{name}", alt) for name, alt in _PLOT_ALTS.items()
@@ -324,15 +418,15 @@ def render_card(folder: str | Path, *, summary: dict, manifest: dict, template: 
                    version=version, changelog=changelog)
 
 
-def write_card(folder: str | Path, *, summary: dict, manifest: dict, template: str | Path | None = None,
+def write_card(folder: str | Path, *, summary: dict, manifest: dict, template: str | Path | Template | None = None,
                repo_id: str | None = None, version: str | None = None, changelog: str | None = None,
-               plotter: plotting.BackgroundPlots | None = None) -> str:
+               plotter: plotting.BackgroundPlots | None = None, options: CardOptions | None = None) -> str:
     """Write folder/README.md (the card), folder/croissant.json and the plots under folder/assets
     (when matplotlib is installed); return the card. Arguments as for `render_card`; the card
     is checked before README.md or croissant.json is written. Raises CardError. A `plotter`
     draws the plots in its process while the card is rendered here (it is closed after)."""
     try:
-        tpl, version = read_template(template), _version(version)
+        tpl, version = _template(template, options), _version(version)
         folder = Path(folder)
         stats = card_stats(folder, _split_names(manifest))
         numbers = dict(months=stats.months, length_bins=stats.length_bins, length_counts=stats.length_counts,
@@ -350,17 +444,34 @@ def write_card(folder: str | Path, *, summary: dict, manifest: dict, template: s
     finally:
         if plotter is not None:
             plotter.close()
-    meta = tpl.metadata
-    doc = croissant_metadata(
-        data_files(folder), splits=[s.name for s in stats.splits],
-        name=repo_id or str(meta.get("pretty_name") or "dataset"),
-        description=str(meta.get("source_description") or "").strip(), license=meta.get("license"),
-        url=f"https://huggingface.co/datasets/{repo_id}" if repo_id else None, version=version,
-        cite_as=str(meta.get("citation") or "").strip() or None,
-        keywords=_as_list(meta.get("tags")), languages=_as_list(meta.get("language")))
-    (folder / CROISSANT).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (folder / CROISSANT).write_text(croissant_text(folder, tpl, stats, repo_id=repo_id, version=version),
+                                    encoding="utf-8")
     (folder / "README.md").write_text(text, encoding="utf-8")
     return text
+
+
+def croissant_text(folder: Path, tpl: Template, stats: CardStats, *, repo_id: str | None = None,
+                   version: str | None = None, base_url: str | None = None) -> str:
+    """croissant.json's text for the dataset in `folder`. `base_url` (a release's
+    `.../resolve/<tag>/`) makes every shard's contentUrl a download link: the file then
+    stands alone, away from the shards."""
+    meta = tpl.metadata
+    from huggingface_hub import constants
+
+    doc = croissant_metadata(
+        data_files(folder), splits=[s.name for s in stats.splits],
+        name=repo_id or str(meta.get("pretty_name") or _default_name(stats)),
+        description=str(meta.get("source_description") or "").strip(), license=meta.get("license"),
+        url=f"{constants.ENDPOINT}/datasets/{repo_id}" if repo_id else None, version=version,
+        cite_as=str(meta.get("citation") or "").strip() or None, base_url=base_url,
+        keywords=_as_list(meta.get("tags")), languages=_language_codes(stats) or _as_list(meta.get("language")))
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def _template(template: str | Path | Template | None, options: CardOptions | None) -> Template:
+    if isinstance(template, Template):
+        return replace(template, metadata=options.apply(template.metadata)) if options else template
+    return read_template(template, options)
 
 
 _PLOT_ALTS = {plotting.MONTHS: "Articles per month", plotting.LENGTHS: "Distribution of text length in characters",
@@ -380,8 +491,12 @@ def _composition(stats: CardStats) -> list[tuple[str, list[float]]]:
 
 def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summary: dict, manifest: dict,
             repo_id: str | None, version: str | None, changelog: str | None) -> str:
-    owner = tpl.metadata
+    owner = dict(tpl.metadata)
+    owner.setdefault("pretty_name", _default_name(stats))
     meta = {k: v for k, v in owner.items() if k not in TEMPLATE_KEYS and k not in BUILD_KEYS}
+    languages = _language_codes(stats)
+    if languages:  # what the data holds, over the template's guess
+        meta["language"] = languages
     if stats.splits:
         meta["configs"] = [{"config_name": "default",
                             "data_files": [{"split": s.name, "path": f"data/{s.name}-*"} for s in stats.splits]}]
@@ -403,12 +518,96 @@ def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summa
         "provenance": _provenance(summary),
         "changelog": (changelog or "").strip() or NO_CHANGELOG,
     }
+    if tpl.changelog and not changelog:
+        values["changelog"] = tpl.changelog  # a re-rendered release card keeps its history
     # One pass: placeholders inside the values (a feed named "{{x}}") are left as they are.
-    rendered = _PLACEHOLDER.sub(lambda m: values[m.group(1)], tpl.body)
+    rendered = _BLOCK_OR_INLINE.sub(lambda m: _marked(m, values), tpl.body)
     head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000)
     text = f"---\n{head}---\n\n{rendered.strip()}\n"
     check_card(text, folder)
     return text
+
+
+# A placeholder alone on its line is replaced by a block (its value between marker lines, blank
+# lines around it so a table ends before the closing marker); any other, inline.
+_BLOCK_OR_INLINE = re.compile(r"^([ \t]*)\{\{\s*(\w+)\s*\}\}[ \t]*$|\{\{\s*(\w+)\s*\}\}", re.M)
+
+
+def _marked(m: re.Match, values: dict) -> str:
+    if m.group(2):
+        name = m.group(2)
+        return f"<!-- corpus:{name} -->\n\n{values[name]}\n\n<!-- /corpus:{name} -->"
+    name = m.group(3)
+    return f"<!-- corpus:{name} -->{values[name]}<!-- /corpus:{name} -->"
+
+
+def template_from_card(text: str, *, path: str | Path = "README.md") -> Template:
+    """A rendered card read back as its own template: each marked value becomes its placeholder
+    again, the YAML keeps every owner key (the build's keys and the release's `version` go), and
+    the values of `source_description` and `citation` return to the YAML. A released card's
+    changelog entries are kept in `changelog`. A card without markers (an older build's) gives
+    the bundled template's body under the card's own YAML keys. Raises CardError."""
+    from .release import changelog_entries
+
+    match = re.match(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?---[ \t]*(?:\r?\n|\Z)", text, re.S)
+    try:
+        metadata = (yaml.safe_load(match.group(1) or "") if match else None) or {}
+    except yaml.YAMLError as exc:
+        raise CardError(f"the YAML block of the card {str(path)!r} does not parse: {exc}") from None
+    if not isinstance(metadata, dict):
+        raise CardError(f"the YAML block of the card {str(path)!r} must be a mapping of keys to values")
+    metadata = {k: v for k, v in metadata.items() if k not in BUILD_KEYS and k != VERSION_KEY}
+    body = text[match.end():] if match else text
+    found: dict[str, str] = {}
+
+    def unmark(m: re.Match) -> str:
+        found[m.group(1)] = m.group(2).strip("\n")
+        return "{{" + m.group(1) + "}}"
+
+    body = _MARKED.sub(unmark, body)
+    if not found:
+        return Template(Path(path), {**read_template().metadata, **metadata}, read_template().body)
+    unknown = sorted(set(found) - set(PLACEHOLDERS))
+    if unknown:
+        raise CardError(f"the card {str(path)!r} marks unknown value(s) {unknown}: remove those markers")
+    if "source_description" in found:
+        metadata["source_description"] = found["source_description"].strip()
+    if "citation" in found:
+        cite = found["citation"].strip()
+        fenced = re.fullmatch(r"```bibtex\n(.*)\n```", cite, re.S)
+        metadata["citation"] = fenced.group(1) if fenced else ""
+    return Template(Path(path), metadata, body, "\n\n".join(changelog_entries(found.get("changelog", ""))))
+
+
+def write_template(path: str | Path, template: str | Path | None = None, options: CardOptions | None = None) -> Path:
+    """Write `template` (default: the bundled one) with `options` over its YAML to `path`, a
+    template file for `build(card_template=...)`; return the path."""
+    path = Path(path)
+    path.write_text(template_text(read_template(template, options)), encoding="utf-8")
+    return path
+
+
+def template_text(tpl: Template) -> str:
+    """A template as the text of a template file (a released card's changelog entries written
+    into the body in place of {{changelog}}, where a release finds them again)."""
+    body = tpl.body
+    if tpl.changelog:
+        body = _PLACEHOLDER.sub(lambda m: tpl.changelog if m.group(1) == "changelog" else m.group(0), body)
+    head = yaml.safe_dump(tpl.metadata, allow_unicode=True, sort_keys=False, width=1000) if tpl.metadata else ""
+    return f"---\n{head}---\n{body}"
+
+
+def _language_codes(stats: CardStats) -> list[str]:
+    """The language codes of the rows (most rows first), without "other" and nulls."""
+    return [lang for lang, _ in stats.languages if isinstance(lang, str) and lang in LANGUAGE_NAMES]
+
+
+def _default_name(stats: CardStats) -> str:
+    """A title the data can vouch for, when the owner gives none: "Articles in English and Japanese"."""
+    names = [LANGUAGE_NAMES[c] for c in _language_codes(stats)]
+    if not names:
+        return "Articles"
+    return "Articles in " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
 
 
 def _version(version: str | None) -> str | None:

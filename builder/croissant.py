@@ -110,14 +110,17 @@ def croissant_metadata(files: Sequence[DataFile], *, splits: Sequence[str], name
                        license: str | Sequence[str] | None = None, url: str | None = None,
                        version: str | None = None, cite_as: str | None = None, keywords: Iterable[str] = (),
                        languages: Iterable[str] = (), schema: pa.Schema = ROW_SCHEMA,
-                       descriptions: Mapping[str, str] = DESCRIPTIONS) -> dict:
+                       descriptions: Mapping[str, str] = DESCRIPTIONS, base_url: str | None = None) -> dict:
     """The Croissant 1.0 JSON-LD dict for Parquet shards named data/{split}-{i:05d}-of-{n:05d}.parquet.
 
     `splits` are the split names, in order (the names of the shards' splits); each field
-    reads its column from every shard, and `split` is taken from the shard's name.
+    reads its column from every shard, and `split` is taken from the shard's name. A shard's
+    contentUrl is its path within the folder, or `base_url` + that path (a release's download
+    link, e.g. `https://huggingface.co/datasets/owner/name/resolve/v1.0.0/`); its `@id` and
+    `name` stay the path.
     """
     distribution: list[dict] = [
-        {"@type": "cr:FileObject", "@id": f.path, "name": f.path, "contentUrl": f.path,
+        {"@type": "cr:FileObject", "@id": f.path, "name": f.path, "contentUrl": (base_url or "") + f.path,
          "contentSize": f"{f.size} B", "encodingFormat": PARQUET, "sha256": f.sha256}
         for f in files
     ]

@@ -350,6 +350,8 @@ CHANGELOG_HEADING = "## Changelog"
 # placeholder and the version sentence. A release replaces both (and release_identity removes
 # both, so that cards of the same content compare equal whatever their versions).
 UNRELEASED_CHANGELOG = "No releases yet."
+# The markers builder/card.py writes around the changelog's value (see card.template_from_card).
+_CHANGELOG_MARKS = ("<!-- corpus:changelog -->", "<!-- /corpus:changelog -->")
 _VERSION_SENTENCE = re.compile(
     r"^(?:Unreleased build \(no version yet\)\.|Version \d+\.\d+\.\d+ \(tag `v\d+\.\d+\.\d+`\)\.)[ \t]*$", re.M)
 _FRONT = re.compile(r"\A(---[ \t]*\r?\n)(.*?^)(---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
@@ -390,7 +392,8 @@ def apply_release(card_text: str, *, version: Version | str, entry: str, previou
         entries += [e for e in _changelog_parts(previous_card)[2] if _entry_version(e) not in known]
     entries = [entry.strip()] + [e for e in entries if _entry_version(e) != str(version)]
     body = "\n\n".join(([intro] if intro else []) + entries)
-    section = f"{CHANGELOG_HEADING}\n\n{body}\n"
+    start, end = _CHANGELOG_MARKS
+    section = f"{CHANGELOG_HEADING}\n\n{start}\n\n{body}\n\n{end}\n"
     return before + section + ("\n" + after if after else "")
 
 
@@ -445,6 +448,8 @@ def _changelog_parts(text: str) -> tuple[str | None, str, list[str], str]:
     end = len(lines) if end is None else end
     intro, entries, current = [], [], None
     for line in lines[start + 1:end]:
+        if line.strip() in _CHANGELOG_MARKS:
+            continue
         if line.startswith("### "):
             current = [line]
             entries.append(current)
@@ -454,6 +459,11 @@ def _changelog_parts(text: str) -> tuple[str | None, str, list[str], str]:
             intro.append(line)
     return ("".join(lines[:start]), "".join(intro).strip(), ["".join(e).strip() for e in entries],
             "".join(lines[end:]))
+
+
+def changelog_entries(text: str) -> list[str]:
+    """The `### vX.Y.Z` entries of a changelog section's text, newest first as written."""
+    return _changelog_parts(f"{CHANGELOG_HEADING}\n\n{text}\n")[2]
 
 
 def _entry_version(entry: str) -> str | None:

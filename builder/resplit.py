@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from splits import SplitSpec
 
+from .card import template_from_card, template_text
 from .checks import check_split_columns
 from .errors import SourceError
 from .integrity import check_intact
@@ -62,7 +63,7 @@ def resolve_source(source: str | os.PathLike, workdir: Path) -> Path:
     try:
         return Path(snapshot_download(m.group("repo"), repo_type="dataset", revision=m.group("rev"),
                                       local_dir=workdir / "download",
-                                      allow_patterns=["*.parquet", "*.json", "*.jsonl"]))
+                                      allow_patterns=["*.parquet", "*.json", "*.jsonl", "README.md"]))
     except HfHubHTTPError as exc:
         raise SourceError(f"cannot download {source}: {exc}") from None
 
@@ -90,8 +91,26 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
         rejects = [json.loads(line) for line in _read_lines(folder / "rejects.jsonl")]
         table, manifest = assign_splits(table, spec)
         summary["splits"] = manifest["counts"]
-        write_dataset(out, table, spec, manifest, summary, rejects=rejects, card_template=card_template)
+        with tempfile.TemporaryDirectory(prefix="corpus-card-") as card_dir:
+            if card_template is None:
+                card_template = own_template(folder, Path(card_dir))
+            write_dataset(out, table, spec, manifest, summary, rejects=rejects, card_template=card_template)
     return manifest
+
+
+def own_template(folder: Path, scratch: Path) -> Path | None:
+    """The dataset's own card (folder/README.md) as a template file in `scratch`, so a re-split
+    keeps what its owner wrote there (license, title, text, changelog); None when it has none."""
+    card = folder / "README.md"
+    if not card.is_file():
+        return None
+    try:
+        text = card.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    path = scratch / "dataset_card.md"
+    path.write_text(template_text(template_from_card(text, path=card)), encoding="utf-8")
+    return path
 
 
 def _read_json(path: Path) -> dict | None:

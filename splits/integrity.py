@@ -55,6 +55,8 @@ def listed_files(out: str | PathLike) -> dict[str, str | None] | None:
     for entry in entries:
         if isinstance(entry, dict) and entry.get("@type") == "cr:FileObject":
             url = str(entry.get("contentUrl") or entry.get("@id") or "")
+            if "://" in url:  # a release's download link: the file within OUT is its @id
+                url = str(entry.get("@id") or "")
             if url and "://" not in url and ".." not in url.split("/") and not url.startswith("/"):
                 files[url] = entry.get("sha256")  # a file within OUT (not a download link)
     return files

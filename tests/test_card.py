@@ -218,8 +218,11 @@ def test_card_parses_and_its_yaml_keeps_the_owners_keys(built):
     card = DatasetCard((built / "README.md").read_text(encoding="utf-8"))
     owner = yaml.safe_load(DEFAULT_TEMPLATE.read_text(encoding="utf-8").split("---\n")[1])
     data = card.data.to_dict()
-    for key in ("pretty_name", "license", "language", "task_categories", "tags"):
+    for key in ("license", "task_categories"):
         assert data[key] == owner[key]
+    # What the data tells: the languages of the rows, most rows first, and a title naming them.
+    assert data["language"] == ["zh", "en"] and data["pretty_name"] == "Articles in Chinese and English"
+    assert "tags" not in data and "# <!-- corpus:pretty_name -->Articles in Chinese and English" in card.text
     assert "source_description" not in data and "citation" not in data  # the template's own: in the body
     assert " ".join(owner["source_description"].split()) in card.text
 
@@ -250,7 +253,7 @@ def test_template_edits_flow_through_and_the_owners_text_survives(tmp_path):
     template = tmp_path / "card.md"
     owner_text = "We collected these articles to study 财经 headlines; do not use them to rank people."
     edited = (DEFAULT_TEMPLATE.read_text(encoding="utf-8")
-              .replace("license: other", "license: cc-by-4.0")
+              .replace("license: unknown", "license: cc-by-4.0")
               .replace('citation: ""', "citation: '@misc{news, title={News}}'")
               .replace("## Schema", f"## Why this exists\n\n{owner_text}\n\n## Schema"))
     template.write_text(edited, encoding="utf-8")
@@ -262,7 +265,7 @@ def test_template_edits_flow_through_and_the_owners_text_survives(tmp_path):
 
     build_corpus(tmp_path)  # the default template again: the card follows
     meta, body = read_card(out)
-    assert meta["license"] == "other" and owner_text not in body and "No citation given." in body
+    assert meta["license"] == "unknown" and owner_text not in body and "No citation given." in body
 
 
 def test_unknown_metadata_key_fails_and_leaves_the_old_output(built, tmp_path):
@@ -270,7 +273,7 @@ def test_unknown_metadata_key_fails_and_leaves_the_old_output(built, tmp_path):
     shutil.copytree(built, out)
     before = (out / "README.md").read_bytes()
     template = tmp_path / "card.md"
-    template.write_text(DEFAULT_TEMPLATE.read_text(encoding="utf-8").replace("license: other", "licence: mit"),
+    template.write_text(DEFAULT_TEMPLATE.read_text(encoding="utf-8").replace("license: unknown", "licence: mit"),
                         encoding="utf-8")
     with pytest.raises(CardError, match=r"'licence'.*fix the spelling"):
         build(_src(built), out, progress=False, split_spec=SPEC, card_template=template)

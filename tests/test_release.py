@@ -231,14 +231,16 @@ def test_apply_release_sets_the_version_and_puts_the_entry_first():
     assert card_version(card) == "1.0.0" and card_version(CARD) is None
     assert "Version 1.0.0 (tag `v1.0.0`)." in card and "Unreleased build" not in card
     assert "No releases yet." not in card  # the placeholder gives way to the first entry
-    assert "## Changelog\n\n### v1.0.0 (2024-01-01)\n\nFirst.\n\n## Citation\n\nNone.\n" in card
+    # Between markers, where card.template_from_card finds the entries again.
+    assert ("## Changelog\n\n<!-- corpus:changelog -->\n\n### v1.0.0 (2024-01-01)\n\nFirst.\n\n"
+            "<!-- /corpus:changelog -->\n\n## Citation\n\nNone.\n") in card
     assert "# ## Changelog inside code is not a heading" in card
 
     # The next release starts from the next build's card (no entries) and the previous card.
     nxt = apply_release(CARD, version="1.1.0", entry=entry("1.1.0", "Second."), previous_card=card)
     assert card_version(nxt) == "1.1.0" and nxt.count("version: ") == 1
-    assert ("## Changelog\n\n### v1.1.0 (2024-01-01)\n\nSecond.\n\n"
-            "### v1.0.0 (2024-01-01)\n\nFirst.\n\n## Citation") in nxt
+    assert ("## Changelog\n\n<!-- corpus:changelog -->\n\n### v1.1.0 (2024-01-01)\n\nSecond.\n\n"
+            "### v1.0.0 (2024-01-01)\n\nFirst.\n\n<!-- /corpus:changelog -->\n\n## Citation") in nxt
     # Applying the same release again (e.g. a re-run) replaces its entry: nothing doubles.
     again = apply_release(nxt, version="1.1.0", entry=entry("1.1.0", "Second."), previous_card=card)
     assert again == nxt
@@ -246,13 +248,14 @@ def test_apply_release_sets_the_version_and_puts_the_entry_first():
 
 def test_a_card_without_a_changelog_or_front_matter_gets_them():
     card = apply_release("---\npretty_name: x\n---\n\n# X\n\nBody.\n", version="0.1.0", entry=entry("0.1.0"))
-    assert card.endswith("Body.\n\n## Changelog\n\n### v0.1.0 (2024-01-01)\n\nSomething.\n")
+    assert card.endswith("Body.\n\n## Changelog\n\n<!-- corpus:changelog -->\n\n### v0.1.0 (2024-01-01)\n\n"
+                         "Something.\n\n<!-- /corpus:changelog -->\n")
     bare = apply_release("# X\n", version="0.1.0", entry=entry("0.1.0"))
     assert bare.startswith("---\nversion: 0.1.0\n---\n\n# X\n") and card_version(bare) == "0.1.0"
     replaced = apply_release("---\nversion: 0.0.1\nlicense: mit\n---\n# X\n", version="0.2.0", entry=entry("0.2.0"))
     assert "version: 0.2.0\nlicense: mit\n" in replaced
     intro = apply_release("# X\n\n## Changelog\n\nOwner's words.\n", version="1.0.0", entry=entry("1.0.0"))
-    assert "## Changelog\n\nOwner's words.\n\n### v1.0.0" in intro
+    assert "## Changelog\n\n<!-- corpus:changelog -->\n\nOwner's words.\n\n### v1.0.0" in intro
 
 
 def test_release_identity_ignores_only_what_a_release_writes():
