@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from builder.dedup import DedupIndex, DedupSettings, DupResult, content_sha256, signatures
+from builder.dedup import DedupIndex, DedupSettings, DupResult, contain, content_sha256, signatures
 from builder.dedup.minhash import _CHARS_PER_CHUNK
 
 
@@ -62,9 +62,14 @@ class Deduplicator:
         self._rows.clear()
         self._pending_chars = 0
 
-    def results(self) -> list[DupResult]:
+    def results(self, texts: dict[str, str] | None = None) -> list[DupResult]:
+        """Verdicts; `texts` (id -> text) turns on the containment check."""
         self.flush()
-        return self.index.results()
+        contained = None
+        if texts is not None:
+            candidates = self.index.containment_candidates()
+            contained = contain.verify_texts(candidates, lambda row: texts[self.index.id(row)], self.settings)
+        return self.index.results(contained)
 
     def stats(self) -> dict:
         s = self.index.stats()

@@ -136,9 +136,48 @@ def score(pred: dict[str, str], truth_by_path: dict[str, dict]) -> dict:
             if other in cluster:
                 title_total += 1
                 title_merged += cluster[p] == cluster[other]
+    # Per kind: recall over the truth pairs with a copy of that kind, precision over the predicted
+    # pairs holding a copy of that kind (or, for "clean", pairs of two originals).
+    kind_of = {p: truth_by_path[p]["kind"] if truth_by_path[p]["dup_of"] else "clean" for p in paths}
+    per_kind: dict[str, list[int]] = {}  # kind -> [true predicted, predicted, truth]
+    for members, key in ((_members(cluster), "pred"), (_members(group), "truth")):
+        for ms in members:
+            for i in range(len(ms)):
+                for j in range(i + 1, len(ms)):
+                    a, b = ms[i], ms[j]
+                    kinds = {kind_of[a], kind_of[b]} - {"clean"} or {"clean"}
+                    for k in kinds:
+                        c = per_kind.setdefault(k, [0, 0, 0])
+                        if key == "pred":
+                            c[1] += 1
+                            c[0] += group[a] == group[b]
+                        else:
+                            c[2] += 1
     return dict(files=len(paths), truth_pairs=tt, predicted_pairs=pp, true_pairs=tp, precision=precision,
-                recall=recall, f1=f1, copies_found=by_kind, title_repeat_merged=title_merged,
+                recall=recall, f1=f1, copies_found=by_kind, per_kind=per_kind, title_repeat_merged=title_merged,
                 title_repeat_pairs=title_total)
+
+
+def _members(labels: dict[str, str]) -> list[list[str]]:
+    out: dict[str, list[str]] = {}
+    for p, c in labels.items():
+        out.setdefault(c, []).append(p)
+    return [sorted(v) for v in out.values() if len(v) > 1]
+
+
+def leakage(kept: dict[str, str], truth_by_path: dict[str, dict]) -> dict:
+    """Test and validation rows with a copy (same truth group) in train, after the default hash
+    split (80/10/10 by dup_cluster) of the kept rows `kept` (path -> dup_cluster): judged by
+    the truth, so independent of the clusters."""
+    from splits import SplitSpec, assign
+
+    paths = sorted(p for p in kept if p in truth_by_path)
+    spec = SplitSpec.from_sizes(test_size=0.1, validation_size=0.1, group="dup_cluster")
+    split = assign({"id": paths, "dup_cluster": [kept[p] for p in paths]}, spec).split
+    in_train = {truth_by_path[p]["group"] for p, s in zip(paths, split) if s == "train"}
+    leaked = Counter(s for p, s in zip(paths, split) if s not in ("train", None)
+                     and truth_by_path[p]["group"] in in_train)
+    return dict(leaked)
 
 
 def dataset_clusters(folder: Path) -> dict[str, str]:
@@ -155,7 +194,7 @@ def dataset_clusters(folder: Path) -> dict[str, str]:
     if ledger.exists():
         for line in filter(None, ledger.read_text(encoding="utf-8").split("\n")):
             r = json.loads(line)
-            if r.get("reason") in ("duplicate", "near_duplicate") and r.get("duplicate_of"):
+            if r.get("reason") in ("duplicate", "near_duplicate", "contained") and r.get("duplicate_of"):
                 pred[r["path"]] = r["duplicate_of"]
     return pred
 
@@ -166,7 +205,7 @@ def run_dedup(records: list[dict], settings: DedupSettings) -> tuple[dict[str, s
     for r in records:
         date = datetime.fromisoformat(r["date"].replace("Z", "+00:00")) if r["date"] else None
         dedup.add(r["path"], r["text"], date=date)
-    results = dedup.results()
+    results = dedup.results({r["path"]: r["text"] for r in records} if settings.containment_threshold else None)
     seconds = time.perf_counter() - t0
     return {r.id: r.dup_cluster for r in results}, dedup.stats(), seconds, results
 
@@ -187,6 +226,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bands", type=int)
     ap.add_argument("--rows", type=int)
     ap.add_argument("--seed", type=int, default=DedupSettings.seed)
+    ap.add_argument("--containment-threshold", type=float, default=DedupSettings.containment_threshold,
+                    help="0 turns the containment check off")
+    ap.add_argument("--min-contained-chars", type=int, default=DedupSettings.min_contained_chars)
     ap.add_argument("--min-chars", type=int, default=quality.QualitySettings.min_chars)
     ap.add_argument("--show", type=int, default=3, help="print this many wrongly merged and missed examples")
     a = ap.parse_args(argv)
@@ -224,13 +266,17 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {expect:6} {kind:14} {v:12} {c}")
 
     settings = DedupSettings(threshold=a.threshold, shingle_size=a.shingle_size, num_perm=a.num_perm,
-                             bands=a.bands, rows=a.rows, seed=a.seed)
+                             bands=a.bands, rows=a.rows, seed=a.seed,
+                             containment_threshold=a.containment_threshold or None,
+                             min_contained_chars=a.min_contained_chars)
     rows = [r for r in records if by_path[r["path"]]["expect"] == "row"]
     pred, stats, seconds, results = run_dedup(rows, settings)
     s = score(pred, by_path)
     print("settings:", json.dumps(settings.to_dict(), ensure_ascii=False))
     print("dedup stats:", json.dumps(stats))
     print_score(s)
+    kept = {r.id: r.dup_cluster for r in results if r.keep}
+    print("leakage (rows with a copy in train, by the truth):", leakage(kept, by_path) or "none")
     print(f"speed: {len(rows) / seconds:,.0f} docs/s ({len(rows)} docs, "
           f"{sum(len(r['text']) for r in rows) / 1e6:.1f} M chars, {seconds:.2f} s: hash + sign + LSH + cluster)")
     if a.show:
@@ -241,6 +287,9 @@ def print_score(s: dict) -> None:
     print(f"pairwise precision {s['precision']:.4f}  recall {s['recall']:.4f}  F1 {s['f1']:.4f}  "
           f"(true pairs {s['true_pairs']} / predicted {s['predicted_pairs']} / truth {s['truth_pairs']}, "
           f"{s['files']} files)")
+    print("per kind (precision, recall):", ", ".join(
+        f"{k} {c[0] / c[1] if c[1] else 1:.3f}/{(c[0] if k == 'clean' else s['copies_found'].get(k, [0, 0])[0]) / max(s['copies_found'].get(k, [0, 1])[1], 1) if k != 'clean' else 1:.3f}"
+        for k, c in sorted(s.get("per_kind", {}).items())))
     print("copies found by kind:", ", ".join(f"{k} {f}/{n}" for k, (f, n) in sorted(s["copies_found"].items())))
     print(f"title_repeat merged with the article whose title it repeats: {s['title_repeat_merged']}"
           f" of {s['title_repeat_pairs']}")

@@ -35,7 +35,8 @@ def _build(args: argparse.Namespace) -> int:
         max_seconds_per_file=args.max_seconds_per_file,
         quality=QualitySettings(min_chars=args.min_chars,
                                 languages=tuple(args.languages.split(",")) if args.languages else None),
-        dedup=DedupSettings(threshold=args.dedup_threshold, shingle_size=args.shingle_size, num_perm=args.num_perm,
+        dedup=DedupSettings(threshold=args.dedup_threshold, containment_threshold=args.containment_threshold,
+                            shingle_size=args.shingle_size, num_perm=args.num_perm,
                             keep_duplicates=args.keep_duplicates))
     spec = _split_spec(args)
     report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
@@ -176,6 +177,8 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--languages", help="comma-separated allowed languages, e.g. zh,en (default: all)")
     b.add_argument("--keep-duplicates", action="store_true", help="keep duplicates, flagged by dup_cluster")
     b.add_argument("--dedup-threshold", type=float, default=0.5, help="near-duplicate Jaccard threshold (0.5)")
+    b.add_argument("--containment-threshold", type=float, default=0.9,
+                   help="share of a brief's shingles inside a longer article that makes it a contained copy (0.9)")
     b.add_argument("--shingle-size", type=int, default=5, help="characters per shingle (default: 5)")
     b.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
     b.add_argument("--cache-dir", help=_CACHE_DIR_HELP + "; the last builds' per-file results, for rebuilds")

@@ -108,6 +108,7 @@ REJECT_REASONS: dict[str, str] = {
     "duplicate_id": "another file (earlier in path order) has the same id",
     "duplicate": "the same text (after normalisation) as a kept row: see duplicate_of",
     "near_duplicate": "nearly the same text as a kept row (MinHash similarity over the threshold): see duplicate_of",
+    "contained": "a shorter text (a brief) whose shingles sit inside a longer kept article of the same story (containment over the threshold): see duplicate_of",
     "too_short": "the clean text is shorter than min_chars",
     "title_only": "the text only repeats the title",
     "language": "the text's language is not in the allowed languages",
@@ -135,7 +136,7 @@ class Reject:
     path: str
     reason: str
     message: str
-    duplicate_of: str | None = None  # the kept row's id, for duplicate / near_duplicate
+    duplicate_of: str | None = None  # the kept row's id, for duplicate / near_duplicate / contained
 
     def __post_init__(self) -> None:
         if self.reason not in REJECT_REASONS:

@@ -28,7 +28,7 @@ from .card import InputManifest, read_template, write_card
 from .plots import BackgroundPlots, plots_in_background
 from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild,
                     Stat, default_dir, entry_at, index_table, reusable, stat_of)
-from .dedup import NO_DATE, DedupIndex
+from .dedup import NO_DATE, DedupIndex, contain
 from .discover import discover
 from .errors import CacheError, NoRowsError, OutputError, Reject, SourceError
 from .checks import all_rejected_message, check_before_reading, no_articles_message
@@ -532,13 +532,40 @@ def _find_duplicates(spill: PartitionedSpill, settings: BuildSettings, work: Pat
                        _signatures_of(part), date_keys=dates.to_pylist(), n_chars=part.column("n_chars").to_pylist())
     report.warnings = +report.warnings  # drop the zero counts
     log.info("clustering %d rows for duplicates", len(dedup))
-    verdicts = dedup.results_arrays()
+    verdicts = dedup.results_arrays(_contained(spill, dedup.containment_candidates(), settings.dedup))
     report.dedup = dedup.stats()
     moved = np.flatnonzero(verdicts.kept != np.arange(len(verdicts.kept)))
     clustered = [(i, dedup.id(k)) for i, k in zip(moved.tolist(), verdicts.kept[moved].tolist())]
     dedup.close()
     dropped = {i: kid for i, kid in clustered if not verdicts.keep[i]}
     return _Duplicates(verdicts, clustered, dropped, same_id, kept_paths)
+
+
+def _contained(spill: PartitionedSpill, pairs: np.ndarray, settings) -> np.ndarray:
+    """The containment candidates (shorter row, longer row: positions in the id-ordered sequence)
+    verified exactly against their texts, read from the spill in two passes: the shorter sides'
+    shingle sets first (kept: ~8 bytes a shingle of the candidate briefs), then each longer text
+    once, in its partition. Nothing else is held."""
+    if not len(pairs):
+        return pairs
+    shorts, longs = set(pairs[:, 0].tolist()), set(pairs[:, 1].tolist())
+    short_sets: dict[int, np.ndarray] = {}
+    verified = []
+    for wanted in ("short", "long"):
+        at = 0
+        for part in spill.partitions(columns=["id", SEQ, "text"], keep=True):
+            order, first = _id_order(part)
+            texts = part.column("text").take(pa.array(order[first]))
+            rows = range(at, at + len(texts))
+            at += len(texts)
+            if wanted == "short":
+                short_sets.update((r, contain.shingle_set(texts[r - rows.start].as_py(), settings))
+                                  for r in rows if r in shorts)
+                continue
+            long_sets = {r: contain.shingle_set(texts[r - rows.start].as_py(), settings) for r in rows if r in longs}
+            here = np.isin(pairs[:, 1], np.fromiter(long_sets, np.int64, len(long_sets)))
+            verified.append(contain.verify(pairs[here], short_sets, long_sets, settings))
+    return contain.best(np.concatenate(verified))
 
 
 @dataclass
@@ -788,9 +815,10 @@ def _clusters(ids: list[str], dups: _Duplicates, at: int) -> list[str]:
 
 
 def _dedup_reject(path: str, verdicts, row: int, kept_id: str, kept_paths: dict[str, str]) -> Reject:
-    reason = "duplicate" if verdicts.reason[row] == 1 else "near_duplicate"
-    what = ("the same text as" if reason == "duplicate"
-            else f"a near duplicate (similarity {float(verdicts.similarity[row]):.2f}) of")
+    reason = verdicts.REASONS[verdicts.reason[row]]
+    what = {"duplicate": "the same text as",
+            "near_duplicate": f"a near duplicate (similarity {float(verdicts.similarity[row]):.2f}) of",
+            "contained": f"contained ({float(verdicts.similarity[row]):.2f} of its text) in a story kept as"}[reason]
     return Reject(path, reason, f"{what} {kept_paths.get(kept_id, 'the kept row')} (id {kept_id})",
                   duplicate_of=kept_id)
 

@@ -70,3 +70,29 @@ def test_hostile_mix_matches_ground_truth(shared_corpus, tmp_path):
             original = t["variant"].split("=", 1)[1]
             if original in rows:
                 assert rows[t["path"]]["dup_cluster"] != rows[original]["dup_cluster"], t["path"]
+
+
+def test_real_contained_copies_join_their_story_and_a_retold_event_stays_apart(shared_corpus, tmp_path):
+    # Issue 21's real pairs: a 36kr brief of a Sina report (Jaccard 0.39, containment 0.92) is one
+    # story; two different write-ups of the 老坛酸菜 event (0.03) are not. The LPR pair (a
+    # reworded brief: containment 0.75) is below the default 0.9 and stays apart for now.
+    posts = "hajeekn__RSSHUB-PAGE/source/_posts/"
+    sina = "金融/新浪财经/新浪财经－国內/"
+    pairs = {"lpr": [sina + "1月LPR_双降_：1年期降10个基点，5年期降5个基点.md",
+                     sina + "1月LPR报价出炉：1年期下调10个基点 5年期下调5个基点.md"],
+             "wto": ["新媒体/36kr/快讯/112个世贸组织成员就投资便利化谈判发布联合声明.md",
+                     sina + "112个世贸组织成员就投资便利化谈判发布联合声明.md"],
+             "suancai": ["新媒体/cnBeta/最新/3·15晚会曝光：部分老坛酸菜包竟是在土坑腌制而来.md",
+                         "新媒体/cnBeta/最新/3·15晚会曝光老坛酸菜包在土坑腌制 各方便面品牌齐表态.md"]}
+    src = tmp_path / "src"
+    for files in pairs.values():
+        for f in files:
+            (src / f).parent.mkdir(parents=True, exist_ok=True)
+            (src / f).write_bytes((shared_corpus / posts / f).read_bytes())
+    settings = BuildSettings(dedup=DedupSettings(keep_duplicates=True))
+    build(src, tmp_path / "out", settings=settings, progress=False, cache_dir=None)
+    rows = read_rows(tmp_path / "out")
+    cluster = {name: {rows[f]["dup_cluster"] for f in files} for name, files in pairs.items()}
+    assert len(cluster["wto"]) == 1
+    assert len(cluster["suancai"]) == 2
+    assert len(cluster["lpr"]) == 2  # known miss at the default threshold (issue 21)

@@ -6,6 +6,7 @@ state compact; settings holds DedupSettings. Pure: standard library and numpy on
 """
 from .cluster import NO_DATE, DedupArrays, DedupIndex, DupResult, date_key
 from .lsh import optimal_bands
+from . import contain
 from .minhash import ALGORITHM, EMPTY, signature, signatures, similarity
 from .normalize import NORMALIZATION_VERSION, content_sha256, normalize_text
 from .settings import DedupSettings

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import contain
 from .lsh import candidate_pairs, unpack
 from .minhash import EMPTY
 from .settings import DedupSettings
@@ -33,7 +34,7 @@ class DupResult:
     dup_cluster: id of the cluster's kept member (the row's own id when unique or kept).
     keep: write the row (False: drop it and write a reject with `reason` and `duplicate_of`).
     reason: None for a kept member, else "duplicate" (same normalised text as the kept member)
-      or "near_duplicate"; still set when keep_duplicates keeps the row.
+      "near_duplicate" or "contained"; still set when keep_duplicates keeps the row.
     duplicate_of: the kept member's id when reason is set.
     similarity: estimated Jaccard similarity to the kept member (1.0 for identical text). Can
       be below the threshold: clusters are transitive (see DedupIndex).
@@ -89,8 +90,10 @@ class DedupArrays:
     """The verdicts as arrays, one entry per row in the order rows were added.
 
     kept: index of the row's cluster's kept member (the row itself when unique or kept).
-    keep: write the row. reason: 0 kept member, 1 duplicate (same text), 2 near duplicate.
-    similarity: estimated Jaccard similarity to the kept member (1.0 for the same text).
+    keep: write the row. reason: 0 kept member, 1 duplicate (same text), 2 near duplicate,
+    3 contained (its text sits inside a longer one of the cluster).
+    similarity: estimated Jaccard similarity to the kept member (1.0 for the same text; for a
+    contained copy, the exact share of its shingles found in the longer text).
     """
 
     kept: np.ndarray
@@ -98,7 +101,7 @@ class DedupArrays:
     reason: np.ndarray
     similarity: np.ndarray
 
-    REASONS = (None, "duplicate", "near_duplicate")
+    REASONS = (None, "duplicate", "near_duplicate", "contained")
 
 
 class DedupIndex:
@@ -143,6 +146,9 @@ class DedupIndex:
         self._signed = bytearray()
         self._sigs = _SignatureFile(self.folder, settings.num_perm)
         self._stats: dict = {}
+        self._near_state: tuple | None = None
+        self._stats_contained_candidates = 0
+        self._copy_pairs = np.empty((0, 2), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -167,6 +173,7 @@ class DedupIndex:
                      b"\x01" * len(ids))
 
     def _append(self, ids, digests, sigs, dates, n_chars, signed: bytes) -> None:
+        self._near_state = None
         self._ids.extend(ids)
         self._hash.extend(digests)
         self._date.extend(dates)
@@ -189,12 +196,15 @@ class DedupIndex:
             sims[a:a + chunk] = np.count_nonzero(sigs[where[:m]] == sigs[where[m:]], axis=1)
         return sims / self.settings.num_perm
 
-    def results_arrays(self) -> DedupArrays:
-        """The verdict of every row added, as arrays in the order rows were added."""
+    def _near(self) -> tuple:
+        """(id rank, slot of each row, representative row of each slot, verified near edges between
+        slots, candidate count), computed once: distinct texts ("slots") are ranked by text hash
+        (canonical, whatever the order of adding)."""
+        if self._near_state is not None:
+            return self._near_state
         n = len(self._ids)
         id_rank = self._ids.order()  # also checks that ids are unique
         digests = np.frombuffer(self._hash, dtype=np.uint64) if n else np.empty(0, np.uint64)
-        # Slots: distinct texts, ranked by text hash (canonical, whatever the order of adding).
         uniq, slot_of_row = np.unique(digests, return_inverse=True)
         n_slots = len(uniq)
         signed = np.frombuffer(bytes(self._signed), dtype=np.uint8).astype(bool) if n else np.zeros(0, bool)
@@ -205,7 +215,7 @@ class DedupIndex:
             row = int(np.flatnonzero(slot_of_row == np.flatnonzero(rep_row < 0)[0])[0])
             raise ValueError(f"no signature for the text of row {self._ids[row]!r} (no row with its text hash "
                              "came with one)")
-        n_candidates = n_verified = 0
+        n_candidates = 0
         edges = np.empty((0, 2), dtype=np.int64)
         if self.settings.near and n_slots > 1:
             pairs = candidate_pairs(self._sigs, rep_row, slot_of_row, self.settings,
@@ -220,13 +230,52 @@ class DedupIndex:
             del pairs
             if verified:
                 edges = np.concatenate(verified)
-            n_verified = len(edges)
+        self._near_state = (id_rank, slot_of_row, rep_row, edges, n_candidates)
+        return self._near_state
+
+    def containment_candidates(self) -> np.ndarray:
+        """(shorter row, longer row) pairs, as rows in adding order, that may be contained copies:
+        the caller verifies them against the texts (`contain.verify`) and passes what passes to
+        `results_arrays(contained=...)`. Empty when the settings ask for no containment check."""
+        if not self.settings.near or self.settings.containment_threshold is None or len(self._ids) < 2:
+            return np.empty((0, 2), dtype=np.int64)
+        _, slot_of_row, rep_row, edges, _ = self._near()
+        nchars = np.frombuffer(self._nchars, dtype=np.int64)[rep_row]
+        pairs = contain.candidate_pairs(self._sigs, rep_row, _components(len(rep_row), edges), nchars,
+                                        self.settings, folder=self.folder)
+        self._stats_contained_candidates = len(pairs)
+        return rep_row[pairs] if len(pairs) else pairs
+
+    def copy_pairs(self) -> np.ndarray:
+        """(row, row) of every verified near or contained pair from the last results_arrays(), as
+        representative rows (the first signed row of each text): what a leakage audit checks the
+        split against, independently of the clusters joined from them."""
+        return self._copy_pairs
+
+    def results_arrays(self, contained: np.ndarray | None = None) -> DedupArrays:
+        """The verdict of every row added, as arrays in the order rows were added. `contained`:
+        verified (shorter row, longer row, containment) triples; each shorter text joins the
+        longer one's cluster and is never its kept member."""
+        n = len(self._ids)
+        id_rank, slot_of_row, rep_row, edges, n_candidates = self._near()
+        n_slots = len(rep_row)
+        n_verified = len(edges)
+        brief = np.zeros(n_slots, dtype=bool)  # the shorter side of a contained pair: never kept
+        contained_by = np.zeros(n_slots, dtype=np.float32)
+        if contained is not None and len(contained):
+            cs = slot_of_row[contained[:, 0].astype(np.int64)]
+            cl = slot_of_row[contained[:, 1].astype(np.int64)]
+            brief[cs] = True
+            np.maximum.at(contained_by, cs, contained[:, 2].astype(np.float32))
+            edges = np.concatenate([edges, np.stack([cs, cl], axis=1)])
+        self._copy_pairs = rep_row[edges] if len(edges) else np.empty((0, 2), dtype=np.int64)
         comp_of_slot = _components(n_slots, edges)
         comp = comp_of_slot[slot_of_row]
-        # The kept member of each component: earliest date, then longest text, then smallest id.
+        # The kept member of each component: not a contained brief, then the earliest date, then
+        # the longest text, then the smallest id.
         date = np.frombuffer(self._date, dtype=np.int64) if n else np.empty(0, np.int64)
         nchars = np.frombuffer(self._nchars, dtype=np.int64) if n else np.empty(0, np.int64)
-        order = np.lexsort((id_rank, -nchars, date, comp))
+        order = np.lexsort((id_rank, -nchars, date, brief[slot_of_row], comp))
         first = np.ones(n, dtype=bool)
         first[1:] = comp[order][1:] != comp[order][:-1]
         kept_of_comp = np.empty(n_slots, dtype=np.int64)
@@ -235,9 +284,10 @@ class DedupIndex:
         rows = np.arange(n)
         keep = kept == rows
         exact = slot_of_row == slot_of_row[kept]
-        reason = np.where(keep, 0, np.where(exact, 1, 2)).astype(np.int8)
+        reason = np.where(keep, 0, np.where(exact, 1, np.where(brief[slot_of_row], 3, 2))).astype(np.int8)
         similarity = np.ones(n, dtype=np.float32)
         near = np.flatnonzero(reason == 2)
+        similarity[reason == 3] = contained_by[slot_of_row[reason == 3]]
         if len(near):
             similarity[near] = self._similarities(rep_row[slot_of_row[near]], rep_row[slot_of_row[kept[near]]])
         if self.settings.keep_duplicates:
@@ -245,7 +295,10 @@ class DedupIndex:
         sizes = np.bincount(comp, minlength=n_slots) if n else np.zeros(1, np.int64)
         self._stats = dict(rows=n, distinct_texts=n_slots, clusters=int(np.count_nonzero(sizes)),
                            duplicates=int(np.count_nonzero(reason == 1)), near_duplicates=len(near),
+                           contained=int(np.count_nonzero(reason == 3)),
                            candidate_pairs=n_candidates, verified_pairs=n_verified,
+                           containment_candidates=self._stats_contained_candidates,
+                           contained_pairs=0 if contained is None else len(contained),
                            largest_cluster=int(sizes.max()) if n else 0)
         return DedupArrays(kept=kept, keep=keep, reason=reason, similarity=similarity)
 
@@ -253,9 +306,9 @@ class DedupIndex:
         """The id of the row added `row`-th."""
         return self._ids[row]
 
-    def results(self) -> list[DupResult]:
-        """One DupResult per row added, sorted by id."""
-        a = self.results_arrays()
+    def results(self, contained: np.ndarray | None = None) -> list[DupResult]:
+        """One DupResult per row added, sorted by id (`contained` as for results_arrays)."""
+        a = self.results_arrays(contained)
         out = []
         for i in range(len(self._ids)):
             kid = self._ids[int(a.kept[i])]

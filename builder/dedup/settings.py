@@ -19,6 +19,10 @@ class DedupSettings:
     bands/rows: LSH banding; None derives them from threshold and num_perm (`optimal_bands`).
     seed: keys every hash; part of signature_key. near: False finds exact duplicates only.
     keep_duplicates: keep every row (flagged through dup_cluster) instead of dropping copies.
+    containment_threshold: share of a shorter text's shingles found in a longer one at or above
+      which it is a contained copy (a brief retelling part of an article; see dedup/contain.py);
+      None turns the check off. min_contained_chars: the shorter text's least length
+      (normalised characters) for it: a standard one-line sentence is not a copy.
 
     The defaults were measured with bench/score_dedup.py on make_corpus.py corpora: reposts
     with a paragraph or two changed and 3-10% of characters edited mostly keep a Jaccard
@@ -35,6 +39,8 @@ class DedupSettings:
     seed: int = 1
     near: bool = True
     keep_duplicates: bool = False
+    containment_threshold: float | None = 0.9
+    min_contained_chars: int = 50
     lsh_bands: tuple[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +52,11 @@ class DedupSettings:
             raise ConfigError(f"dedup num_perm {self.num_perm!r} must be 8-4096; try 128")
         if not 0 <= self.seed < 2 ** 63:
             raise ConfigError(f"dedup seed {self.seed!r} must be a non-negative 63-bit integer")
+        if self.containment_threshold is not None and not 0.0 < self.containment_threshold <= 1.0:
+            raise ConfigError(f"dedup containment_threshold {self.containment_threshold!r} must be in (0, 1]; "
+                              "0.9 is the default")
+        if not 1 <= self.min_contained_chars <= 1_000_000:
+            raise ConfigError(f"dedup min_contained_chars {self.min_contained_chars!r} must be 1-1,000,000; try 50")
         if (self.bands is None) != (self.rows is None):
             raise ConfigError("set both dedup bands and rows, or neither (they are derived from the threshold)")
         if self.bands is None:
