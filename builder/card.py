@@ -468,6 +468,29 @@ def croissant_text(folder: Path, tpl: Template, stats: CardStats, *, repo_id: st
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
+def render_release(folder: str | Path, *, version: str, repo_id: str | None = None,
+                   base_url: str | None = None) -> tuple[str, str] | None:
+    """The card and croissant.json text of release `version` of the dataset in `folder`,
+    re-rendered from the folder's own card: how to load names `repo_id` (else a local
+    registry's checkout) and the release's tag, and croissant.json gives the version, the
+    repo's URL and, with `base_url`, a download link for every shard. None when the folder
+    lacks its card, build_summary.json or splits.json (not built by corpus build)."""
+    folder = Path(folder)
+    try:
+        own = (folder / "README.md").read_text(encoding="utf-8")
+        summary = json.loads((folder / "build_summary.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / "splits.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    tpl, version = template_from_card(own, path=folder / "README.md"), _version(version)
+    stats = card_stats(folder, _split_names(manifest))
+    plots = [plotting.Plot(f"{plotting.ASSETS}/{name}", alt) for name, alt in _PLOT_ALTS.items()
+             if (folder / plotting.ASSETS / name).is_file()]
+    text = _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,
+                   version=version, changelog=None, registry=repo_id is None)
+    return text, croissant_text(folder, tpl, stats, repo_id=repo_id, version=version, base_url=base_url)
+
+
 def _template(template: str | Path | Template | None, options: CardOptions | None) -> Template:
     if isinstance(template, Template):
         return replace(template, metadata=options.apply(template.metadata)) if options else template
@@ -490,7 +513,7 @@ def _composition(stats: CardStats) -> list[tuple[str, list[float]]]:
 
 
 def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summary: dict, manifest: dict,
-            repo_id: str | None, version: str | None, changelog: str | None) -> str:
+            repo_id: str | None, version: str | None, changelog: str | None, registry: bool = False) -> str:
     owner = dict(tpl.metadata)
     owner.setdefault("pretty_name", _default_name(stats))
     meta = {k: v for k, v in owner.items() if k not in TEMPLATE_KEYS and k not in BUILD_KEYS}
@@ -511,7 +534,7 @@ def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summa
         "source_description": str(owner.get("source_description") or "").strip(),
         "citation": _citation(owner.get("citation")),
         "summary": _summary(summary, stats),
-        "how_to_load": _how_to_load(repo_id, version, stats),
+        "how_to_load": _how_to_load(repo_id, version, stats, registry=registry),
         "schema": _schema_table(),
         "statistics": _statistics(summary, stats, plot_links),
         "splits": _splits(manifest, repo_id, version),
@@ -664,10 +687,15 @@ def _day(value: datetime | None) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d") if value else "-"
 
 
-def _how_to_load(repo_id: str | None, version: str | None, stats: CardStats) -> str:
+def _how_to_load(repo_id: str | None, version: str | None, stats: CardStats, *, registry: bool = False) -> str:
     target = f'"{repo_id}"' if repo_id else '"path/to/this/folder"'
     lines = ["```python", "from datasets import load_dataset", ""]
-    if version:
+    if version and registry:
+        # datasets ignores `revision` for a local folder: a registry's release is checked out first.
+        lines = ["```bash", f"corpus checkout path/to/registry v{version} -o release-v{version}", "```", "",
+                 "```python", "from datasets import load_dataset", "",
+                 f'ds = load_dataset("release-v{version}")  # this release (the registry\'s own folder is its newest)']
+    elif version:
         lines.append(f'ds = load_dataset({target}, revision="v{version}")  # this release, pinned')
     else:
         lines += [f"ds = load_dataset({target})",

@@ -165,3 +165,21 @@ def croissant_metadata(files: Sequence[DataFile], *, splits: Sequence[str], name
     meta["distribution"] = distribution
     meta["recordSet"] = record_sets
     return meta
+
+
+def croissant_identity(data: bytes) -> str:
+    """croissant.json without what a release writes into it (its version and URL, the shards'
+    download links): two releases of the same files have the same identity."""
+    import json
+
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")
+    if isinstance(doc, dict):
+        doc.pop("version", None)
+        doc.pop("url", None)
+        for entry in doc.get("distribution") or []:
+            if isinstance(entry, dict) and "://" in str(entry.get("contentUrl", "")):
+                entry["contentUrl"] = entry.get("@id")
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False)

@@ -28,6 +28,8 @@ from typing import BinaryIO, Callable, Iterator
 import pyarrow as pa
 
 from . import __version__
+from .card import render_release
+from .croissant import croissant_identity
 from .errors import PublishError, VersionError
 from .integrity import check_intact
 from .release import (ReleaseDiff, Version, apply_release, card_version, changelog_entry, check_version,
@@ -36,6 +38,7 @@ from .release import (ReleaseDiff, Version, apply_release, card_version, changel
 log = logging.getLogger(__name__)
 
 CARD = "README.md"
+CROISSANT = "croissant.json"
 BRANCH = "main"
 # Files a target keeps for itself: the Hub's .gitattributes (which paths go through LFS) is
 # neither published by us nor deleted.
@@ -139,6 +142,11 @@ class Target(ABC):
     """Where releases go: a branch of commits with their files, and tags."""
 
     url: str  # for messages: hf://datasets/owner/name or the registry's path
+    repo_id: str | None = None  # the Hub's owner/name, named in a release's card
+
+    def download_base(self, tag: str) -> str | None:
+        """The URL a release's files are downloaded under (croissant.json's links), if any."""
+        return None
 
     @abstractmethod
     def refs(self) -> Refs: ...
@@ -185,6 +193,11 @@ class HubTarget(Target):
             raise PublishError(f"repo id {repo_id!r} is not owner/name")
         self.repo_id, self.private, self._token = repo_id, private, token
         self.url = f"hf://datasets/{repo_id}"
+
+    def download_base(self, tag: str) -> str | None:
+        from huggingface_hub import constants
+
+        return f"{constants.ENDPOINT}/datasets/{self.repo_id}/resolve/{tag}/"
 
     def _api(self):
         from huggingface_hub import HfApi
@@ -576,6 +589,13 @@ def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | V
     an existing version with other content; nothing changed since the latest release)."""
     version = Version.parse(version)
     staged, card = stage_folder(dataset)
+    # The release's own card and croissant.json: its repo id, tag and download links.
+    rendered = render_release(dataset, version=str(version), repo_id=target.repo_id,
+                              base_url=target.download_base(version.tag))
+    if rendered is not None:
+        card, croissant = rendered
+        staged = sorted([f for f in staged if f.path != CROISSANT]
+                        + [StagedFile.from_bytes(CROISSANT, croissant.encode("utf-8"))], key=lambda f: f.path)
     refs = target.refs()
     releases = refs.releases()
     existing = next((r for r in releases if r.version == version), None)
@@ -639,6 +659,9 @@ def _differences(target: Target, revision: str, files: dict[str, RemoteFile], st
     ours = {f.path: f for f in staged if f.path != CARD}
     differ = sorted(p for p in set(remote) | set(ours)
                     if p not in remote or p not in ours or not remote[p].same_as(ours[p]))
+    if CROISSANT in differ and CROISSANT in remote and CROISSANT in ours and \
+            croissant_identity(target.read(revision, CROISSANT)) == croissant_identity(ours[CROISSANT].data()):
+        differ.remove(CROISSANT)  # only the version and links a release writes differ
     if CARD not in files or release_identity(target.read(revision, CARD).decode("utf-8")) != release_identity(card):
         differ.append(CARD)
     return differ

@@ -399,7 +399,9 @@ def apply_release(card_text: str, *, version: Version | str, entry: str, previou
 
 def release_identity(card_text: str) -> str:
     """The card without what a release sets (the `version:` line and the changelog section):
-    two releases of the same content have the same identity, whatever their versions and dates."""
+    two releases of the same content have the same identity, whatever their versions and dates
+    (the release's tag, named in how to load it, counts as the version)."""
+    version = card_version(card_text)
     m = _FRONT.match(card_text)
     if m:
         card_text = m.group(1) + _VERSION_LINE.sub("", m.group(2)) + m.group(3) + card_text[m.end():]
@@ -407,6 +409,8 @@ def release_identity(card_text: str) -> str:
     if before is not None:
         card_text = before + after
     card_text = _edit_body(card_text, lambda body: _VERSION_SENTENCE.sub("", body, count=1))
+    if version is not None:
+        card_text = re.sub(rf"\bv{re.escape(version)}\b", "v<version>", card_text)
     return card_text.strip() + "\n"
 
 
