@@ -33,7 +33,9 @@ DATE_KEYS = ("date", "pubDate", "pubdate", "published", "pub_date", "publishDate
              "created_at")
 AUTHOR_KEYS = ("author", "authors")
 CATEGORY_KEYS = ("categories", "category", "tags", "tag", "keywords")
-IMAGE_KEYS = ("headimg", "thumbnail", "image", "cover", "cover_image", "featured_image", "img", "banner")
+IMAGE_KEYS = ("headimg", "thumbnail", "image", "cover", "cover_image", "featured_image", "img", "banner",
+              "image_feature", "feature_image", "featureImage", "heroImage", "hero_image", "hero", "og_image",
+              "ogImage", "image_url", "thumbnail_url", "thumb", "header_image", "lead_image", "poster")
 META_KEYS = ("source", "editor", "original_title")
 # Folders that hold posts in site generators: what follows is the feed, what precedes the site.
 _POST_DIRS = {"_posts", "posts", "post"}
@@ -129,7 +131,6 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> Steps[FileR
         verdict = quality.check("", _TAGS.sub(" ", body), None, settings.quality)
         if verdict is not None and verdict[0] == "error_page":
             return _reject(rel_path, *verdict)
-        return _reject(rel_path, "no_title", "no title in the front matter and no '# ' heading in the body")
 
     categories = _as_list(_first(meta, CATEGORY_KEYS, used))
     author = _text_value(_first(meta, AUTHOR_KEYS, used))
@@ -145,6 +146,16 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> Steps[FileR
         return _reject(rel_path, exc.reason, exc.message)
     warnings += cleaned.warnings
     text_out = "\n\n".join(cleaned.paragraphs)
+    if not title:
+        # An untitled file with an article's worth of text is an article: its first sentence
+        # is the title. Less text than that is a fragment, not an article.
+        if len(text_out) < settings.min_chars_for_text_title:
+            return _reject(rel_path, "no_title", f"no title in the front matter, no '# ' heading in the body, and "
+                                                 f"{len(text_out)} characters of text, fewer than "
+                                                 f"min_chars_for_text_title={settings.min_chars_for_text_title}, "
+                                                 "to take one from")
+        title = title_from_text(cleaned.paragraphs[0])
+        warnings.append("title_from_text")
     if not text_out:
         return _reject(rel_path, "empty_text", "no text is left once markup and boilerplate are removed")
     yield
@@ -180,7 +191,7 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> Steps[FileR
         "text": text_out,
         "date": date,
         "date_assumed_tz": settings.naive_timezone if date is not None and assumed else None,
-        "author": author or None,
+        "author": author or _clean_inline(str(cleaned.meta.get("author") or "")) or None,
         "categories": categories,
         "feed": feed,
         "source": found["source"],
@@ -198,6 +209,18 @@ def _process(rel_path: str, data: bytes, settings: BuildSettings) -> Steps[FileR
         "warnings": sorted(set(warnings)),
         "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
     }, warnings=sorted(set(warnings)))
+
+
+_SENTENCE_END = re.compile(r"[。！？!?]|\.(?=\s|$)")
+TITLE_FROM_TEXT_MAX = 64
+
+
+def title_from_text(paragraph: str) -> str:
+    """A title for an untitled article: its first sentence, cut at TITLE_FROM_TEXT_MAX
+    characters (then ending with '…')."""
+    m = _SENTENCE_END.search(paragraph, 0, TITLE_FROM_TEXT_MAX + 1)
+    title = paragraph[:m.end()] if m else paragraph
+    return title if len(title) <= TITLE_FROM_TEXT_MAX else title[:TITLE_FROM_TEXT_MAX - 1].rstrip() + "…"
 
 
 def make_id(rel_path: str, *, ident: str | None = None, url: str | None = None) -> str:

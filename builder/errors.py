@@ -101,7 +101,7 @@ REJECT_REASONS: dict[str, str] = {
     "frontmatter_too_large": "the front matter is larger than the max_frontmatter_bytes limit",
     "html_too_deep": "the HTML nests elements deeper than the max_html_depth limit (or so deep the parser would stop)",
     "too_many_elements": "the HTML (or the Markdown rendered to it) has more elements than the max_html_elements limit",
-    "no_title": "neither the front matter nor a '# ' heading gives a title",
+    "no_title": "neither the front matter nor a '# ' heading gives a title, and the text is too short to take one from",
     "empty_text": "no text is left once markup and boilerplate are removed",
     "error_page": "the file is a saved HTTP error page or a request-failure message",
     "template": "the file is an unfilled template ({TITLE}, 替换为中文标题, ...)",
@@ -125,6 +125,7 @@ WARNINGS: dict[str, str] = {
     "date_missing": "no date in the front matter",
     "date_unparseable": "the date could not be parsed; the date column is null",
     "encoding_fallback": "the encoding was guessed with low confidence; some characters were replaced",
+    "title_from_text": "neither the front matter nor a '# ' heading gives a title; it is the text's first sentence",
     "html_truncated": "the HTML nests deeper than 200 elements; the elements below were flattened (their text kept)",
 }
 

@@ -25,6 +25,7 @@ class BuildSettings:
     max_html_depth: int = 100_000        # deeper nesting is rejected (html_too_deep); past 200 it is flattened
     max_html_elements: int = 1_000_000   # more elements are rejected (too_many_elements): ~0.5 GB to parse
     max_seconds_per_file: float = 30.0   # longer is rejected (timeout); enforced by the build, not process_file
+    min_chars_for_text_title: int = 200  # an untitled file with this much text takes its first sentence as title
     quality: QualitySettings = field(default_factory=QualitySettings)
     dedup: DedupSettings = field(default_factory=DedupSettings)
 
@@ -41,7 +42,7 @@ class BuildSettings:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         for name in ("max_file_bytes", "max_frontmatter_bytes", "max_alias_nodes", "max_html_depth",
-                     "max_html_elements", "max_seconds_per_file"):
+                     "max_html_elements", "max_seconds_per_file", "min_chars_for_text_title"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
 
