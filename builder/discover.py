@@ -6,6 +6,7 @@ leaves it is reported, never read), and a folder reached twice through links is 
 """
 from __future__ import annotations
 
+import fnmatch
 import heapq
 import os
 import stat
@@ -171,10 +172,13 @@ def display_path(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str | os.PathLike | None = None
-             ) -> Discovered:
+def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str | os.PathLike | None = None,
+             exclude: tuple[str, ...] = ()) -> Discovered:
     """Every file under `root`, articles in path order (the order of their shown paths). With
-    `spool` (a scratch folder), the list of articles is kept in a file there (close it)."""
+    `spool` (a scratch folder), the list of articles is kept in a file there (close it).
+    A file whose path within `root` matches an `exclude` glob (fnmatch: `SOURCES.md`,
+    `docs/*`, `*/README.md`; a pattern without '/' also matches a file's name) is counted in
+    `ignored` under "excluded", never read."""
     root_real = os.path.realpath(root)
     out = Discovered(ArticleList(root_real, spool))
     seen_dirs = {root_real}
@@ -213,7 +217,9 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
                 stack.append((_entries(path, rel + "/", out), path, rel + "/"))
         elif kind == _FILE:  # (a link to a file too: its suffix is its own name's)
             suffix = _suffix(name)
-            if suffix in suffixes:
+            if exclude and _excluded(rel, name, exclude):
+                out.ignored[EXCLUDED] += 1
+            elif suffix in suffixes:
                 out.articles.append(rel)
             else:
                 out.ignored[suffix or "(none)"] += 1
@@ -221,6 +227,15 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
             out.rejects.append(Reject(display_path(rel), "unreadable",
                                       "not a regular file (a broken link, a socket, ...)"))
     return out
+
+
+EXCLUDED = "excluded"
+
+
+def _excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
+    shown = display_path(rel)
+    return any(fnmatch.fnmatchcase(shown, p) or ("/" not in p and fnmatch.fnmatchcase(display_path(name), p))
+               for p in patterns)
 
 
 def _suffix(name: str) -> str:

@@ -93,3 +93,16 @@ def test_common_prefix_is_the_bytes_two_paths_share():
         a, b = (bytes(rng.choice(b"a\x00\xff") for _ in range(rng.randrange(12))) for _ in range(2))
         shared = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         assert _common_prefix(a, b) == shared
+
+
+def test_excluded_files_are_counted_never_read(tmp_path):
+    # `SOURCES.md` at an archive's root is documentation, not an article (issue 20).
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "SOURCES.md").write_text("# Sources")
+    (tmp_path / "posts" / "a.md").write_text("---\ntitle: a\n---\ntext")
+    (tmp_path / "posts" / "README.md").write_text("# readme")
+    found = discover(tmp_path, (".md",), exclude=("SOURCES.md", "*/README.md"))
+    assert [rel for rel, _ in found.articles] == ["posts/a.md"]
+    assert found.ignored == {"excluded": 2} and found.n_found == 3
+    assert [rel for rel, _ in discover(tmp_path, (".md",), exclude=("README.md",)).articles] == [
+        "SOURCES.md", "posts/a.md"]
