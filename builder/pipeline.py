@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from splits import SplitSpec, StreamingSplit, assign, build_manifest, write_manifest
+from splits import SplitSpec, StreamingSplit, assign, build_manifest, copy_leaks, write_manifest
 
 from . import __version__, memory, readers
 from .card import InputManifest, read_template, write_card
@@ -511,6 +511,7 @@ class _Duplicates:
     dropped: dict[int, str]             # position -> kept member's id, of the copies not written
     same_id: list[tuple[str, str]]      # (path, id) of files whose id an earlier file took
     kept_paths: dict[str, str]          # id -> path, of the files the ledger names as kept
+    copies: np.ndarray                  # (position, position) of every verified near or contained pair
 
 
 def _find_duplicates(spill: PartitionedSpill, settings: BuildSettings, work: Path, report: BuildReport) -> _Duplicates:
@@ -534,11 +535,12 @@ def _find_duplicates(spill: PartitionedSpill, settings: BuildSettings, work: Pat
     log.info("clustering %d rows for duplicates", len(dedup))
     verdicts = dedup.results_arrays(_contained(spill, dedup.containment_candidates(), settings.dedup))
     report.dedup = dedup.stats()
+    copies = dedup.copy_pairs()
     moved = np.flatnonzero(verdicts.kept != np.arange(len(verdicts.kept)))
     clustered = [(i, dedup.id(k)) for i, k in zip(moved.tolist(), verdicts.kept[moved].tolist())]
     dedup.close()
     dropped = {i: kid for i, kid in clustered if not verdicts.keep[i]}
-    return _Duplicates(verdicts, clustered, dropped, same_id, kept_paths)
+    return _Duplicates(verdicts, clustered, dropped, same_id, kept_paths, copies)
 
 
 def _contained(spill: PartitionedSpill, pairs: np.ndarray, settings) -> np.ndarray:
@@ -654,6 +656,12 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
     ledger = _Ledger(dups) if plan is None else None
     names = set(_split_columns(spec)) | {"id", spec.group, spec.stratify}
     at = done = 0
+    # Each row's split code by its position (-1: not written), and the ids of the rows in copy
+    # pairs: the leakage audit of near and contained copies, made after the last partition.
+    placed_at = np.full(len(dups.verdicts.keep), -1, dtype=np.int8)
+    paired = np.zeros(len(placed_at), dtype=bool)
+    paired[dups.copies.ravel()] = True
+    paired_ids: dict[int, str] = {}
     if plan is None:
         report.rows = 0
     save_to = staged.folder / f"L{staged.layer}" if staged is not None else None
@@ -667,6 +675,9 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
         if ledger is not None:
             ledger.see(ids, pc.take(part.column("source_path"), pa.array(order)).to_pylist(), at)
         clusters = _clusters(ids, dups, at)
+        for i in np.flatnonzero(paired[at:at + n]).tolist():
+            paired_ids[at + i] = ids[i]
+        start = at
         at += n
         if not keep.all():
             order = order[keep]
@@ -687,6 +698,7 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
         # Each split's rows copied on their own (id order kept): a slice of one copy for all
         # would pin the whole partition in a small split's pending rows until it flushes.
         codes = np.fromiter((code.get(x, len(split_names)) for x in splits), np.int64, n)
+        placed_at[start + np.flatnonzero(keep)] = np.where(codes < len(split_names), codes, -1)
         body = part.drop_columns([SEQ])
         for k, name in enumerate(split_names):
             mine = np.flatnonzero(codes == k)
@@ -697,7 +709,22 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
                                                    [buckets[i] for i in picked], [clusters[i] for i in picked]))
     for writer in writers.values():
         writer.close()
-    return plan if stream is None else _SplitPlan(stream.manifest(), None, ledger.rejects())
+    result = plan if stream is None else _SplitPlan(stream.manifest(), None, ledger.rejects())
+    _audit_copies(result.manifest["audit"], dups.copies, placed_at, paired_ids, split_names)
+    return result
+
+
+def _audit_copies(audit: dict, copies: np.ndarray, placed_at: np.ndarray, ids: dict[int, str],
+                  names: list[str]) -> None:
+    """Add the rows of later splits with a near or contained copy in the first split to the
+    audit (splits.copy_leaks): from the detector's verified pairs, not from its clusters, so a
+    split that keeps a story's copies apart shows here whatever the clusters say."""
+    def split(position: int) -> str | None:
+        return names[placed_at[position]] if placed_at[position] >= 0 else None
+
+    leaks = copy_leaks([(ids[a], split(a), ids[b], split(b)) for a, b in copies.tolist()], names[0])
+    audit.update(leaks)
+    audit["ok"] = audit["ok"] and not leaks["copies_across_splits"]
 
 
 def _check_apart(src: Path, out: Path) -> None:

@@ -9,7 +9,7 @@ The core needs only the standard library; reading Parquet (`verify_published`, `
     result.split  # ["train", "test", ...], one per row
 """
 from .assign import Assignment, assign
-from .audit import audit, format_audit
+from .audit import audit, copy_leaks, format_audit
 from .errors import PublishedDataError, SpecError, SplitError
 from .hashing import NUM_BUCKETS, bucket_edges, bucket_of
 from .integrity import damaged_file, find_damage, miscounted_split
@@ -22,7 +22,7 @@ from .stream import StreamingSplit
 __all__ = [
     "FORMAT", "MANIFEST_NAME", "NUM_BUCKETS",
     "Assignment", "PublishedDataError", "SpecError", "SplitError", "SplitSpec", "StreamingSplit",
-    "assign", "audit", "bucket_edges", "bucket_of", "build_manifest", "damaged_file", "find_damage",
+    "assign", "audit", "copy_leaks", "bucket_edges", "bucket_of", "build_manifest", "damaged_file", "find_damage",
     "format_audit", "id_list_sha256", "manifest_spec", "miscounted_split", "read_manifest", "read_published",
     "regenerate", "verify", "verify_published", "write_manifest",
 ]

@@ -2,7 +2,9 @@
 
 It checks the outcome, not the rules that produced it, so it also catches a bug in them:
 exact-duplicate texts in two splits, groups in two splits, and for `time` whether each
-split's dates all precede the next split's by more than the embargo.
+split's dates all precede the next split's by more than the embargo. `copy_leaks` adds the
+near and contained copies a builder found (pairs of rows, not its clusters): a test or
+validation row with such a copy in the first split leaks its story.
 """
 from __future__ import annotations
 
@@ -44,6 +46,21 @@ def audit(columns: Mapping[str, Sequence], assignment: Assignment, *, text_hash_
     return report
 
 
+def copy_leaks(pairs: Sequence[tuple[str, str | None, str, str | None]], first_split: str) -> dict:
+    """The rows of later splits with a near or contained copy in `first_split` (the training
+    split), from pairs (id, its split, id of the copy, its split); None for a row not in any
+    split (dropped as a duplicate or by the split). As a JSON-safe dict to merge into an audit."""
+    leaking = set()
+    for a, split_a, b, split_b in pairs:
+        if split_a is None or split_b is None or split_a == split_b:
+            continue
+        if split_a == first_split:
+            leaking.add(b)
+        elif split_b == first_split:
+            leaking.add(a)
+    return {"copies_across_splits": len(leaking), "copy_examples": sorted(leaking)[:EXAMPLES]}
+
+
 def format_audit(report: dict) -> str:
     """The audit as a few lines for a terminal."""
     counts = ", ".join(f"{name} {n:,}" for name, n in report["counts"].items())
@@ -52,6 +69,8 @@ def format_audit(report: dict) -> str:
     dups = report["duplicate_texts_across_splits"]
     lines.append(f"duplicate texts across splits: {'not checked' if dups is None else dups}")
     lines.append(f"groups in more than one split: {report['group_straddles']}")
+    if "copies_across_splits" in report:
+        lines.append(f"rows with a near or contained copy in train: {report['copies_across_splits']}")
     if "time" in report:
         t = report["time"]
         gap = "n/a" if t["gap_days"] is None else f"{t['gap_days']:.2f} days"

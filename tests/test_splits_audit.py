@@ -97,3 +97,16 @@ def test_format_audit_is_a_few_readable_lines():
     assert "splits: train 1, test 1" in text
     assert "latest train date 2024-02-25T00:00:00+00:00 vs earliest test date 2024-03-01T00:00:00+00:00" in text
     assert text.endswith("audit: OK")
+
+
+def test_copy_leaks_counts_later_split_rows_with_a_copy_in_the_first():
+    from splits import copy_leaks
+
+    pairs = [("a", "train", "b", "test"),          # b leaks
+             ("c", "validation", "d", "train"),    # c leaks
+             ("e", "test", "f", "validation"),     # neither is train: not a leak into training
+             ("g", "train", "h", "train"),         # same split
+             ("i", "train", "j", None),            # j was dropped (a duplicate): nothing to leak
+             ("b", "test", "k", "train")]          # b again: counted once
+    assert copy_leaks(pairs, "train") == {"copies_across_splits": 2, "copy_examples": ["b", "c"]}
+    assert copy_leaks([], "train") == {"copies_across_splits": 0, "copy_examples": []}
