@@ -6,10 +6,14 @@ are printed on one line (exit 2), never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import tempfile
+from pathlib import Path
 
-from .errors import CorpusError
+from .errors import ConfigError, CorpusError
 
 log = logging.getLogger("builder")
 
@@ -39,13 +43,45 @@ def _build(args: argparse.Namespace) -> int:
                             shingle_size=args.shingle_size, num_perm=args.num_perm,
                             keep_duplicates=args.keep_duplicates))
     spec = _split_spec(args)
-    report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
-                   progress=not args.quiet, card_template=args.card_template,
-                   cache_dir=None if args.no_cache else _cache_folder(args))
+    with _card_template(args) as card_template:
+        report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
+                       progress=_progress(args), card_template=card_template,
+                       cache_dir=None if args.no_cache else _cache_folder(args))
     for line in report.summary_lines():
         print(line, file=sys.stderr)
     _print_audit(report.audit)
     return 0 if report.balanced else 1
+
+
+def _card_options(args: argparse.Namespace):
+    """The card's settings: the [card] table of --card-settings, the flags over it; None: neither."""
+    from .card import CardOptions
+
+    flags = dict(pretty_name=args.pretty_name, license=args.license, license_name=args.license_name,
+                 tags=tuple(args.tag) if args.tag else None)
+    if args.card_settings is None and all(v is None for v in flags.values()):
+        return None
+    base = CardOptions.from_toml(args.card_settings) if args.card_settings else CardOptions()
+    return base.updated(**flags)
+
+
+@contextlib.contextmanager
+def _card_template(args: argparse.Namespace):
+    """The card template to build with: --card-template, with the card's settings over its YAML
+    (written to a scratch file) when any is given."""
+    options = _card_options(args)
+    if options is None:
+        yield args.card_template
+        return
+    from .card import write_template
+
+    with tempfile.TemporaryDirectory(prefix="corpus-card-") as tmp:
+        yield str(write_template(Path(tmp) / "dataset_card.md", args.card_template, options))
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars unless -q, or TQDM_DISABLE set (as tqdm itself honours it)."""
+    return not getattr(args, "quiet", False) and os.environ.get("TQDM_DISABLE", "").lower() in ("", "0", "false")
 
 
 def _split_spec(args: argparse.Namespace):
@@ -100,10 +136,28 @@ def _quiet_http() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _set_verbosity(args: argparse.Namespace) -> None:
+    """-q: warnings and errors only, no progress bars; -v: every log line (the library's debug
+    lines and the HTTP requests); default: the library's progress lines, no HTTP requests."""
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+    if verbose:
+        log.setLevel(logging.DEBUG)
+    else:
+        _quiet_http()
+    if not _progress(args):
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # huggingface_hub's bars (read when they are drawn)
+        try:
+            from huggingface_hub.utils import disable_progress_bars
+
+            disable_progress_bars()
+        except ImportError:
+            pass
+
+
 def _publish(args: argparse.Namespace) -> int:
     from .publish import publish
 
-    _quiet_http()
     result = publish(args.dataset, version=args.version, repo_id=args.repo, to=args.to, token=args.token,
                      private=args.private, commit_message=args.message, dry_run=args.dry_run)
     print("\n".join(result.lines()))
@@ -111,14 +165,29 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _versions(args: argparse.Namespace) -> int:
-    from .publish import versions
+    from .publish import GitTarget, listed_target, versions
 
-    _quiet_http()
-    releases = versions(args.target, token=args.token)
+    if (args.target is None) == (args.to is None):
+        raise ConfigError("give one target: owner/name (or hf://datasets/owner/name), or --to REGISTRY")
+    releases = versions(args.target, to=args.to, token=args.token)
     for release in releases:
         print(release.line())
+    where = args.to or args.target
     if not releases:
-        print(f"no releases at {args.target}", file=sys.stderr)
+        print(f"no releases at {where}", file=sys.stderr)
+    elif isinstance(listed_target(args.target, to=args.to, token=args.token), GitTarget):
+        print(f"(load_dataset ignores revision= for a local folder: `corpus checkout {where} "
+              f"{releases[-1].tag} -o DIR` writes a release to DIR, then load_dataset(DIR))", file=sys.stderr)
+    return 0
+
+
+def _checkout(args: argparse.Namespace) -> int:
+    from .publish import checkout
+
+    if (args.target is None) == (args.to is None):
+        raise ConfigError("give one target: owner/name (or hf://datasets/owner/name), or --to REGISTRY")
+    out = checkout(args.target, args.version, output=args.output, to=args.to, token=args.token)
+    print(f"{args.version} -> {out}: load it with datasets.load_dataset({str(out)!r})", file=sys.stderr)
     return 0
 
 
@@ -159,8 +228,11 @@ def _add_cache_parser(sub) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="corpus", description="Turn folders of raw articles into datasets.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"corpus-builder {__version__}")
+    sub = parser.add_subparsers(dest="command")
 
     b = sub.add_parser("build", help="build a dataset folder from article files",
                        epilog="Example: corpus build path/to/articles -o out/   (no SOURCE: the bundled sample)")
@@ -185,6 +257,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-cache", action="store_true", help="use no cache")
     _add_split_flags(b)
     b.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")
+    _add_card_flags(b)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
 
@@ -217,13 +290,43 @@ def make_parser() -> argparse.ArgumentParser:
     pub.set_defaults(func=_publish)
 
     ver = sub.add_parser("versions", help="list the releases of a Hub repo or a local registry",
-                         epilog="Example: corpus versions hf://datasets/me/news   (or a registry path)")
-    ver.add_argument("target", help="hf://datasets/owner/name or a local registry path")
+                         epilog="Example: corpus versions me/news   (or --to path/to/registry)")
+    ver.add_argument("target", nargs="?", help="owner/name, hf://datasets/owner/name, or a local registry path")
+    ver.add_argument("--to", help="a local registry (as publish --to)")
     ver.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
     ver.set_defaults(func=_versions)
 
+    co = sub.add_parser("checkout", help="write one release of a registry or Hub repo to a new folder",
+                        epilog="Example: corpus checkout registry/ v1.0.0 -o news-v1   "
+                               "(then datasets.load_dataset('news-v1'))")
+    co.add_argument("target", nargs="?", help="a local registry path, owner/name or hf://datasets/owner/name")
+    co.add_argument("version", help="the release: v1.0.0 or 1.0.0")
+    co.add_argument("--to", help="a local registry (as publish --to)")
+    co.add_argument("-o", "--output", required=True, help="new folder to write the release to")
+    co.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
+    co.set_defaults(func=_checkout)
+
     _add_cache_parser(sub)
+    for name, command in sub.choices.items():
+        _add_verbosity(command, quiet=name != "build")  # build has its own -q, listed with its flags
     return parser
+
+
+def _add_verbosity(p: argparse.ArgumentParser, *, quiet: bool) -> None:
+    if quiet:
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
+    p.add_argument("-v", "--verbose", action="store_true", help="the library's log lines, HTTP requests included")
+
+
+def _add_card_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("card", "what the dataset card says that the data cannot tell (over the template's YAML)")
+    g.add_argument("--pretty-name", help="the card's title (default: the template's, else 'Articles in <languages>')")
+    g.add_argument("--license", help="a Hub license id, e.g. cc-by-4.0, mit (default: the template's, unknown)")
+    g.add_argument("--license-name", help="the id of your own license: sets license: other")
+    g.add_argument("--tag", action="append", help="a tag of the dataset on the Hub (repeatable)")
+    g.add_argument("--card-settings", metavar="FILE.toml",
+                   help="a TOML file whose [card] table sets pretty_name, license, license_name, license_link, "
+                        "tags, source_description, citation (the flags above win)")
 
 
 def _add_split_flags(p: argparse.ArgumentParser) -> None:
@@ -243,9 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     from . import memory
 
     memory.for_this_process()  # before pyarrow loads: this process is ours
-    args = make_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    _set_verbosity(args)
     try:
         return args.func(args)
     except CorpusError as exc:

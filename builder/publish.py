@@ -170,6 +170,9 @@ class Target(ABC):
     def dates(self, releases: list[Release]) -> dict[str, datetime]:
         """When each release (by tag) was made, for listings."""
 
+    def check(self) -> None:
+        """Raise PublishError when `prepare` would refuse this target (a dry run checks it too)."""
+
     @abstractmethod
     def prepare(self) -> None:
         """Create the repository when there is none."""
@@ -216,6 +219,20 @@ class HubTarget(Target):
             raise
         head = next((b.target_commit for b in refs.branches if b.name == BRANCH), None)
         return Refs(head, {t.name: t.target_commit for t in refs.tags})
+
+    def must_exist(self) -> None:
+        """PublishError naming the repo when the Hub has no such dataset repo (or hides it)."""
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        try:
+            with self._errors("cannot read the repository"):
+                self._api().repo_info(self.repo_id, repo_type="dataset")
+        except PublishError as exc:
+            if isinstance(exc.__cause__, RepositoryNotFoundError):
+                raise PublishError(f"{self.url}: no such dataset repo on the Hub: check the spelling of "
+                                   f"{self.repo_id!r} (a private repo needs a token that can read it; a local registry: give its "
+                                   "path, or --to PATH)") from None
+            raise
 
     def files(self, revision: str) -> dict[str, RemoteFile]:
         from huggingface_hub.hf_api import RepoFile
@@ -306,6 +323,9 @@ class HubTarget(Target):
             else:
                 detail = exc.server_message or (exc.response.reason_phrase if exc.response is not None else "")
                 message = f"{self.url}: {doing}: HTTP {status}: {' '.join(detail.split())}".rstrip(": ")
+                if status in (401, 403):
+                    message += (": the Hub refused the token: set HF_TOKEN or run `hf auth login` with a token "
+                                "that has write access to this repo (or give --token)")
             self._scrub_cause(exc)
             raise PublishError(self._scrub(message)) from exc
         except EntryNotFoundError as exc:  # hf_hub_download: not there, and no cached copy
@@ -425,12 +445,15 @@ class GitTarget(Target):
         dates = {name: datetime.fromisoformat(date) for name, date in (line.split("\0") for line in out.splitlines())}
         return {r.tag: dates[r.tag] for r in releases if r.tag in dates}
 
-    def prepare(self) -> None:
-        if self._exists():
-            return
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+    def check(self) -> None:
+        if not self._exists() and self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise PublishError(f"{self.url} exists and is not a git repository: give a new or empty folder, "
                                "or an existing registry")
+
+    def prepare(self) -> None:
+        self.check()
+        if self._exists():
+            return
         self.path.mkdir(parents=True, exist_ok=True)
         self._git("init", "-q", f"--initial-branch={BRANCH}")
 
@@ -752,6 +775,7 @@ def publish(dataset: str | os.PathLike, *, version: str, repo_id: str | None = N
     IntegrityError: the target is not touched."""
     target = target or open_target(repo_id=repo_id, to=to, token=token, private=private)
     check_intact(dataset)
+    target.check()  # a dry run fails where the real run would
     if not dry_run and target.refs().head is None:
         target.prepare()  # first, so the plan compares with what the new repository starts with
     plan = plan_release(dataset, target, version=version, commit_message=commit_message)
@@ -777,12 +801,35 @@ class ReleaseInfo:
         return f"{self.tag:<10} {date}  {self.commit[:12]}  {sum(self.rows.values()):,} rows ({rows})"
 
 
-def versions(target: str | os.PathLike, *, token: str | None = None) -> list[ReleaseInfo]:
-    """The releases of `target` (`hf://datasets/owner/name` or a registry path), oldest first,
-    with their dates and rows per split."""
+def listed_target(target: str | os.PathLike | None = None, *, repo_id: str | None = None,
+                  to: str | os.PathLike | None = None, token: str | None = None) -> Target:
+    """The target to read releases from: a Hub repo (`owner/name`, `hf://datasets/owner/name`
+    or `repo_id`) or a local registry (an existing path, or `to`). A missing registry, a folder
+    that is not one, and a Hub repo that does not exist are errors, never "no releases"."""
+    if target is not None and repo_id is None and to is None:
+        text = str(target)
+        if not Path(text).exists() and _REPO_ID.match(text) and not text.startswith(("./", "../")):
+            repo_id, target = text, None
+    t = open_target(target, repo_id=repo_id, to=to, token=token)
+    if isinstance(t, GitTarget):
+        if not t.path.exists():
+            raise PublishError(f"no registry at {str(t.path)!r}: check the path (for a Hub repo give owner/name)")
+        if not t._exists():
+            raise PublishError(f"{str(t.path)!r} is not a registry (no git repository): give the folder "
+                               "`corpus publish --to` wrote")
+    return t
+
+
+def versions(target: str | os.PathLike | None = None, *, repo_id: str | None = None,
+             to: str | os.PathLike | None = None, token: str | None = None) -> list[ReleaseInfo]:
+    """The releases of `target` (`owner/name`, `hf://datasets/owner/name` or a registry path;
+    or `repo_id` / `to`), oldest first, with their dates and rows per split. Raises
+    PublishError for a repo or registry that does not exist."""
     import json
 
-    t = open_target(target, token=token)
+    t = listed_target(target, repo_id=repo_id, to=to, token=token)
+    if isinstance(t, HubTarget):
+        t.must_exist()
     releases = t.refs().releases()
     dates = t.dates(releases)
     out = []
@@ -792,4 +839,41 @@ def versions(target: str | os.PathLike, *, token: str | None = None) -> list[Rel
         except (PublishError, ValueError):
             counts = {}
         out.append(ReleaseInfo(r.version, r.tag, r.commit, dates.get(r.tag), counts))
+    return out
+
+
+# ------------------------------------------------------------------------------ checkout
+
+
+def checkout(target: str | os.PathLike | None = None, version: str | Version = "", *, output: str | os.PathLike,
+             repo_id: str | None = None, to: str | os.PathLike | None = None, token: str | None = None) -> Path:
+    """Write release `version` of `target` (as for `versions`) into the new folder `output`,
+    which `load_dataset(output)` then reads: the way to load a local registry's older release
+    (`datasets` ignores `revision` for a local folder). Returns the folder."""
+    import tarfile
+
+    version = Version.parse(version)
+    out = Path(output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise PublishError(f"{str(out)!r} exists and is not empty: give a new folder (-o)")
+    t = listed_target(target, repo_id=repo_id, to=to, token=token)
+    tags = t.refs().tags
+    if version.tag not in tags:
+        known = ", ".join(r.tag for r in t.refs().releases()) or "none"
+        raise PublishError(f"{t.url} has no release {version.tag} (releases: {known}): see `corpus versions`")
+    if isinstance(t, HubTarget):
+        from huggingface_hub import snapshot_download
+
+        with t.guard(f"cannot download {version.tag}"):
+            snapshot_download(t.repo_id, repo_type="dataset", revision=version.tag, local_dir=out, token=t._token)
+        for leftover in (out / ".cache",):  # the client's own bookkeeping is not part of the release
+            if leftover.is_dir():
+                import shutil
+
+                shutil.rmtree(leftover)
+        return out
+    archive = t._git("archive", "--format=tar", version.tag).stdout
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(out, filter="data")
     return out
