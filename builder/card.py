@@ -432,6 +432,8 @@ def write_card(folder: str | Path, *, summary: dict, manifest: dict, template: s
         numbers = dict(months=stats.months, length_bins=stats.length_bins, length_counts=stats.length_counts,
                        length_median=stats.n_chars.get("p50"), composition=_composition(stats),
                        composition_labels=[f"#{i}" for i in range(1, len(stats.feeds) + 1)]
+                       + (["other"] if any(stats.other_feeds.values()) else []),
+                       feed_names=[feed if feed is not None else "(no feed)" for feed, _ in stats.feeds]
                        + (["other"] if any(stats.other_feeds.values()) else []))
         plots = plotter.start(folder, **numbers) if plotter else plotting.write_plots(folder, **numbers)
         text = _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,

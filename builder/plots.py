@@ -3,9 +3,11 @@
 Without matplotlib the card is rendered without images. The drawing takes aggregated
 numbers only (never rows), uses matplotlib's own defaults and bundled DejaVu font whatever
 the local matplotlibrc says, and writes PNGs without a Software tag or timestamp, so the
-same numbers give the same bytes with the same matplotlib. Feeds are labelled by rank
-(#1, #2, ...), explained by the card's feed table: feed names are mostly Chinese, and
-DejaVu has no CJK glyphs (a system CJK font would make the bytes depend on the machine).
+same numbers give the same bytes with the same matplotlib. Feeds are labelled by name when
+DejaVu can draw every name (Latin, Greek, Cyrillic); names in other scripts (Chinese, ...)
+are drawn with a CJK font when the machine has one (e.g. Debian's fonts-noto-cjk: the
+bytes then depend on that font), else feeds are labelled by rank (#1, #2, ...), explained
+by the card's feed table.
 """
 from __future__ import annotations
 
@@ -37,12 +39,14 @@ def available() -> bool:
 
 def write_plots(folder: str | Path, *, months: Sequence[tuple[str, int]], length_bins: Sequence[float],
                 length_counts: Sequence[int], length_median: float | None,
-                composition: Sequence[tuple[str, Sequence[float]]], composition_labels: Sequence[str]) -> list[Plot]:
+                composition: Sequence[tuple[str, Sequence[float]]], composition_labels: Sequence[str],
+                feed_names: Sequence[str] | None = None) -> list[Plot]:
     """Draw the plots into folder/assets and return them; [] without matplotlib.
 
     months: ("YYYY-MM", rows) for every month from the first to the last, zeros included.
     length_bins / length_counts: histogram edges (one more than counts) of characters per text.
-    composition: (split, share of its rows per label) for each split; labels name the shares.
+    composition: (split, share of its rows per label) for each split; labels name the shares
+    (ranks), and `feed_names` the same feeds by name, used when a font can draw them.
     """
     if not available():
         return []
@@ -65,11 +69,35 @@ def write_plots(folder: str | Path, *, months: Sequence[tuple[str, int]], length
         if sum(length_counts):
             _lengths(assets / LENGTHS, length_bins, length_counts, length_median)
         if composition:
-            _composition(assets / COMPOSITION, composition, composition_labels)
+            labels, font = _feed_labels(composition_labels, feed_names)
+            if font:
+                matplotlib.rcParams["font.family"] = ["DejaVu Sans", font]
+            _composition(assets / COMPOSITION, composition, labels)
     return plots
 
 
-def planned(*, months, length_bins, length_counts, length_median, composition, composition_labels) -> list[Plot]:
+def _feed_labels(ranks: Sequence[str], names: Sequence[str] | None) -> tuple[list[str], str | None]:
+    """The legend's labels (names, else ranks) and the extra font they need (None: DejaVu's own)."""
+    if not names or len(names) != len(ranks):
+        return list(ranks), None
+    shown = [n if len(n) <= 24 else n[:23] + "…" for n in names]
+    if all(ord(c) < 0x2000 or c == "…" for n in shown for c in n):  # DejaVu Sans draws these scripts
+        return shown, None
+    font = _cjk_font()
+    return (shown, font) if font else (list(ranks), None)
+
+
+def _cjk_font() -> str | None:
+    """The family name of an installed CJK font (Noto/Source Han/WenQuanYi...), or None."""
+    from matplotlib import font_manager
+
+    names = sorted({f.name for f in font_manager.fontManager.ttflist
+                    if any(k in f.name for k in ("CJK", "Source Han", "WenQuanYi", "Droid Sans Fallback"))})
+    return names[0] if names else None
+
+
+def planned(*, months, length_bins, length_counts, length_median, composition, composition_labels,
+            feed_names=None) -> list[Plot]:
     """The plots write_plots draws for these numbers (with matplotlib there)."""
     plots = []
     if months:
@@ -229,9 +257,16 @@ def _composition(path: Path, composition: Sequence[tuple[str, Sequence[float]]],
         left = [a + b for a, b in zip(left, shares)]
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of the split's rows")
-    ax.set_title("Split composition by feed (feeds by rank: see the table)")
+    by_rank = bool(labels) and str(labels[0]).startswith("#")
+    ax.set_title("Split composition by feed" + (" (feeds by rank: see the table)" if by_rank else ""))
     width = max([len(n) for n in names] + [4])
-    _margins(fig, left=0.25 + 0.09 * width, bottom=0.85)
-    fig.legend(ncols=min(len(labels), 11), loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize="small",
-               frameon=False)
+    # As many legend columns as fit the figure's width (ranks are short, names long): a legend
+    # wider than the figure was clipped at both ends ("#1" cut, "othe").
+    longest = max([len(str(label)) for label in labels] + [2])
+    ncols = max(1, min(len(labels), int(7.6 / (0.5 + 0.075 * longest))))
+    rows = -(-len(labels) // ncols)
+    legend_height = 0.22 * rows + 0.1
+    fig.set_size_inches(8, 1.6 + 0.4 * len(composition) + legend_height)
+    _margins(fig, left=0.25 + 0.09 * width, bottom=0.6 + legend_height)
+    fig.legend(ncols=ncols, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize="small", frameon=False)
     _save(fig, path)

@@ -39,3 +39,28 @@ def test_closing_an_unused_helper_ends_it():
     helper = plots.BackgroundPlots()
     helper.close()
     assert not helper._proc.is_alive()
+
+
+def _legend_fits(path) -> bool:
+    """Whether every legend label of the composition plot is drawn inside the image."""
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)
+    # The legend's bottom band: no ink may touch the left or right edge (clipped labels did).
+    band = image[-60:, :, :3]
+    return bool((band[:, :3] > 0.95).all() and (band[:, -3:] > 0.95).all())
+
+
+@pytest.mark.parametrize("names", [None, [f"Feed number {i} of the English news" for i in range(10)] + ["other"]])
+def test_the_legend_of_eleven_feeds_fits_and_latin_names_are_shown(tmp_path, names):
+    labels = [f"#{i}" for i in range(1, 11)] + ["other"]
+    composition = [("train", [1 / 11] * 11), ("validation", [1 / 11] * 11), ("test", [1 / 11] * 11)]
+    plots.write_plots(tmp_path, **dict(NUMBERS, composition=composition, composition_labels=labels, feed_names=names))
+    assert _legend_fits(tmp_path / "assets" / plots.COMPOSITION)
+    shown = plots._feed_labels(labels, names)[0]
+    assert shown == labels if names is None else shown[0] == "Feed number 0 of the En…" and shown[-1] == "other"
+
+
+def test_cjk_names_need_a_cjk_font_else_ranks():
+    labels, font = plots._feed_labels(["#1", "other"], ["新浪财经", "other"])
+    assert (labels, font) == ((["新浪财经", "other"], font) if plots._cjk_font() else (["#1", "other"], None))
