@@ -106,7 +106,11 @@ def clean_steps(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dep
     """`clean_body` as a generator of steps (builder.steps): no parsed tree lives across a step."""
     meta: dict[str, object] = {}
     apply_raw_rules(body, rules, meta)
-    html = apply_strip_rules(body if is_html else _markdown_to_html(body), rules)
+    if is_html:  # Markdown pasted into an HTML body (`**重点**`) is read as Markdown there too
+        html = markdown.inline_leftovers(body) if any(m in body for m in markdown.MARKDOWN_LEFT) else body
+    else:
+        html = _markdown_to_html(body)
+    html = apply_strip_rules(html, rules)
     yield
     warnings: list[str] = []
     n_tags = html.count("<")

@@ -36,7 +36,7 @@ _BLOCK_NAMES = frozenset(
     "li link main menu menuitem nav noframes ol optgroup option p param pre script section source style summary "
     "table tbody td textarea tfoot th thead title tr track ul".split())
 _FENCE = re.compile(r"[ ]{0,3}(?:```|~~~)(.*)")
-_MARKDOWN_LEFT = ("](", "**", "~~", "__")
+MARKDOWN_LEFT = ("](", "**", "~~", "__")
 # Image: dropped, as a rendered <img> is (its alt text is not the article's text).
 _IMAGE = re.compile(r'!\[[^\[\]\n]*\]\([^()\s]*(?:[ \t]+"[^"\n]*")?[ \t]*\)')
 # Link: its text stays. Link text without brackets, a target without spaces or parentheses.
@@ -53,7 +53,7 @@ _TAG_OR_TEXT = re.compile(r"(<[^<>]*>)")
 def to_html(text: str) -> str:
     """The HTML for a Markdown body, with the mends above."""
     html = render(prepare(text))
-    return inline_leftovers(html) if any(m in html for m in _MARKDOWN_LEFT) else html
+    return inline_leftovers(html) if any(m in html for m in MARKDOWN_LEFT) else html
 
 
 def prepare(text: str) -> str:
@@ -111,7 +111,7 @@ def inline_leftovers(html: str) -> str:
     parts = _TAG_OR_TEXT.split(html)
     for i in range(0, len(parts), 2):
         part = parts[i]
-        if part and any(m in part for m in _MARKDOWN_LEFT):
+        if part and any(m in part for m in MARKDOWN_LEFT):
             parts[i] = _inline(part)
     return "".join(parts)
 

@@ -83,3 +83,8 @@ def test_a_fence_that_wraps_the_article_is_not_code():
 
 def test_a_link_cut_off_before_its_parenthesis_keeps_its_text():
     assert md("- [Ghost Trick](https://example.com/ghost\n# 游戏推荐") == ["Ghost Trick", "游戏推荐"]
+
+
+def test_markdown_emphasis_pasted_into_an_html_body():
+    body = "<p>来自**One Piece**的公主，于**2026年4月12日**起播出。</p>"
+    assert clean_body(body, is_html=True, rules=load_rules()).paragraphs == ["来自One Piece的公主，于2026年4月12日起播出。"]
