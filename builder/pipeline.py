@@ -12,10 +12,8 @@ import logging
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -24,20 +22,19 @@ import pyarrow.compute as pc
 from splits import SplitSpec, StreamingSplit, assign, build_manifest, copy_leaks, write_manifest
 
 from . import __version__, memory, readers
+from .cache import BuildCache, default_dir
 from .card import InputManifest, read_template, write_card
-from .plots import BackgroundPlots, plots_in_background
-from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild,
-                    Stat, default_dir, entry_at, index_table, reusable, stat_of)
+from .checks import all_rejected_message, check_before_reading, no_articles_message
 from .dedup import NO_DATE, DedupIndex, contain
 from .discover import discover
 from .errors import CacheError, NoRowsError, OutputError, Reject, SourceError
-from .checks import all_rejected_message, check_before_reading, no_articles_message
 from .output import atomic_output, output_lock, storage_errors as _storage_errors
-from .run import Executor, Inline, LocalPool, worker
-from .run.worker import Chunk
-from .settings import BuildSettings
-from .runs import PartitionedSpill, partition_count, read_renumbered, spill_folder
+from .plots import BackgroundPlots, plots_in_background
+from .reading import INLINE_BELOW, Staged, check_cached_rows, install_cache, read_all
+from .report import BuildReport
+from .runs import SEQ, SIGNATURE, PartitionedSpill, signatures_of, spill_folder, spill_schema
 from .schema import ROW_SCHEMA
+from .settings import BuildSettings
 from .write import ShardWriter, WriteLane, write_split
 
 log = logging.getLogger(__name__)
@@ -46,14 +43,11 @@ SAMPLE_DIR = Path(__file__).with_name("sample")
 # dropped (the default) every row is its own cluster, so the key is the row id, which adding
 # articles never moves; with --keep-duplicates a cluster's rows move together.
 DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
-_INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
 # From this many files the plot helper starts with the card, not after reading: the card's
 # statistics (every shard read back) then take longer than the helper's start, and its 66 MB
 # no longer add to the peak of duplicate clustering and the shard pass (a rebuild of a
 # million files peaked there).
 _PLOTS_WITH_CARD_FROM = 250_000
-_CHUNK = 64  # files a worker task reads
-_SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
 
 
 class _UserCache:
@@ -64,53 +58,6 @@ class _UserCache:
 # build(cache_dir=USER_CACHE), the default: the user's cache folder (cache.default_dir()), read
 # when the build starts, so $XDG_CACHE_HOME set after import counts.
 USER_CACHE = _UserCache()
-
-
-@dataclass
-class BuildReport:
-    source: str
-    output: str
-    files_found: int = 0
-    rows: int = 0
-    rejected: Counter = field(default_factory=Counter)
-    ignored: Counter = field(default_factory=Counter)
-    warnings: Counter = field(default_factory=Counter)
-    splits: dict[str, int] = field(default_factory=dict)
-    dedup: dict = field(default_factory=dict)
-    audit: dict = field(default_factory=dict)
-    seconds: float = 0.0
-    # Article files whose result the cache gave: known by their stat (unread) or read and found
-    # the same bytes. Not in the published summary: a cached build's output equals a clean one's.
-    from_cache: Counter = field(default_factory=Counter)
-
-    @property
-    def balanced(self) -> bool:
-        return self.rows + sum(self.rejected.values()) + sum(self.ignored.values()) == self.files_found
-
-    def to_dict(self) -> dict:
-        return {
-            "source": self.source, "output": self.output, "files_found": self.files_found, "rows": self.rows,
-            "rejected": dict(sorted(self.rejected.items())), "ignored": dict(sorted(self.ignored.items())),
-            "warnings": dict(sorted(self.warnings.items())), "splits": self.splits, "dedup": self.dedup,
-            "accounting_ok": self.balanced, "seconds": round(self.seconds, 3),
-            "from_cache": dict(sorted(self.from_cache.items())),
-        }
-
-    def summary_lines(self) -> list[str]:
-        def fmt(c: Counter) -> str:
-            return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"
-
-        cached = ([f"taken from the cache: {sum(self.from_cache.values())} files ({self.from_cache['stat']} unread,"
-                   f" {self.from_cache['bytes']} read and the same)"] if self.from_cache else [])
-        return [
-            f"files found {self.files_found}: rows {self.rows} + rejected {sum(self.rejected.values())}"
-            f" + ignored {sum(self.ignored.values())}" + ("" if self.balanced else "  (MISMATCH: please report)"),
-            f"rejected: {fmt(self.rejected)}",
-            f"ignored by suffix: {fmt(self.ignored)}",
-            f"warnings: {fmt(self.warnings)}",
-            *cached,
-            f"written to {self.output} in {self.seconds:.1f} s",
-        ]
 
 
 def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "out", *,
@@ -140,7 +87,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         cache_dir = default_dir()
 
     with output_lock(out), _storage_errors(out):
-        cache = (BuildCache.for_build(cache_dir, src, settings, _spill_schema(settings))
+        cache = (BuildCache.for_build(cache_dir, src, settings, spill_schema(settings))
                  if cache_dir is not None else None)
         inputs = InputManifest()
         cores = os.cpu_count() or 1
@@ -159,14 +106,14 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
             # stages after it run on one core). Started with the build in every case, it added its
             # 66 MB to the reading phase, the peak of a 100,000-file build. A large build starts it
             # with the card (_PLOTS_WITH_CARD_FROM).
-            background = plots_in_background(len(found.articles), _INLINE_BELOW)
+            background = plots_in_background(len(found.articles), INLINE_BELOW)
             early = background and len(found.articles) < _PLOTS_WITH_CARD_FROM
             try:
                 held = cache is not None and cache.acquire()  # else another build of this source holds it
                 previous = cache.previous() if held else None
                 if early and readers.count(workers) < cores:
                     plotter = BackgroundPlots()
-                spill, staged = _read_all(found, settings, workers, progress, previous,
+                spill, staged = read_all(found, settings, workers, progress, previous,
                                           work / "cache" if held else None, work, report, rejects, inputs)
                 found.articles.close()
                 if report.files_found == len(rejects) + sum(report.ignored.values()):
@@ -176,7 +123,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 if early and plotter is None:
                     plotter = BackgroundPlots()
                 dups = _find_duplicates(spill, settings, work, report)
-                _check_cached_rows(spill.base_rows, spill.base_expected)
+                check_cached_rows(spill.base_rows, spill.base_expected)
                 # The hash strategy places each row by its own group key: the shard pass assigns
                 # the rows as it writes them. The time strategy needs every group's dates first.
                 plan = None
@@ -205,7 +152,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                                    card_template=card_template, plotter=plotter)
                 if staged is not None:
-                    _install_cache(cache, staged, spill.n)
+                    install_cache(cache, staged, spill.n)
             except CacheError:
                 if cache is not None:
                     cache.discard()
@@ -220,286 +167,6 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     for line in report.summary_lines():
         log.debug(line)
     return report
-
-
-def _install_cache(cache: BuildCache, staged: "_Staged", n_partitions: int) -> None:
-    """Keep this build's results for the next one. The dataset is written already: a cache that
-    cannot be saved (a full disk, say) costs the next build its speed, not this build."""
-    try:
-        cache.install(staged.folder, n_partitions=n_partitions, layers=staged.layers, live_rows=staged.live_rows)
-    except OSError as exc:
-        log.warning("the build cache could not be saved in %s (%s); the next build reads every file",
-                    cache.folder, exc.strerror or exc)
-
-
-# ---- the stages of a build ---------------------------------------------------------------------
-
-@dataclass
-class _Staged:
-    """The next cached build, as this one prepares it: files.arrow and the layer `layer` under
-    `folder`, the other layers it uses (kept from the cached build unless `compact`)."""
-
-    folder: Path
-    layer: int
-    compact: bool                       # all rows in the new layer (written, not moved)
-    layers: dict[int, dict] = field(default_factory=dict)
-    live_rows: int = 0
-
-
-def _read_all(found, settings: BuildSettings, workers: int | None, progress: bool,
-              previous: PreviousBuild | None, staged: Path | None, work: Path,
-              report: BuildReport, rejects: list[Reject],
-              inputs: InputManifest) -> tuple[PartitionedSpill, _Staged | None]:
-    """Read every article (in workers): rows go to disk as they come, in id-range partitions,
-    each with its MinHash signature and its place in path order; rejects to `rejects`. No
-    per-row state stays in memory. With the cached `previous` build, a file it knows is taken
-    from it (unread if its stat is unchanged, else if its sha256 is); with `staged`, what
-    became of each file is written there for the next build."""
-    schema = _spill_schema(settings)
-    # The cached build's partitions are read in place when this spill is cut the same way: kept
-    # while the corpus stays within a factor of two of its size, so partitions stay small.
-    same_cut = previous is not None and previous.n_partitions / 2 <= partition_count(len(found.articles)) \
-        <= previous.n_partitions * 2
-    spill = PartitionedSpill(work / "spill", schema, expected_rows=len(found.articles),
-                             n_partitions=previous.n_partitions if same_cut else None)
-    lookup = Lookup(previous.batches()) if previous is not None else None
-    # Where each cached row goes: remaps[layer][its seq there] = its seq in this build (-1: gone).
-    remaps = {layer: np.full(v["seq_space"], -1, dtype=np.int64)
-              for layer, v in (previous.layers.items() if previous is not None else ())}
-    stage = _stage(staged, previous, same_cut) if staged is not None else None
-    index = IndexWriter(staged / "files.arrow") if staged is not None else None
-    taker = _Taker(settings, report, rejects, inputs, spill, remaps, stage, index)
-    for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
-                                    total=len(found.articles)):
-        taker.take(plan, chunk)
-    seq, new_rows = taker.seq, taker.new_rows
-    if index is not None:
-        index.close()
-    used = [(layer, remap) for layer, remap in remaps.items() if (remap >= 0).any()]
-    if previous is not None:
-        _take_cached_rows(spill, previous, used, same_cut)
-    if stage is not None:
-        if not stage.compact:
-            stage.layers = {layer: previous.layers[layer] for layer, _ in used}
-        if stage.compact or new_rows:
-            stage.layers[stage.layer] = {"seq_space": seq, "rows": seq if stage.compact else new_rows}
-        stage.live_rows = seq
-    return spill, stage
-
-
-def _stage(folder: Path, previous: PreviousBuild | None, same_cut: bool) -> _Staged:
-    """The next cached build: a new layer, and whether it takes every row (compacts) because
-    the cached build is cut otherwise, has too many layers or too many rows no longer used."""
-    compact = previous is None or not same_cut or len(previous.layers) + 1 > MAX_LAYERS \
-        or previous.stored_rows > MAX_STORED_PER_LIVE * previous.live_rows
-    stage = _Staged(folder, layer=max(previous.layers, default=-1) + 1 if previous is not None else 0,
-                    compact=compact)
-    (folder / f"L{stage.layer}").mkdir(parents=True)
-    return stage
-
-
-def _take_cached_rows(spill: PartitionedSpill, previous: PreviousBuild, used: list[tuple[int, np.ndarray]],
-                      same_cut: bool) -> None:
-    """The cached rows this build uses, into the spill: read in place from the cached layers
-    as each partition is read, when they are cut the same way (the usual case); else copied in."""
-    if same_cut:
-        spill.use_base([(partial(previous.part, layer), remap) for layer, remap in used], SEQ)
-        return
-    copied = 0
-    for layer, remap in used:
-        for k in range(previous.n_partitions):
-            table = read_renumbered(previous.part(layer, k), remap, SEQ)
-            if table is not None:
-                spill.add(table)
-                copied += table.num_rows
-    _check_cached_rows(copied, sum(int((remap >= 0).sum()) for _, remap in used))
-
-
-def _check_cached_rows(got: int, expected: int) -> None:
-    if got != expected:
-        raise CacheError(f"the build cache gave {got} of the {expected} rows it holds for this source: "
-                         "its files were changed or damaged. It is deleted now; build again.")
-
-
-_NO_STAT = Stat(0, 0, 0, 0)
-
-
-@dataclass
-class _Plan:
-    """A task's articles, in path order: each one's row in `cached` (the cached build's index
-    rows of these articles; -1: none usable) and its place among the files the task reads
-    (-1: taken from the cache unread)."""
-
-    cached: pa.Table | None
-    old: list[int]
-    read: list[int]
-
-    def __len__(self) -> int:
-        return len(self.read)
-
-
-def _tasks(articles, lookup: Lookup | None) -> Iterator[tuple[_Plan, list]]:
-    """The articles in path order as tasks: (plan, files to read, each (shown path, path, the
-    cached sha256 or None)). A file the cached build knows by an unchanged stat is not read.
-    A task reads at most _CHUNK files and covers at most _SPAN articles."""
-    old: list[int] = []
-    read: list[int] = []
-    items: list[tuple[str, str, str | None]] = []
-    pieces: list[pa.Table] = []
-    base = 0  # where the rows of the block at hand start in the task's cached rows
-
-    def task() -> tuple[_Plan, list]:
-        cached = (pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)) if pieces else None
-        return _Plan(cached, old, read), items
-
-    for start in range(0, len(articles), 256):
-        block = articles[start:start + 256]
-        where = [-1] * len(block)
-        if lookup is not None:
-            rows, where = lookup.match([shown for shown, _ in block])
-            pieces.append(rows)
-            sha, reason, trust = (rows.column(c).to_pylist() for c in ("sha256", "reason", "trusted"))
-            stats = list(zip(*(rows.column(c).to_pylist() for c in ("size", "mtime_ns", "ctime_ns", "ino"))))
-        for (shown, path), j in zip(block, where):
-            if j >= 0 and not reusable(sha[j], reason[j]):
-                j = -1
-            if j >= 0 and trust[j] and _same_stat(path, stats[j]):
-                old.append(base + j)
-                read.append(-1)
-            else:
-                old.append(base + j if j >= 0 else -1)
-                read.append(len(items))
-                items.append((shown, path, sha[j] if j >= 0 else None))
-            if len(items) >= _CHUNK or len(read) >= _SPAN:
-                yield task()
-                old, read, items = [], [], []
-                pieces = pieces[-1:]  # the block's rows, for the rest of it
-                base = 0
-        base = sum(p.num_rows for p in pieces) if lookup is not None else 0
-    if read:
-        yield task()
-
-
-def _same_stat(path: str, stat: tuple) -> bool:
-    try:
-        return stat_of(os.stat(path)) == stat
-    except OSError:
-        return False  # read as any other file: its reader reports the problem
-
-
-class _Taker:
-    """What reading gave, task by task, into the build: rows to the spill (each numbered by its
-    place in path order), rejects to the list, each file to the input manifest and to the next
-    cache's index; cached rows taken are mapped (remaps) to their new place. Files taken from
-    the cache unread, most of a rebuild's, are handled as columns."""
-
-    def __init__(self, settings: BuildSettings, report: BuildReport, rejects: list[Reject],
-                 inputs: InputManifest, spill: PartitionedSpill, remaps: dict[int, np.ndarray],
-                 stage: _Staged | None, index: IndexWriter | None) -> None:
-        self.schema = _spill_schema(settings)
-        self.report, self.rejects, self.inputs = report, rejects, inputs
-        self.spill, self.remaps, self.stage, self.index = spill, remaps, stage, index
-        self.seq = self.new_rows = 0
-
-    def take(self, plan: _Plan, chunk: Chunk | None) -> None:
-        cached, report, stage = plan.cached, self.report, self.stage
-        columns = ("path", "sha256", "seq", "reason", "message")
-        c_path, c_sha, c_seq, c_reason, c_message = (cached.column(c).to_pylist() for c in columns) \
-            if cached is not None else ([],) * 5
-        pairs = []          # (path, sha256) for the input manifest, in path order
-        new_seqs = []       # seq of each row the chunk computed
-        taken, taken_seq = [], []  # cached rows taken unread, and their seq here (-1: a reject)
-        rows_at, rows = [], []     # index entries of the files read, and their places in the plan
-        same_bytes = 0
-        seq = self.seq
-        for at, (j, k) in enumerate(zip(plan.old, plan.read)):
-            if k < 0:  # taken unread
-                pairs.append((c_path[j], c_sha[j]))
-                taken.append(j)
-                if c_seq[j] >= 0:
-                    taken_seq.append(seq)
-                    seq += 1
-                else:
-                    taken_seq.append(-1)
-                    self.rejects.append(Reject(c_path[j], c_reason[j], c_message[j]))
-                continue
-            path, digest, reject, warnings, stat, trust, same = chunk.files[k]
-            row = -1
-            if same:  # read again (its stat changed), and the same bytes: the cached result
-                same_bytes += 1
-                entry = entry_at(cached, j)._replace(stat=stat, trusted=trust)
-                pairs.append((entry.path, entry.sha256))
-                layer, lseq = entry.layer, entry.lseq
-                if entry.seq >= 0:
-                    self.remaps[layer][lseq] = row = seq
-                    if stage is not None and stage.compact:  # the row moves to the new layer
-                        layer, lseq = stage.layer, seq
-                    seq += 1
-                    report.warnings.update(entry.warnings)
-                else:
-                    self.rejects.append(Reject(entry.path, entry.reason, entry.message))
-                rows.append(entry._replace(seq=row, layer=layer, lseq=lseq))
-            else:
-                pairs.append((path, digest or "unread"))
-                if reject is not None:
-                    self.rejects.append(reject)
-                else:
-                    report.warnings.update(warnings)
-                    new_seqs.append(seq)
-                    row, seq = seq, seq + 1
-                rows.append(Entry(path, stat or _NO_STAT, digest, trust, row, stage.layer if stage is not None else -1,
-                                  row, reject and reject.reason, reject and reject.message, list(warnings)))
-            rows_at.append(at)
-        self.seq = seq
-        self.inputs.add_many(pairs)
-        taken_rows = self._take_cached(cached, taken, taken_seq) if taken else None
-        if taken:
-            report.from_cache["stat"] += len(taken)
-        if same_bytes:
-            report.from_cache["bytes"] += same_bytes
-        if self.index is not None:
-            self._index(plan, taken_rows, rows, rows_at)
-        if new_seqs:
-            self.new_rows += len(new_seqs)
-            self.spill.add(chunk.table.append_column(self.schema.field(SEQ), pa.array(new_seqs, pa.int64()))
-                           .append_column(self.schema.field(SIGNATURE), _signature_column(chunk.signatures)))
-
-    def _take_cached(self, cached: pa.Table, taken: list[int], taken_seq: list[int]) -> pa.Table:
-        """The index rows of the cached files taken unread, renumbered (and moved to the new
-        layer if it takes every row); their rows mapped in `remaps`, their warnings counted."""
-        table = cached.take(pa.array(taken, pa.int64()))
-        new = np.array(taken_seq, dtype=np.int64)
-        is_row = new >= 0
-        layer = table.column("layer").to_numpy()
-        lseq = table.column("lseq").to_numpy()
-        for k in np.unique(layer[is_row]).tolist():
-            mine = is_row & (layer == k)
-            self.remaps[k][lseq[mine]] = new[mine]
-        warned = pc.list_value_length(table.column("warnings")).to_numpy() > 0
-        if (warned & is_row).any():
-            self.report.warnings.update(pc.list_flatten(table.filter(pa.array(warned & is_row))
-                                                        .column("warnings")).to_pylist())
-        stage = self.stage
-        table = _set_index_column(table, "seq", new)
-        if stage is not None and stage.compact:
-            table = _set_index_column(table, "layer", np.where(is_row, stage.layer, layer).astype(np.int32))
-            table = _set_index_column(table, "lseq", np.where(is_row, new, lseq))
-        return table
-
-    def _index(self, plan: _Plan, taken: pa.Table | None, rows: list[Entry], rows_at: list[int]) -> None:
-        """The task's files into the next cache's index, in path order."""
-        read = index_table(rows) if rows else None
-        if taken is None or read is None:
-            if taken is not None or read is not None:
-                self.index.add_table(taken if read is None else read)
-            return
-        where = np.array([at for at, k in enumerate(plan.read) if k < 0] + rows_at, dtype=np.int64)
-        self.index.add_table(pa.concat_tables([taken, read]).take(pa.array(np.argsort(where, kind="stable"))))
-
-
-def _set_index_column(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
-    at = table.schema.get_field_index(name)
-    return table.set_column(at, table.schema.field(at), pa.array(values, table.schema.field(at).type))
 
 
 @dataclass
@@ -530,7 +197,7 @@ def _find_duplicates(spill: PartitionedSpill, settings: BuildSettings, work: Pat
             report.warnings.subtract(warnings)
         dates = pc.fill_null(pc.cast(part.column("date"), pa.int64()), NO_DATE)
         dedup.add_many(part.column("id").to_pylist(), part.column("content_sha256").to_pylist(),
-                       _signatures_of(part), date_keys=dates.to_pylist(), n_chars=part.column("n_chars").to_pylist())
+                       signatures_of(part), date_keys=dates.to_pylist(), n_chars=part.column("n_chars").to_pylist())
     report.warnings = +report.warnings  # drop the zero counts
     log.info("clustering %d rows for duplicates", len(dedup))
     verdicts = dedup.results_arrays(_contained(spill, dedup.containment_candidates(), settings.dedup))
@@ -546,8 +213,9 @@ def _find_duplicates(spill: PartitionedSpill, settings: BuildSettings, work: Pat
 def _contained(spill: PartitionedSpill, pairs: np.ndarray, settings) -> np.ndarray:
     """The containment candidates (shorter row, longer row: positions in the id-ordered sequence)
     verified exactly against their texts, read from the spill in two passes: the shorter sides'
-    shingle sets first (kept: ~8 bytes a shingle of the candidate briefs), then each longer text
-    once, in its partition. Nothing else is held."""
+    shingle sets first (kept: ~8 bytes a shingle of the candidate briefs), then each longer text's
+    shingle sequence once, in its partition. Nothing else is held. Every pair that passes:
+    results_arrays picks one story per brief."""
     if not len(pairs):
         return pairs
     shorts, longs = set(pairs[:, 0].tolist()), set(pairs[:, 1].tolist())
@@ -564,10 +232,10 @@ def _contained(spill: PartitionedSpill, pairs: np.ndarray, settings) -> np.ndarr
                 short_sets.update((r, contain.shingle_set(texts[r - rows.start].as_py(), settings))
                                   for r in rows if r in shorts)
                 continue
-            long_sets = {r: contain.shingle_set(texts[r - rows.start].as_py(), settings) for r in rows if r in longs}
+            long_sets = {r: contain.shingle_seq(texts[r - rows.start].as_py(), settings) for r in rows if r in longs}
             here = np.isin(pairs[:, 1], np.fromiter(long_sets, np.int64, len(long_sets)))
             verified.append(contain.verify(pairs[here], short_sets, long_sets, settings))
-    return contain.best(np.concatenate(verified))
+    return np.concatenate(verified)
 
 
 @dataclass
@@ -631,7 +299,7 @@ def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, re
 
 
 def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan | None,
-                  data_dir: Path, *, staged: _Staged | None = None, report: BuildReport) -> _SplitPlan:
+                  data_dir: Path, *, staged: Staged | None = None, report: BuildReport) -> _SplitPlan:
     """Pass 2: every column, in id order, each row to its split's shards. What goes where is
     worked out on a partition's small columns first; then each split's rows are copied once,
     in id order (one `take` a split), never the signatures. With `staged`, the rows this
@@ -645,7 +313,7 @@ def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, p
 
 
 def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates,
-                     plan: _SplitPlan | None, data_dir: Path, staged: _Staged | None,
+                     plan: _SplitPlan | None, data_dir: Path, staged: Staged | None,
                      report: BuildReport) -> _SplitPlan:
     # The Parquet writes run on the lane's thread while this one reads and sorts the next
     # partition: at 100,000 files the zstd encoding was ~40 % of this pass, on one core.
@@ -766,25 +434,6 @@ def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[di
                plotter=plotter)
 
 
-SEQ, SIGNATURE = "_seq", "_signature"  # spill-only columns: place in path order, MinHash signature
-
-
-def _spill_schema(settings: BuildSettings) -> pa.Schema:
-    return ROW_SCHEMA.append(pa.field(SEQ, pa.int64(), False)).append(
-        pa.field(SIGNATURE, pa.list_(pa.uint32(), settings.dedup.num_perm), False))
-
-
-def _signature_column(sigs: np.ndarray) -> pa.Array:
-    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(sigs, dtype=np.uint32).ravel()),
-                                             sigs.shape[1])
-
-
-def _signatures_of(part: pa.Table) -> np.ndarray:
-    column = part.column(SIGNATURE).combine_chunks()
-    width = column.type.list_size
-    return column.flatten().to_numpy().reshape(-1, width)
-
-
 def _unique_ids(part: pa.Table) -> tuple[pa.Table, list[tuple[str, str, str, list]]]:
     """Sort a partition by id (ties in path order) and drop the rows whose id an earlier file
     took; returns the rows kept and (path, id, kept path, warnings) of those dropped."""
@@ -873,26 +522,3 @@ def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
     table = _set_split_columns(table, assignment.group, assignment.bucket)
     table = table.append_column("_split", pa.array(assignment.split, pa.string()))
     return table, manifest
-
-
-def _process_all(tasks: Iterator[tuple[_Plan, list]], settings: BuildSettings, workers: int | None,
-                 progress: bool, *, total: int) -> Iterator[tuple[_Plan, Chunk | None]]:
-    """(plan, what reading its files gave) for each task, in order; files are read by workers
-    (or here, for one worker or a few files)."""
-    from tqdm import tqdm
-
-    workers = readers.count(workers)
-    if workers == 1 or total < _INLINE_BELOW:
-        readers.stop()  # if the `corpus` command started one early: not needed
-        executor: Executor = Inline()
-    else:
-        executor = LocalPool(workers, initializer=worker.init_process)
-    bar = tqdm(total=total, unit="file", desc="reading", disable=not progress, leave=False)
-    done = executor.map(worker.task(settings), ((plan, items or None) for plan, items in tasks))
-    try:
-        for plan, chunk in done:
-            yield plan, chunk
-            bar.update(len(plan))
-    finally:
-        bar.close()
-        done.close()  # its pool shut down

@@ -24,6 +24,7 @@ from .checks import check_split_columns
 from .errors import SourceError
 from .integrity import check_intact
 from .output import output_lock, storage_errors
+from .runs import spill_folder
 from .pipeline import assign_splits, write_dataset
 from .schema import ROW_SCHEMA
 
@@ -91,7 +92,8 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
         rejects = [json.loads(line) for line in _read_lines(folder / "rejects.jsonl")]
         table, manifest = assign_splits(table, spec)
         summary["splits"] = manifest["counts"]
-        with tempfile.TemporaryDirectory(prefix="corpus-card-") as card_dir:
+        # Beside the output, not in /tmp: a killed split's scratch is removed by the next run.
+        with spill_folder(out) as card_dir:
             if card_template is None:
                 card_template = own_template(folder, Path(card_dir))
             write_dataset(out, table, spec, manifest, summary, rejects=rejects, card_template=card_template)

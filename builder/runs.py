@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .output import check_target
+from .schema import ROW_SCHEMA
 
 _KEY_SPACE = 16**4
 # Each byte's value as a hex digit (-1: not one), for reading ids' first digits as numbers.
@@ -256,3 +257,23 @@ def spill_folder(output: Path) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+SEQ, SIGNATURE = "_seq", "_signature"  # spill-only columns: place in path order, MinHash signature
+
+
+def spill_schema(settings) -> pa.Schema:
+    """ROW_SCHEMA and the spill-only columns, for signatures of `settings.dedup.num_perm` values."""
+    return ROW_SCHEMA.append(pa.field(SEQ, pa.int64(), False)).append(
+        pa.field(SIGNATURE, pa.list_(pa.uint32(), settings.dedup.num_perm), False))
+
+
+def signature_column(sigs: np.ndarray) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(sigs, dtype=np.uint32).ravel()),
+                                             sigs.shape[1])
+
+
+def signatures_of(part: pa.Table) -> np.ndarray:
+    column = part.column(SIGNATURE).combine_chunks()
+    width = column.type.list_size
+    return column.flatten().to_numpy().reshape(-1, width)

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import article, distinct_text, write_corpus
 
-N_FILES = 220  # over pipeline._INLINE_BELOW (200): the worker pool runs, and is killed with the build
+N_FILES = 220  # over reading.INLINE_BELOW (200): the worker pool runs, and is killed with the build
 KILLS = 10
 SEED = 20261126
 

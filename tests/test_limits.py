@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import clean, pipeline
+from builder import clean, reading
 from builder.article import process_file
 from builder.cli import main
 from builder.pipeline import build
@@ -215,7 +215,7 @@ def test_a_file_over_the_time_limit_is_rejected_and_the_alarm_restored(tmp_path)
 
 
 def test_time_limit_in_worker_processes(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "_INLINE_BELOW", 0)  # a pool even for a few files
+    monkeypatch.setattr(reading, "INLINE_BELOW", 0)  # a pool even for a few files
     src, rules = slow_corpus(tmp_path)
     settings = BuildSettings(rules_dirs=rules, max_seconds_per_file=0.5)
     report = build(src, tmp_path / "out", settings=settings, workers=2, progress=False, cache_dir=None)
