@@ -35,7 +35,8 @@ def _build(args: argparse.Namespace) -> int:
 
     settings = BuildSettings(
         suffixes=tuple(args.suffixes.split(",")) if args.suffixes else DEFAULT_SUFFIXES,
-        naive_timezone=args.timezone, rules_dirs=tuple(args.rules or ()), max_file_bytes=args.max_file_bytes,
+        naive_timezone=args.timezone, rules_dirs=tuple(args.rules or ()), exclude=tuple(args.exclude or ()),
+        max_file_bytes=args.max_file_bytes,
         max_seconds_per_file=args.max_seconds_per_file,
         quality=QualitySettings(min_chars=args.min_chars,
                                 languages=tuple(args.languages.split(",")) if args.languages else None),
@@ -242,6 +243,9 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--suffixes", help="comma-separated article suffixes (default: .md,.markdown,.html,.htm)")
     b.add_argument("--timezone", default="UTC", help="zone for dates written without one (default: UTC)")
     b.add_argument("--rules", action="append", help="extra folder of boilerplate rule files (repeatable)")
+    b.add_argument("--exclude", action="append", metavar="GLOB",
+                   help="never read files whose path within SOURCE (or name) matches GLOB, e.g. SOURCES.md "
+                        "(repeatable; counted as excluded in the summary)")
     b.add_argument("--max-file-bytes", type=int, default=32 * 2**20, help="reject larger files (default: 32 MiB)")
     b.add_argument("--max-seconds-per-file", type=float, default=30.0,
                    help="reject a file that takes longer to read (reason timeout; default: 30)")

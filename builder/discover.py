@@ -177,7 +177,8 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
     """Every file under `root`, articles in path order (the order of their shown paths). With
     `spool` (a scratch folder), the list of articles is kept in a file there (close it).
     A file whose path within `root` matches an `exclude` glob (fnmatch: `SOURCES.md`,
-    `docs/*`, `*/README.md`; a pattern without '/' also matches a file's name) is counted in
+    `docs/*`, `*/README.md`; a pattern without '/' also matches a file's name, a leading '/'
+    anchors it at the root) is counted in
     `ignored` under "excluded", never read."""
     root_real = os.path.realpath(root)
     out = Discovered(ArticleList(root_real, spool))
@@ -233,8 +234,11 @@ EXCLUDED = "excluded"
 
 
 def _excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
+    """As in .gitignore: a pattern without '/' matches a name anywhere, one with a '/' the path
+    within the root, and a leading '/' anchors it at the root (`/SOURCES.md`: that file only)."""
     shown = display_path(rel)
-    return any(fnmatch.fnmatchcase(shown, p) or ("/" not in p and fnmatch.fnmatchcase(display_path(name), p))
+    return any(fnmatch.fnmatchcase(shown, p[1:]) if p.startswith("/")
+               else fnmatch.fnmatchcase(shown, p) or ("/" not in p and fnmatch.fnmatchcase(display_path(name), p))
                for p in patterns)
 
 

@@ -95,7 +95,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
         with spill_folder(out) as work:
             # The list of articles in a scratch file: in memory it was the largest thing held while
             # reading a million files (36 MB).
-            found = discover(src, settings.suffixes, spool=work)
+            found = discover(src, settings.suffixes, spool=work, exclude=settings.exclude)
             report.files_found = found.n_found
             report.ignored = found.ignored
             rejects: list[Reject] = list(found.rejects)

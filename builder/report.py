@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .discover import EXCLUDED
+
 
 @dataclass
 class BuildReport:
@@ -45,7 +47,8 @@ class BuildReport:
             f"files found {self.files_found}: rows {self.rows} + rejected {sum(self.rejected.values())}"
             f" + ignored {sum(self.ignored.values())}" + ("" if self.balanced else "  (MISMATCH: please report)"),
             f"rejected: {fmt(self.rejected)}",
-            f"ignored by suffix: {fmt(self.ignored)}",
+            f"ignored by suffix: {fmt(self.ignored - Counter({EXCLUDED: self.ignored[EXCLUDED]}))}",
+            *([f"excluded by --exclude: {self.ignored[EXCLUDED]}"] if self.ignored[EXCLUDED] else []),
             f"warnings: {fmt(self.warnings)}",
             *cached,
             f"written to {self.output} in {self.seconds:.1f} s",

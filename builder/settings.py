@@ -19,6 +19,7 @@ class BuildSettings:
     suffixes: tuple[str, ...] = DEFAULT_SUFFIXES
     naive_timezone: str = "UTC"          # zone for dates written without one
     rules_dirs: tuple[str, ...] = ()     # extra rule folders, after the built-in ones
+    exclude: tuple[str, ...] = ()        # globs of paths (or names) within the source never read: SOURCES.md
     max_file_bytes: int = 32 * 2**20     # larger files are rejected unread
     max_frontmatter_bytes: int = 256 * 2**10
     max_alias_nodes: int = 10_000        # YAML alias expansion budget (billion-laughs guard)
@@ -34,6 +35,11 @@ class BuildSettings:
                                                    for s in self.suffixes))
         if not self.suffixes:
             raise ConfigError("suffixes is empty: give at least one article suffix such as '.md'")
+        if isinstance(self.exclude, str):  # exclude="*.md" would otherwise exclude by each character
+            raise ConfigError(f"exclude must be a list of globs such as ['SOURCES.md'], got {self.exclude!r}")
+        object.__setattr__(self, "exclude", tuple(self.exclude))
+        if not all(isinstance(g, str) and g.strip() for g in self.exclude):
+            raise ConfigError(f"exclude {list(self.exclude)!r} holds an empty glob: give globs such as 'SOURCES.md'")
         if any(len(s) < 2 for s in self.suffixes):
             raise ConfigError(f"suffixes {','.join(self.suffixes)!r} has an empty suffix: "
                               "write them as '.md,.html'")

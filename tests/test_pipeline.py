@@ -499,3 +499,17 @@ def test_the_audit_counts_near_copies_a_split_puts_apart(tmp_path):
     assert len(clusters) == 40 and expected  # 40 stories of two rows, some split apart
     assert report.audit["copies_across_splits"] == len(expected)
     assert not report.audit["ok"]
+
+
+def test_exclude_keeps_documentation_out_and_counts_it(tmp_path, capsys):
+    from builder.cli import main
+
+    src = write_corpus(tmp_path / "src", {
+        "SOURCES.md": "# Sources\n\nThis archive was collected from public feeds; see each post's url.\n" * 3,
+        "source/_posts/f/a.md": article("甲", f"<p>{distinct_text(1)}</p>"),
+        "source/_posts/f/SOURCES.md": article("乙", f"<p>{distinct_text(2)}</p>")})
+    assert main(["build", str(src), "-o", str(tmp_path / "out"), "-q", "--no-cache", "--exclude", "/SOURCES.md"]) == 0
+    err = capsys.readouterr().err
+    assert "files found 3: rows 2 + rejected 0 + ignored 1" in err and "excluded by --exclude: 1" in err
+    report = build(src, tmp_path / "out2", progress=False, cache_dir=None, settings=BuildSettings(exclude=("SOURCES.md",)))
+    assert report.rows == 1 and report.ignored == {"excluded": 2} and report.balanced
