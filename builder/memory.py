@@ -14,9 +14,9 @@ about 1 s faster (of 24) and a rebuild 0.9 s (of 7.4), the main process's peak 1
 with 4 MiB no faster, and 13 MB higher again.
 
 Arrow's C++ code picks its default pool from ARROW_DEFAULT_MEMORY_POOL when it first needs
-one, so the `corpus` command sets it before pyarrow loads (`for_this_process`); a library
-caller's process gets what can still be changed (`in_running_process`: pyarrow's own pool).
-Either way the heap is set with mallopt, in this process only. The reading workers
+one, so the `corpus` command sets it before pyarrow loads (`for_this_process`), with the heap
+set by mallopt, in this process only. `build()` called as a library changes none of this: a
+caller's process keeps its own pool and heap. The reading workers
 keep jemalloc for Arrow and a C heap that holds on to more of what it frees (`for_worker`):
 they are flat anyway, and a small threshold cost them 12 % more CPU, glibc's own trimming as
 much again in page faults. For the card, the last stage, the main process too takes
@@ -50,21 +50,10 @@ def for_this_process() -> None:
     _set_heap(MAIN_HEAP)
 
 
-def in_running_process() -> None:
-    """For a process where pyarrow may be loaded already: pyarrow's default pool (unless the
-    user chose one) and the heap settings of MAIN_HEAP."""
-    global _chosen
-    import pyarrow as pa
-
-    if _chosen or "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-        pa.set_memory_pool(pa.system_memory_pool())
-        _chosen = True
-    _set_heap(MAIN_HEAP)
-
-
 def for_card() -> None:
-    """For the card, the build's last stage: jemalloc for what Arrow allocates from here on
-    (unless the user chose a pool). The card's statistics read the shards back a row group at
+    """For the card, the build's last stage, in a process the `corpus` command owns (it called
+    for_this_process; a library caller's process is never changed): jemalloc for what Arrow
+    allocates from here on (unless the user chose a pool). The card's statistics read the shards back a row group at
     a time; with the system pool each group's buffers were fresh mappings, faulted in page by
     page; jemalloc reuses freed pages for about a second before it returns them. Buffers
     allocated before are still freed by the pool that allocated them."""

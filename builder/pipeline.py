@@ -72,7 +72,6 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     cache folder, as for the `corpus` command; None: no cache.
     Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
-    memory.in_running_process()
     settings = settings or BuildSettings()
     split_spec = split_spec or DEFAULT_SPLIT
     src = Path(source) if source is not None else SAMPLE_DIR
