@@ -58,7 +58,8 @@ def check_split_columns(spec: SplitSpec, schema: pa.Schema) -> None:
 
 
 def no_articles_message(src: Path, suffixes: tuple[str, ...], ignored: Counter) -> str:
-    others = f"; {sum(ignored.values())} other files ignored ({_top(ignored)})" if ignored else ""
+    n = sum(ignored.values())
+    others = f"; {n} other file{'s' if n != 1 else ''} ignored ({_top(ignored)})" if ignored else ""
     return (f"no article files found under {str(src)!r} (looked for {', '.join(suffixes)}{others}): "
             "check the folder, or name your files' suffixes with --suffixes; the previous output is unchanged")
 
