@@ -253,8 +253,9 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--languages", help="comma-separated allowed languages, e.g. zh,en (default: all)")
     b.add_argument("--keep-duplicates", action="store_true", help="keep duplicates, flagged by dup_cluster")
     b.add_argument("--dedup-threshold", type=float, default=0.5, help="near-duplicate Jaccard threshold (0.5)")
-    b.add_argument("--containment-threshold", type=float, default=0.9,
-                   help="share of a brief's shingles inside a longer article that makes it a contained copy (0.9)")
+    b.add_argument("--containment-threshold", type=float, default=0.7,
+                   help="share of a brief's shingles inside one stretch of a longer article 1.5 times its length that "
+                        "makes it a contained copy (0.7)")
     b.add_argument("--shingle-size", type=int, default=5, help="characters per shingle (default: 5)")
     b.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
     b.add_argument("--cache-dir", help=_CACHE_DIR_HELP + "; the last builds' per-file results, for rebuilds")

@@ -93,7 +93,8 @@ class DedupArrays:
     keep: write the row. reason: 0 kept member, 1 duplicate (same text), 2 near duplicate,
     3 contained (its text sits inside a longer one of the cluster).
     similarity: estimated Jaccard similarity to the kept member (1.0 for the same text; for a
-    contained copy, the exact share of its shingles found in the longer text).
+    contained copy, the share of its shingles found within a window of the longer text: see
+    contain.py).
     """
 
     kept: np.ndarray
@@ -235,8 +236,9 @@ class DedupIndex:
 
     def containment_candidates(self) -> np.ndarray:
         """(shorter row, longer row) pairs, as rows in adding order, that may be contained copies:
-        the caller verifies them against the texts (`contain.verify`) and passes what passes to
-        `results_arrays(contained=...)`. Empty when the settings ask for no containment check."""
+        the caller verifies them against the texts (`contain.verify`) and passes every pair that
+        passes to `results_arrays(contained=...)`. Empty when the settings ask for no containment
+        check."""
         if not self.settings.near or self.settings.containment_threshold is None or len(self._ids) < 2:
             return np.empty((0, 2), dtype=np.int64)
         _, slot_of_row, rep_row, edges, _ = self._near()
@@ -254,14 +256,20 @@ class DedupIndex:
 
     def results_arrays(self, contained: np.ndarray | None = None) -> DedupArrays:
         """The verdict of every row added, as arrays in the order rows were added. `contained`:
-        verified (shorter row, longer row, containment) triples; each shorter text joins the
-        longer one's cluster and is never its kept member."""
+        every verified (shorter row, longer row, containment) triple; each shorter text joins
+        one longer text's cluster (`contain.choose`: its best story, unless two stories hold it
+        as much) and is never its kept member."""
         n = len(self._ids)
         id_rank, slot_of_row, rep_row, edges, n_candidates = self._near()
         n_slots = len(rep_row)
         n_verified = len(edges)
         brief = np.zeros(n_slots, dtype=bool)  # the shorter side of a contained pair: never kept
         contained_by = np.zeros(n_slots, dtype=np.float32)
+        n_contained_pairs = n_ambiguous = 0
+        if contained is not None and len(contained):
+            n_contained_pairs = len(contained)
+            story = _components(n_slots, edges)[slot_of_row]
+            contained, n_ambiguous = contain.choose(contained, story)
         if contained is not None and len(contained):
             cs = slot_of_row[contained[:, 0].astype(np.int64)]
             cl = slot_of_row[contained[:, 1].astype(np.int64)]
@@ -298,7 +306,7 @@ class DedupIndex:
                            contained=int(np.count_nonzero(reason == 3)),
                            candidate_pairs=n_candidates, verified_pairs=n_verified,
                            containment_candidates=self._stats_contained_candidates,
-                           contained_pairs=0 if contained is None else len(contained),
+                           contained_pairs=n_contained_pairs, contained_ambiguous=n_ambiguous,
                            largest_cluster=int(sizes.max()) if n else 0)
         return DedupArrays(kept=kept, keep=keep, reason=reason, similarity=similarity)
 

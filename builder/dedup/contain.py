@@ -10,14 +10,22 @@ J ~ 0.07), so they get their own candidates and an exact check:
   `MAX_BUCKET` texts is a shingle frequent across the corpus (boilerplate, a standard
   sentence): it proposes nothing. A loose estimate of the containment from the shared slots
   and the lengths (J * (|A| + |B|) / ((1 + J) |A|)) drops pairs that share a paragraph only.
-- Every candidate is verified exactly: the share of the shorter text's distinct shingles
-  (`shingle_set`: the same normalisation and shingles as the signatures) found in the longer
-  one, against `containment_threshold`. The shorter text needs `min_contained_chars`
-  normalised characters: a one-line standard sentence inside many articles is not a copy.
+- Every candidate is verified exactly, within a window: the largest share of the shorter
+  text's distinct shingles (`shingle_set`: the same normalisation and shingles as the
+  signatures) found in any stretch of the longer text `WINDOW` times the shorter one's length
+  (`windowed_containment`). A brief retells one passage, so its shingles sit together; the
+  same sentences scattered over a long article are standard phrases, not a copy. That lets
+  `containment_threshold` be low enough for a reworded brief (a few words inserted or cut)
+  without merging articles that share sentences. The shorter text needs
+  `min_contained_chars` normalised characters: a one-line standard sentence is not a copy.
+- One story per brief (`choose`): the longer text with the highest containment, unless a
+  text of another story (near-duplicate component) comes within `AMBIGUOUS_MARGIN` of it: a
+  passage found as much in two stories is a standard one, and joining it to either would
+  bridge or mislabel them.
 
 Pure functions over arrays and texts: the caller brings the texts of the candidate rows (the
 build reads them from its spill in two passes: the shorter sides' shingle sets first, then
-each longer side once).
+each longer side's shingle sequence, once).
 """
 from __future__ import annotations
 
@@ -37,18 +45,26 @@ MIN_SHARED_SLOTS = 2  # chance collisions of two 32-bit slot values are ~n^2 * K
 MAX_BUCKET = 64       # texts holding one slot value before it counts as a frequent shingle
 ESTIMATE_FLOOR = 0.35  # estimated containment below this is not verified (the estimate is noisy)
 MAX_LENGTH_RATIO = 200  # a text 200 times longer than the shorter is a digest or a dump, not its article
+WINDOW = 1.5           # the stretch of the longer text a brief must sit in, in brief lengths
+AMBIGUOUS_MARGIN = 0.15  # another story this close to the best one: a standard passage, no copy
+_REPEAT_CELLS = 1 << 22  # bound on the repeat matrix of windowed_containment before it loops instead
 
 
-def shingle_set(text: str, settings: DedupSettings) -> np.ndarray:
-    """Sorted distinct 64-bit hashes of the text's shingles (normalised as for signatures)."""
+def shingle_seq(text: str, settings: DedupSettings) -> np.ndarray:
+    """64-bit hashes of the text's shingles in text order, repeats kept (normalised as for
+    signatures): the longer side of `windowed_containment`."""
     cps, _ = _normalized_codepoints(_codepoints(text))
     k = settings.shingle_size
     if len(cps) == 0:
         return np.empty(0, np.uint64)
     if len(cps) < k:
         return np.array([_short_hash(cps, settings.seed)], np.uint64)
-    h, _ = _shingle_hashes(cps, np.array([len(cps)], np.int64), k, settings.seed)
-    return np.unique(h)
+    return _shingle_hashes(cps, np.array([len(cps)], np.int64), k, settings.seed)[0]
+
+
+def shingle_set(text: str, settings: DedupSettings) -> np.ndarray:
+    """Sorted distinct 64-bit hashes of the text's shingles (normalised as for signatures)."""
+    return np.unique(shingle_seq(text, settings))
 
 
 def containment(short: np.ndarray, long: np.ndarray) -> float:
@@ -119,36 +135,95 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
 
 
-def verify(pairs: np.ndarray, short_sets: dict[int, np.ndarray], long_sets: dict[int, np.ndarray],
+def windowed_containment(short: np.ndarray, long_seq: np.ndarray, window: int) -> float:
+    """The largest share of `short`'s shingles (a shingle_set) found among the shingles starting
+    in any `window` consecutive positions of `long_seq` (a shingle_seq). A shingle counts once
+    per window however often it repeats there."""
+    if not len(short):
+        return 0.0
+    pos = np.flatnonzero(np.isin(long_seq, short))
+    if not len(pos):
+        return 0.0
+    h = long_seq[pos]
+    # Windows starting at a match are enough. A match counts in its window unless its shingle
+    # comes again inside the same window (then the later occurrence counts): `nxt`, the next
+    # match position of the same shingle, finds those repeats.
+    by_hash = np.lexsort((pos, h))
+    nxt = np.full(len(pos), np.iinfo(np.int64).max, dtype=np.int64)
+    same = h[by_hash][1:] == h[by_hash][:-1]
+    nxt[by_hash[:-1][same]] = pos[by_hash[1:][same]]
+    counts = np.searchsorted(pos, pos + window) - np.arange(len(pos))
+    rep = np.flatnonzero(nxt - pos < window)
+    if len(rep) and len(pos) * len(rep) > _REPEAT_CELLS:
+        return _distinct_in_windows(pos.tolist(), h.tolist(), window) / len(short)
+    if len(rep):
+        counts -= np.count_nonzero((pos[rep][None, :] >= pos[:, None])
+                                   & (nxt[rep][None, :] < pos[:, None] + window), axis=1)
+    return float(counts.max()) / len(short)
+
+
+def _distinct_in_windows(pos: list[int], h: list[int], window: int) -> int:
+    """Most distinct values of `h` in a window of positions: a plain loop, for the rare long text
+    that repeats the brief's shingles thousands of times (the matrix above would not fit)."""
+    best, start, seen = 0, 0, {}
+    for p, x in zip(pos, h):
+        seen[x] = seen.get(x, 0) + 1
+        while p - pos[start] >= window:
+            y = h[start]
+            seen[y] -= 1
+            if not seen[y]:
+                del seen[y]
+            start += 1
+        best = max(best, len(seen))
+    return best
+
+
+def window_of(short: np.ndarray, settings: DedupSettings) -> int:
+    """The stretch of a longer text, in shingle positions, a brief with these shingles must sit in."""
+    return int(WINDOW * (len(short) + settings.shingle_size - 1))
+
+
+def verify(pairs: np.ndarray, short_sets: dict[int, np.ndarray], long_seqs: dict[int, np.ndarray],
            settings: DedupSettings) -> np.ndarray:
-    """(short, long, containment) rows of `pairs` whose exact containment passes the threshold,
-    given the shingle sets of both sides (keyed as the pairs are). Not yet one per shorter text:
-    see `best`."""
+    """(short, long, containment) rows of `pairs` whose windowed containment passes the threshold,
+    given the shorter sides' shingle sets and the longer sides' shingle sequences (keyed as the
+    pairs are). Every one that passes: `choose` picks one story per brief."""
     out = []
     for a, b in pairs.tolist():
         sa = short_sets[a]
         if len(sa) + settings.shingle_size - 1 < settings.min_contained_chars:
             continue
-        c = containment(sa, long_sets[b])
+        c = windowed_containment(sa, long_seqs[b], window_of(sa, settings))
         if c >= settings.containment_threshold - 1e-9:
             out.append((a, b, c))
     return np.array(out, dtype=np.float64).reshape(-1, 3)
 
 
-def best(verified: np.ndarray) -> np.ndarray:
-    """One longer text per shorter one: the highest containment, then the smallest row. A brief
-    whose paragraph also sits in an unrelated article must not bridge the two stories (copies of
-    one article are near duplicates of each other, already in one cluster)."""
+def choose(verified: np.ndarray, story: np.ndarray) -> tuple[np.ndarray, int]:
+    """(one row of `verified` per brief, briefs left alone as ambiguous). `story[row]`: the
+    longer text's story (near-duplicate component). The brief joins the story of its highest
+    containment (ties: the smallest row), unless another story comes within AMBIGUOUS_MARGIN:
+    a passage found as much in two stories is a standard one, not a copy of either, and a
+    brief must never bridge two stories (copies of one article are already one component)."""
     if not len(verified):
-        return verified
+        return verified, 0
     order = np.lexsort((verified[:, 1], -verified[:, 2], verified[:, 0]))
     v = verified[order]
     first = np.ones(len(v), dtype=bool)
     first[1:] = v[1:, 0] != v[:-1, 0]
-    return v[first]
+    brief = np.cumsum(first) - 1                       # which brief each row belongs to
+    best = np.flatnonzero(first)[brief]                # the row of that brief's best story
+    st = story[v[:, 1].astype(np.int64)]
+    other = st != st[best]
+    runner_up = np.full(int(brief[-1]) + 1, -1.0)     # the best containment in another story
+    np.maximum.at(runner_up, brief[other], v[other, 2])
+    clear = v[first, 2] - runner_up >= AMBIGUOUS_MARGIN - 1e-9
+    return v[first][clear], int(np.count_nonzero(~clear))
 
 
 def verify_texts(pairs: np.ndarray, text_of, settings: DedupSettings) -> np.ndarray:
     """`verify` for a caller that holds the texts: `text_of(row)` gives each row's text."""
-    sets = {r: shingle_set(text_of(r), settings) for r in np.unique(pairs).tolist()}
-    return best(verify(pairs, sets, sets, settings))
+    rows = np.unique(pairs).tolist()
+    seqs = {r: shingle_seq(text_of(r), settings) for r in rows}
+    return verify(pairs, {r: np.unique(seqs[r]) for r in np.unique(pairs[:, 0]).tolist()} if len(pairs) else {},
+                  seqs, settings)

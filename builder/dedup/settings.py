@@ -19,10 +19,13 @@ class DedupSettings:
     bands/rows: LSH banding; None derives them from threshold and num_perm (`optimal_bands`).
     seed: keys every hash; part of signature_key. near: False finds exact duplicates only.
     keep_duplicates: keep every row (flagged through dup_cluster) instead of dropping copies.
-    containment_threshold: share of a shorter text's shingles found in a longer one at or above
-      which it is a contained copy (a brief retelling part of an article; see dedup/contain.py);
-      None turns the check off. min_contained_chars: the shorter text's least length
-      (normalised characters) for it: a standard one-line sentence is not a copy.
+    containment_threshold: share of a shorter text's shingles found within one stretch of a
+      longer one (contain.WINDOW times its length) at or above which it is a contained copy (a
+      brief retelling part of an article; see dedup/contain.py); None turns the check off.
+      0.7 keeps a reworded brief (the real LPR pair: 0.75) and, with the window and one story
+      per brief, precision >= 0.99 on make_corpus mixes (bench/sweep_containment.py).
+      min_contained_chars: the shorter text's least length (normalised characters) for it: a
+      standard one-line sentence is not a copy.
 
     The defaults were measured with bench/score_dedup.py on make_corpus.py corpora: reposts
     with a paragraph or two changed and 3-10% of characters edited mostly keep a Jaccard
@@ -39,7 +42,7 @@ class DedupSettings:
     seed: int = 1
     near: bool = True
     keep_duplicates: bool = False
-    containment_threshold: float | None = 0.9
+    containment_threshold: float | None = 0.7
     min_contained_chars: int = 50
     lsh_bands: tuple[int, int] = field(init=False, repr=False, compare=False)
 
@@ -54,7 +57,7 @@ class DedupSettings:
             raise ConfigError(f"dedup seed {self.seed!r} must be a non-negative 63-bit integer")
         if self.containment_threshold is not None and not 0.0 < self.containment_threshold <= 1.0:
             raise ConfigError(f"dedup containment_threshold {self.containment_threshold!r} must be in (0, 1]; "
-                              "0.9 is the default")
+                              "0.7 is the default")
         if not 1 <= self.min_contained_chars <= 1_000_000:
             raise ConfigError(f"dedup min_contained_chars {self.min_contained_chars!r} must be 1-1,000,000; try 50")
         if (self.bands is None) != (self.rows is None):
