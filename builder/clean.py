@@ -107,7 +107,7 @@ def clean_steps(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dep
     meta: dict[str, object] = {}
     apply_raw_rules(body, rules, meta)
     if is_html:  # Markdown pasted into an HTML body (`**重点**`) is read as Markdown there too
-        html = markdown.inline_leftovers(body) if any(m in body for m in markdown.MARKDOWN_LEFT) else body
+        html = markdown.inline_leftovers(body) if markdown.has_leftovers(body) else body
     else:
         html = _markdown_to_html(body)
     html = apply_strip_rules(html, rules)

@@ -8,7 +8,8 @@ options) read as Markdown and CommonMark does not are mended around it:
   staying inside the HTML block (`prepare`);
 - Markdown left as text once rendered, inside raw HTML or next to CJK punctuation
   (`**这一行为是否合理？**我的回答是`, where CommonMark's flanking rules refuse the `**`), is
-  read as images, links, emphasis and strikethrough (`inline_leftovers`).
+  read as images, links, emphasis and strikethrough (`inline_leftovers`); a `**` left unpaired
+  against CJK text is a broken pair's delimiter and goes.
 Every pattern here is linear in its input: bodies reach 32 MB.
 """
 from __future__ import annotations
@@ -44,6 +45,10 @@ _LINK = re.compile(r'\[([^\[\]\n]+)\]\((?:[a-z][a-z0-9+.-]*:|/|#|\.)[^()\s]*(?:[
 # A link cut off before its ')' (a truncated line): its text stays, the address goes.
 _CUT_LINK = re.compile(r"\[([^\[\]\n]+)\]\([a-z][a-z0-9+.-]*://[^()\s]*$", re.I | re.M)
 _STRONG = re.compile(r"\*\*([^*\n]+)\*\*")
+# A `**` left once the pairs are taken (a pair broken by an edit: `*One Piece**，公主**Vivi**以`)
+# is a delimiter where it touches CJK text or punctuation; between ASCII letters, digits or
+# spaces (`2**10`, `a ** b`) it stays, and so does a longer run of asterisks.
+_LONE_STRONG = re.compile(r"(?<![*A-Za-z0-9\s])\*\*(?!\*)|(?<!\*)\*\*(?![*A-Za-z0-9\s])")
 # Not inside ASCII words (snake_case, __init__, URLs); CJK on either side is fine.
 _UNDERLINE_STRONG = re.compile(r"(?<![A-Za-z0-9_/=\"'])__([^_\n<>]+)__(?![A-Za-z0-9_])")
 _STRIKE = re.compile(r"~~([^~\n]+)~~")
@@ -53,7 +58,15 @@ _TAG_OR_TEXT = re.compile(r"(<[^<>]*>)")
 def to_html(text: str) -> str:
     """The HTML for a Markdown body, with the mends above."""
     html = render(prepare(text))
-    return inline_leftovers(html) if any(m in html for m in MARKDOWN_LEFT) else html
+    return inline_leftovers(html) if has_leftovers(html) else html
+
+
+def has_leftovers(text: str) -> bool:
+    """Whether `text` may hold Markdown for `inline_leftovers` (one of MARKDOWN_LEFT). A
+    character is looked for first, its pair only when it is there: CPython finds one character
+    several times faster than two (~1 against ~8 us a 2,000-character body, four marks)."""
+    return (("*" in text and "**" in text) or ("~" in text and "~~" in text) or ("]" in text and "](" in text)
+            or ("_" in text and "__" in text))
 
 
 def prepare(text: str) -> str:
@@ -111,7 +124,7 @@ def inline_leftovers(html: str) -> str:
     parts = _TAG_OR_TEXT.split(html)
     for i in range(0, len(parts), 2):
         part = parts[i]
-        if part and any(m in part for m in MARKDOWN_LEFT):
+        if part and has_leftovers(part):
             parts[i] = _inline(part)
     return "".join(parts)
 
@@ -121,6 +134,8 @@ def _inline(text: str) -> str:
         text = _CUT_LINK.sub(r"\1", _LINK.sub(r"\1", _IMAGE.sub("", text)))
     if "**" in text:
         text = _STRONG.sub(r"\1", text)
+        if "**" in text:
+            text = _LONE_STRONG.sub("", text)
     if "__" in text:
         text = _UNDERLINE_STRONG.sub(r"\1", text)
     if "~~" in text:

@@ -27,6 +27,16 @@ def test_generic_boilerplate_goes_and_the_story_stays():
     assert generic(lines)[0] == [story]
 
 
+def test_a_converter_credit_goes_and_the_text_after_it_in_its_paragraph_stays():
+    lines = ["注：本文中的人名和作品名称不需要翻译。预计发售日期为2023年12月。",
+             "以上是对文章的处理结果，已将HTML转换为Markdown格式，并进行了中文翻译。第一季于10月播出。",
+             "首先，让我们将HTML转换为Markdown格式，保留图片地址：", "文章翻译完毕，排版优化后的中文文本如上所示"]
+    assert generic(lines)[0] == ["预计发售日期为2023年12月。", "第一季于10月播出。"]
+    # A story's sentence about translating stays.
+    story = ["接下来，他将负责该作品的翻译工作。", "以上是她翻译的第三部小说。"]
+    assert generic(story)[0] == story
+
+
 def test_text_after_an_image_address_stays():
     assert generic(["图片地址：https://example.com/1.jpg 我们询问了比赛的想法。"])[0] == ["我们询问了比赛的想法。"]
 

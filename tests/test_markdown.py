@@ -88,3 +88,11 @@ def test_a_link_cut_off_before_its_parenthesis_keeps_its_text():
 def test_markdown_emphasis_pasted_into_an_html_body():
     body = "<p>来自**One Piece**的公主，于**2026年4月12日**起播出。</p>"
     assert clean_body(body, is_html=True, rules=load_rules()).paragraphs == ["来自One Piece的公主，于2026年4月12日起播出。"]
+
+
+def test_a_broken_pair_of_stars_leaves_no_delimiter():
+    # An edit broke a pair (`*One Piece**`): the pairs are taken, the `**` left against CJK goes;
+    # between ASCII digits or spaces it stays.
+    body = "<p>来自*One Piece**，公主**Vivi**以华丽的形象登场，4月12日**起播出。</p><p>算式 2**10。</p><p>a ** b</p>"
+    assert clean_body(body, is_html=True, rules=load_rules()).paragraphs == [
+        "来自*One Piece，公主Vivi以华丽的形象登场，4月12日起播出。", "算式 2**10。", "a ** b"]
