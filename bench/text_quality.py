@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """The state of the clean text: markup residue, generic boilerplate and lost content, per feed.
 
-    python bench/text_quality.py ../shared/corpus
+    python bench/text_quality.py ../shared/corpus --exclude /SOURCES.md
     python bench/text_quality.py /tmp/mix --worst 20
     python bench/text_quality.py SOURCE --dataset out/     # the rows of a built dataset instead
 
-Every article file of CORPUS is read as a build reads it (builder.article.process_files; or its
-row is taken from a built dataset's Parquet files with --dataset), then for each row:
+Every article file of CORPUS is read as a build reads it (builder.discover, with the --exclude
+globs; builder.article.process_files), or its row is taken from a built dataset's Parquet
+files with --dataset; then for each row:
 - markup residue by kind: HTML tags and entities, Markdown image, link, emphasis,
   strikethrough, table, heading and code syntax, JavaScript;
 - generic boilerplate left in (QR and WeChat promos, reprint and copyright notices, converter
@@ -33,6 +34,7 @@ from markdown_it import MarkdownIt
 
 from builder import article, clean, front_matter
 from builder.decode import decode
+from builder.discover import discover
 from builder.rules import RuleSet, load_rules
 from builder.settings import BuildSettings
 
@@ -141,9 +143,10 @@ def check(rel: str, data: bytes, row: dict) -> FileReport:
     return rep
 
 
-def rows_from_build(root: Path) -> dict[str, tuple[bytes, dict | None, str | None]]:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in BuildSettings().suffixes)
-    pairs = [(p.relative_to(root).as_posix(), p.read_bytes()) for p in files]
+def rows_from_build(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, tuple[bytes, dict | None, str | None]]:
+    """The articles a build of `root` would read (its discover, `--exclude` globs too) -> rows."""
+    found = discover(root, BuildSettings().suffixes, exclude=exclude)
+    pairs = [(shown, Path(path).read_bytes()) for shown, path in found.articles]
     out = {}
     for i in range(0, len(pairs), 64):
         chunk = pairs[i:i + 64]
@@ -169,9 +172,11 @@ def main() -> None:
     ap.add_argument("--dataset", type=Path, help="take the rows from this built dataset (its data/*.parquet)")
     ap.add_argument("--worst", type=int, default=10, help="list this many files of lowest recall")
     ap.add_argument("--min-recall", type=float, default=0.99)
+    ap.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                    help="leave out files as `corpus build --exclude` does (repeatable), e.g. /SOURCES.md")
     args = ap.parse_args()
     load_rules()
-    found = rows_from_dataset(args.corpus, args.dataset) if args.dataset else rows_from_build(args.corpus)
+    found = rows_from_dataset(args.corpus, args.dataset) if args.dataset else rows_from_build(args.corpus, tuple(args.exclude))
     reports = [check(rel, data, row) for rel, (data, row, _) in sorted(found.items()) if row is not None]
     rejects = Counter(reason for _, _, reason in found.values() if reason)
 
