@@ -10,8 +10,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
-from pathlib import Path
 
 from .errors import ConfigError, CorpusError
 
@@ -69,15 +67,15 @@ def _card_options(args: argparse.Namespace):
 @contextlib.contextmanager
 def _card_template(args: argparse.Namespace):
     """The card template to build with: --card-template, with the card's settings over its YAML
-    (written to a scratch file) when any is given."""
+    (an unnamed file, see card.template_file) when any is given."""
     options = _card_options(args)
     if options is None:
         yield args.card_template
         return
-    from .card import write_template
+    from .card import read_template, template_file
 
-    with tempfile.TemporaryDirectory(prefix="corpus-card-") as tmp:
-        yield str(write_template(Path(tmp) / "dataset_card.md", args.card_template, options))
+    with template_file(read_template(args.card_template, options)) as path:
+        yield path
 
 
 def _progress(args: argparse.Namespace) -> bool:
