@@ -12,20 +12,17 @@ its metadata keys are ones the Hub knows, and its `configs` match the files on d
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from json.encoder import encode_basestring as _json_str  # json.dumps's own string encoder (C)
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -605,26 +602,6 @@ def template_from_card(text: str, *, path: str | Path = "README.md") -> Template
         fenced = re.fullmatch(r"```bibtex\n(.*)\n```", cite, re.S)
         metadata["citation"] = fenced.group(1) if fenced else ""
     return Template(Path(path), metadata, body, "\n\n".join(changelog_entries(found.get("changelog", ""))))
-
-
-@contextlib.contextmanager
-def template_file(tpl: Template) -> Iterator[str]:
-    """A path to `tpl` as a template file, for `build(card_template=...)`, while the context is
-    open. On Linux the file has no name (a memfd, read through /proc/self/fd): a killed run
-    leaves nothing behind; elsewhere it is a temporary file, removed on exit."""
-    data = template_text(tpl).encode("utf-8")
-    if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
-        fd = os.memfd_create("corpus-card-template")
-        try:
-            os.write(fd, data)
-            yield f"/proc/self/fd/{fd}"
-        finally:
-            os.close(fd)
-        return
-    with tempfile.TemporaryDirectory(prefix="corpus-card-") as tmp:
-        path = Path(tmp) / "dataset_card.md"
-        path.write_bytes(data)
-        yield str(path)
 
 
 def write_template(path: str | Path, template: str | Path | None = None, options: CardOptions | None = None) -> Path:

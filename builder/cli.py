@@ -6,7 +6,6 @@ are printed on one line (exit 2), never as a traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
@@ -42,10 +41,9 @@ def _build(args: argparse.Namespace) -> int:
                             shingle_size=args.shingle_size, num_perm=args.num_perm,
                             keep_duplicates=args.keep_duplicates))
     spec = _split_spec(args)
-    with _card_template(args) as card_template:
-        report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
-                       progress=_progress(args), card_template=card_template,
-                       cache_dir=None if args.no_cache else _cache_folder(args))
+    report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
+                   progress=_progress(args), card_template=args.card_template, card=_card_options(args),
+                   cache_dir=None if args.no_cache else _cache_folder(args))
     for line in report.summary_lines():
         print(line, file=sys.stderr)
     _print_audit(report.audit)
@@ -62,20 +60,6 @@ def _card_options(args: argparse.Namespace):
         return None
     base = CardOptions.from_toml(args.card_settings) if args.card_settings else CardOptions()
     return base.updated(**flags)
-
-
-@contextlib.contextmanager
-def _card_template(args: argparse.Namespace):
-    """The card template to build with: --card-template, with the card's settings over its YAML
-    (an unnamed file, see card.template_file) when any is given."""
-    options = _card_options(args)
-    if options is None:
-        yield args.card_template
-        return
-    from .card import read_template, template_file
-
-    with template_file(read_template(args.card_template, options)) as path:
-        yield path
 
 
 def _progress(args: argparse.Namespace) -> bool:

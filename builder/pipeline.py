@@ -23,7 +23,7 @@ from splits import SplitSpec, StreamingSplit, assign, build_manifest, copy_leaks
 
 from . import __version__, memory, readers
 from .cache import BuildCache, default_dir
-from .card import InputManifest, read_template, write_card
+from .card import CardOptions, InputManifest, read_template, write_card
 from .checks import all_rejected_message, check_before_reading, no_articles_message
 from .dedup import NO_DATE, DedupIndex, contain
 from .discover import discover
@@ -63,13 +63,14 @@ USER_CACHE = _UserCache()
 def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "out", *,
           settings: BuildSettings | None = None, split_spec: SplitSpec | None = None,
           workers: int | None = None, progress: bool = True,
-          card_template: str | os.PathLike | None = None,
+          card_template: str | os.PathLike | None = None, card: CardOptions | None = None,
           cache_dir: str | os.PathLike | None | _UserCache = USER_CACHE) -> BuildReport:
     """Build the dataset folder `output` from the article files under `source` (default: the
     bundled sample corpus). `cache_dir` keeps this build's per-file results (row or reject,
     signature) by path and file content, keyed on all that shapes a row, so a rebuild redoes
     only changed files (deleting it is always safe; see builder.cache). By default the user's
-    cache folder, as for the `corpus` command; None: no cache.
+    cache folder, as for the `corpus` command; None: no cache. `card` sets what the card says
+    that the data cannot tell (title, license, tags: card.CardOptions) over the template's YAML.
     Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
     settings = settings or BuildSettings()
@@ -80,7 +81,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     out = Path(output)
     _check_apart(src, out)
     check_before_reading(settings, split_spec, workers)
-    read_template(card_template)  # a bad template fails now, not after the whole read
+    read_template(card_template, card)  # a bad template fails now, not after the whole read
     report = BuildReport(source=str(src), output=str(out))
     if cache_dir is USER_CACHE:
         cache_dir = default_dir()
@@ -149,7 +150,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                         plotter = BackgroundPlots()
                     memory.for_card()
                     write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
-                                   card_template=card_template, plotter=plotter)
+                                   card_template=card_template, card=card, plotter=plotter)
                 if staged is not None:
                     install_cache(cache, staged, spill.n)
             except CacheError:
@@ -420,7 +421,8 @@ def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, s
 
 
 def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[dict],
-                   card_template: str | os.PathLike | None = None, plotter: BackgroundPlots | None = None) -> None:
+                   card_template: str | os.PathLike | None = None, card: CardOptions | None = None,
+                   plotter: BackgroundPlots | None = None) -> None:
     """Everything beside the shards: ledger, split manifest, build summary, card."""
     with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as fh:
         for r in rejects:
@@ -430,7 +432,7 @@ def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[di
                                             encoding="utf-8")
     # README.md (the card, checked first), croissant.json and the plots under assets/.
     write_card(tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None,
-               plotter=plotter)
+               plotter=plotter, options=card)
 
 
 def _unique_ids(part: pa.Table) -> tuple[pa.Table, list[tuple[str, str, str, list]]]:

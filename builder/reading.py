@@ -84,7 +84,7 @@ def read_all(found, settings: BuildSettings, workers: int | None, progress: bool
     index = IndexWriter(staged / "files.arrow") if staged is not None else None
     taker = _Taker(settings, report, rejects, inputs, spill, remaps, stage, index)
     for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
-                                    total=len(found.articles)):
+                                    total=len(found.articles), found=report.files_found):
         taker.take(plan, chunk)
     seq, new_rows = taker.seq, taker.new_rows
     if index is not None:
@@ -317,9 +317,11 @@ def _set_index_column(table: pa.Table, name: str, values: np.ndarray) -> pa.Tabl
 
 
 def _process_all(tasks: Iterator[tuple[_Plan, list]], settings: BuildSettings, workers: int | None,
-                 progress: bool, *, total: int) -> Iterator[tuple[_Plan, Chunk | None]]:
+                 progress: bool, *, total: int, found: int) -> Iterator[tuple[_Plan, Chunk | None]]:
     """(plan, what reading its files gave) for each task, in order; files are read by workers
-    (or here, for one worker or a few files)."""
+    (or here, for one worker or a few files). The bar counts every file found (as the summary
+    does): those that are no article are done from the start; tqdm's own settings, such as
+    TQDM_DISABLE, are honoured unless `progress` is False."""
     from tqdm import tqdm
 
     workers = readers.count(workers)
@@ -328,7 +330,8 @@ def _process_all(tasks: Iterator[tuple[_Plan, list]], settings: BuildSettings, w
         executor: Executor = Inline()
     else:
         executor = LocalPool(workers, initializer=worker.init_process)
-    bar = tqdm(total=total, unit="file", desc="reading", disable=not progress, leave=False)
+    bar = tqdm(total=found, initial=found - total, unit="file", desc="reading", leave=False,
+               **({} if progress else {"disable": True}))
     done = executor.map(worker.task(settings), ((plan, items or None) for plan, items in tasks))
     try:
         for plan, chunk in done:

@@ -513,3 +513,12 @@ def test_exclude_keeps_documentation_out_and_counts_it(tmp_path, capsys):
     assert "files found 3: rows 2 + rejected 0 + ignored 1" in err and "excluded by --exclude: 1" in err
     report = build(src, tmp_path / "out2", progress=False, cache_dir=None, settings=BuildSettings(exclude=("SOURCES.md",)))
     assert report.rows == 1 and report.ignored == {"excluded": 2} and report.balanced
+
+
+def test_the_progress_bar_counts_every_file_found(tmp_path, capsys):
+    # The summary's "files found" and the bar agree: files that are no article are counted done.
+    src = write_corpus(tmp_path / "src", {"a.md": article("甲", f"<p>{distinct_text(1)}</p>"),
+                                          "b.png": b"\x89PNG", "c.json": "{}"})
+    report = build(src, tmp_path / "out", progress=True, cache_dir=None, workers=1)
+    err = capsys.readouterr().err
+    assert report.files_found == 3 and "2/3 " in err and "/1 " not in err  # the two non-articles done first
