@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -155,13 +156,19 @@ def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], met
     patterns = [p for rs in rules for p in rs.paragraph]
     if not patterns:
         return paragraphs
-    screen = _screen(rules)
-    longest = max(max_chars for _, max_chars in patterns)
+    limits, screens = _screens(rules)
+    longest = limits[-1]
     out = []
     for para in paragraphs:
         # Most paragraphs are story text: longer than every rule's limit, or matched by none
-        # of the rules (one regex match at the start instead of one search per rule).
-        if len(para) > longest or (screen is not None and not screen.match(para)):
+        # of the rules that allow their length (one regex match at the start instead of one
+        # search per rule; a long paragraph is not tried against the short lines' rules).
+        n = len(para)
+        if n > longest:
+            out.append(para)
+            continue
+        screen = screens[bisect_left(limits, n)]
+        if screen is not None and not screen.match(para):
             out.append(para)
             continue
         for rx, max_chars in patterns:
@@ -182,25 +189,33 @@ _NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?P<[A-Za-z_]\w*>")
 
 
 @lru_cache(maxsize=64)
-def _screen(rules: tuple[RuleSet, ...]) -> re.Pattern | None:
-    """One pattern a paragraph must match at its start for any paragraph rule to match it, or
-    None when the rules do not allow one: every rule anchored with '^' (no MULTILINE), its
+def _screens(rules: tuple[RuleSet, ...]) -> tuple[tuple[int, ...], tuple[re.Pattern | None, ...]]:
+    """The rules' distinct `max_chars` limits, ascending, and for each limit the screen of the
+    rules that allow a paragraph that long: a paragraph of n characters takes the screen of the
+    first limit >= n (bisect)."""
+    patterns = [p for rs in rules for p in rs.paragraph]
+    limits = tuple(sorted({max_chars for _, max_chars in patterns}))
+    return limits, tuple(_screen(tuple(rx for rx, m in patterns if m >= limit)) for limit in limits)
+
+
+def _screen(patterns: tuple[re.Pattern, ...]) -> re.Pattern | None:
+    """One pattern a paragraph must match at its start for any of `patterns` to match it, or
+    None when they do not allow one: every pattern anchored with '^' (no MULTILINE), its
     named groups turned into plain ones (checked: the same number of groups go)."""
     parts = []
-    for rs in rules:
-        for rx, _ in rs.paragraph:
-            if not rx.pattern.startswith("^") or rx.flags & re.M:
-                return None
-            body, n = _NAMED_GROUP.subn(lambda m: m.group(1) + "(?:", rx.pattern[1:])
-            if n != len(rx.groupindex):
-                return None
-            try:
-                plain = re.compile(body, rx.flags)
-            except re.error:
-                return None
-            if plain.groups != rx.groups - n:
-                return None
-            parts.append(f"(?:{body})")
+    for rx in patterns:
+        if not rx.pattern.startswith("^") or rx.flags & re.M:
+            return None
+        body, n = _NAMED_GROUP.subn(lambda m: m.group(1) + "(?:", rx.pattern[1:])
+        if n != len(rx.groupindex):
+            return None
+        try:
+            plain = re.compile(body, rx.flags)
+        except re.error:
+            return None
+        if plain.groups != rx.groups - n:
+            return None
+        parts.append(f"(?:{body})")
     try:
         return re.compile("|".join(parts), re.S) if parts else None
     except re.error:

@@ -129,7 +129,7 @@ def test_block_tag_marker_ends_a_name_at_exactly_the_whitespace_str_regexes_know
 
 
 def test_paragraph_rule_screen_is_exact_or_absent(tmp_path):
-    from builder.rules import _screen, apply_paragraph_rules, load_rule_file
+    from builder.rules import _screens, apply_paragraph_rules, load_rule_file
 
     anchored = tmp_path / "a.toml"
     anchored.write_text('name = "a"\n[[paragraph]]\npattern = \'^编辑[：:](?P<editor>\\S+)$\'\n'
@@ -137,9 +137,26 @@ def test_paragraph_rule_screen_is_exact_or_absent(tmp_path):
     loose = tmp_path / "b.toml"
     loose.write_text('name = "b"\n[[paragraph]]\npattern = \'推荐阅读\'\n', encoding="utf-8")
     a, b = (load_rule_file(anchored),), (load_rule_file(anchored), load_rule_file(loose))
-    assert _screen(a) is not None and _screen(b) is None  # an unanchored rule: every paragraph is searched
+    assert None not in _screens(a)[1] and None in _screens(b)[1]  # an unanchored rule: every paragraph is searched
     paras = ["正文第一段。", "编辑：张三", "来源：新华社（完）", "正文 推荐阅读 正文"]
     meta: dict = {}
     assert apply_paragraph_rules(paras, a, meta) == ["正文第一段。", "完", "正文 推荐阅读 正文"]
     assert meta == {"editor": "张三", "source": "新华社"}
     assert apply_paragraph_rules(paras, b, {}) == ["正文第一段。", "完"]
+
+
+def test_a_paragraph_meets_only_the_rules_that_allow_its_length(tmp_path):
+    # One screen per max_chars limit: a paragraph of n characters is screened by the rules whose
+    # limit is at least n, and gets the same result as trying every rule.
+    from builder.rules import _screens, apply_paragraph_rules, load_rule_file
+
+    path = tmp_path / "r.toml"
+    path.write_text('name = "r"\n[[paragraph]]\npattern = \'^END$\'\nmax_chars = 3\n'
+                    '[[paragraph]]\npattern = \'^注[：:]\\S+?。(?P<keep>.*)$\'\nmax_chars = 100\n'
+                    '[[paragraph]]\npattern = \'^.{0,10}二维码.*$\'\nmax_chars = 20\n', encoding="utf-8")
+    rules = (load_rule_file(path),)
+    limits, screens = _screens(rules)
+    assert limits == (3, 20, 100) and None not in screens
+    long_qr = "扫描二维码" + "正文" * 20
+    paras = ["END", "正文。", "扫描二维码关注", long_qr, "注：说明。后文。", "注：说明。" + "文" * 100]
+    assert apply_paragraph_rules(paras, rules, {}) == ["正文。", long_qr, "后文。", "注：说明。" + "文" * 100]
