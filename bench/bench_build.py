@@ -10,13 +10,15 @@ The corpus comes from ../shared/tools/make_corpus.py when it is there (then filt
 Sina feed with --sina-only, the default), else from bench/gen_corpus.py. Each command runs
 in its own process; its peak memory is the largest sum of RSS over the process and all its
 children (workers included), sampled every 20 ms. Prints docs/s, peak RSS and the ratio to
-the obvious script (bench/naive_build.py). With --incremental: a cached full build, then 1 %
+the obvious script (bench/naive_build.py), and the driver's (main process's) share of the build's CPU
+(bench/cpu_of.py: its own CPU against its children's). With --incremental: a cached full build, then 1 %
 of the files changed, then a cached rebuild, checked to equal a clean build.
 """
 from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import random
 import shutil
 import subprocess
@@ -60,7 +62,17 @@ def count_files(root: Path) -> int:
 
 
 def corpus_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "builder.cli", "build", *args, "--quiet"]
+    """Our build, under cpu_of.py: its last output line says the CPU of the driver and the rest."""
+    return [sys.executable, str(HERE / "cpu_of.py"), "builder.cli", "build", *args, "--quiet"]
+
+
+def driver_share(last_line: str) -> float | None:
+    """The driver's share of the build's CPU, from cpu_of.py's last line (None if absent)."""
+    try:
+        cpu = json.loads(last_line)
+        return cpu["self"] / (cpu["self"] + cpu["children"])
+    except (ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
 
 
 def same_tree(a: Path, b: Path) -> bool:
@@ -94,18 +106,19 @@ def main() -> None:
         results = []
         if not args.no_naive:
             sec, rss, _ = run([sys.executable, str(HERE / "naive_build.py"), str(corpus), str(work / "naive")])
-            results.append(("obvious script (naive_build.py)", sec, rss))
+            results.append(("obvious script (naive_build.py)", sec, rss, None))
         for w in [int(x) for x in args.workers.split(",")]:
             # The default build, which fills a build cache (a fresh one: nothing to take from it).
-            sec, rss, _ = run(corpus_cmd(str(corpus), "-o", str(work / f"ours{w}"), "--workers", str(w),
-                                         "--cache-dir", str(work / f"cache{w}")))
-            results.append((f"corpus build --workers {w}", sec, rss))
+            sec, rss, last = run(corpus_cmd(str(corpus), "-o", str(work / f"ours{w}"), "--workers", str(w),
+                                            "--cache-dir", str(work / f"cache{w}")))
+            results.append((f"corpus build --workers {w}", sec, rss, driver_share(last)))
         base = results[0][1] if not args.no_naive else None
-        print(f"\n{'run':<36} {'seconds':>8} {'docs/s':>9} {'peak RSS':>10} {'vs obvious':>11}")
-        for name, sec, rss in results:
+        print(f"\n{'run':<36} {'seconds':>8} {'docs/s':>9} {'peak RSS':>10} {'vs obvious':>11} {'driver CPU':>11}")
+        for name, sec, rss, share in results:
             ratio = f"{base / sec:.2f}x" if base else "-"
-            print(f"{name:<36} {sec:8.2f} {n / sec:9,.0f} {rss / 2**20:8.0f} MB {ratio:>11}")
-        ours = {name: sec for name, sec, _ in results if name.startswith("corpus")}
+            driver = f"{share:.1%}" if share is not None else "-"
+            print(f"{name:<36} {sec:8.2f} {n / sec:9,.0f} {rss / 2**20:8.0f} MB {ratio:>11} {driver:>11}")
+        ours = {name: sec for name, sec, _, _ in results if name.startswith("corpus")}
         if "corpus build --workers 1" in ours and "corpus build --workers 2" in ours:
             print(f"worker scaling: 2 workers are {ours['corpus build --workers 1'] / ours['corpus build --workers 2']:.2f}x"
                   " one worker")
