@@ -185,12 +185,13 @@ CELL_JOIN = "\t"
 def _mark(data: bytes) -> bytes:
     """A line break before every block element's tags, a CELL mark before every table cell."""
     marked = _BLOCK_TAG_UTF8.sub(b"\n<", data)
-    if b"<t" in marked or b"<T" in marked:
+    # A search first (it scans for '<' at C speed; `b"<t" in marked or b"<T" in marked` took
+    # four times as long): most bodies hold no table.
+    if _CELL_TAG_UTF8.search(marked) is not None:
         # The spaces and line breaks before a cell are layout, not paragraph breaks: a row
         # stays one line. rstrip per piece, not a `\s*<` pattern (quadratic on a run of spaces).
         pieces = _CELL_TAG_UTF8.split(marked)
-        if len(pieces) > 1:
-            marked = (_CELL_UTF8 + b"<").join([p.rstrip(b" \t\r\n\f") for p in pieces[:-1]] + pieces[-1:])
+        marked = (_CELL_UTF8 + b"<").join([p.rstrip(b" \t\r\n\f") for p in pieces[:-1]] + pieces[-1:])
     return marked
 
 
