@@ -34,6 +34,7 @@ from . import plots as plotting
 from .croissant import croissant_metadata, data_files
 from .errors import REJECT_REASONS, WARNINGS, CardError, ConfigError
 from .schema import COLUMNS, DESCRIPTIONS, hf_features_yaml
+from .subsets import DEFAULT_CONFIG, subsets_of
 from .write import TEXT_BYTES_KEY
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("dataset_card.md")
@@ -152,10 +153,11 @@ class CardStats:
     flagged_copies: int                          # rows kept although not their cluster's kept row
 
 
-def card_stats(folder: str | Path, split_names: Iterable[str]) -> CardStats:
+def card_stats(folder: str | Path, split_names: Iterable[str], under: str = "data") -> CardStats:
     """Read the shards under folder/data back one row group at a time (the text is only
     measured) and fold each group into running counts: memory holds one row group and the
-    lengths (4 bytes a row, for their percentiles), whatever the number of rows."""
+    lengths (4 bytes a row, for their percentiles), whatever the number of rows. `under` is
+    the shards' folder within `folder` (a glob: `data/*` for every subset, `data/zh` for one)."""
     folder = Path(folder)
     splits = []
     feeds_by_split: dict[str, Counter] = {}
@@ -164,7 +166,7 @@ def card_stats(folder: str | Path, split_names: Iterable[str]) -> CardStats:
     date_min = date_max = None
     undated = flagged = 0
     for name in split_names:
-        paths = tuple(sorted((folder / "data").glob(f"{name}-*.parquet")))
+        paths = tuple(sorted(folder.glob(f"{under}/{name}-*.parquet")))
         if not paths:
             continue
         rows = arrow_bytes = 0
@@ -236,6 +238,52 @@ def card_stats(folder: str | Path, split_names: Iterable[str]) -> CardStats:
         languages=tuple(_ranked(languages)), n_chars=n_chars, length_bins=bins, length_counts=hist,
         feeds=feeds, other_feeds=other, n_feeds=len(totals), categories=tuple(category_counts[:TOP]),
         n_categories=len(category_counts), warnings=tuple(sorted(_ranked(warnings))), flagged_copies=flagged)
+
+
+@dataclass(frozen=True)
+class SubsetStats:
+    """One subset of a `--subset-by` build: its folder and config name, its value, its figures."""
+
+    name: str
+    value: str | None
+    stats: CardStats
+
+
+@dataclass(frozen=True)
+class Subsets:
+    column: str
+    subsets: tuple[SubsetStats, ...]
+
+
+_SUBSET_NAME = re.compile(r"^[a-z0-9_~-]+$")  # what subsets.subset_name writes
+
+
+def _subset_list(summary: dict) -> tuple[str, list[dict]] | None:
+    """The subsets build_summary.json records, their names checked (a name is a folder)."""
+    found = subsets_of(summary)
+    if found is None:
+        return None
+    for entry in found[1]:
+        if not isinstance(entry["name"], str) or not _SUBSET_NAME.match(entry["name"]) \
+                or entry["name"] == DEFAULT_CONFIG:
+            raise CardError(f"build_summary.json names a subset {entry['name']!r}, which is not a subset name: "
+                            "rebuild the dataset")
+    return found
+
+
+def _stats(folder: Path, summary: dict, manifest: dict) -> CardStats:
+    """The figures of every row: the shards under data/, or under data/*/ for a subset build."""
+    return card_stats(folder, _split_names(manifest), "data/*" if _subset_list(summary) else "data")
+
+
+def _subset_stats(folder: Path, summary: dict, manifest: dict) -> Subsets | None:
+    found = _subset_list(summary)
+    if found is None:
+        return None
+    column, entries = found
+    return Subsets(column, tuple(SubsetStats(e["name"], e.get("value"),
+                                             card_stats(folder, _split_names(manifest), f"data/{e['name']}"))
+                                 for e in entries))
 
 
 def _columns_to_read(pf: pq.ParquetFile) -> tuple[list[str] | None, int | None]:
@@ -411,7 +459,7 @@ def render_card(folder: str | Path, *, summary: dict, manifest: dict, template: 
     """
     tpl, version = _template(template, options), _version(version)
     folder = Path(folder)
-    stats = card_stats(folder, _split_names(manifest))
+    stats = _stats(folder, summary, manifest)
     plots = [plotting.Plot(f"{plotting.ASSETS}/{name}", alt) for name, alt in _PLOT_ALTS.items()
              if (folder / plotting.ASSETS / name).is_file()]
     return _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,
@@ -428,7 +476,7 @@ def write_card(folder: str | Path, *, summary: dict, manifest: dict, template: s
     try:
         tpl, version = _template(template, options), _version(version)
         folder = Path(folder)
-        stats = card_stats(folder, _split_names(manifest))
+        stats = _stats(folder, summary, manifest)
         numbers = dict(months=stats.months, length_bins=stats.length_bins, length_counts=stats.length_counts,
                        length_median=stats.n_chars.get("p50"), composition=_composition(stats),
                        composition_labels=[f"#{i}" for i in range(1, len(stats.feeds) + 1)]
@@ -485,7 +533,7 @@ def render_release(folder: str | Path, *, version: str, repo_id: str | None = No
     except (OSError, ValueError):
         return None
     tpl, version = template_from_card(own, path=folder / "README.md"), _version(version)
-    stats = card_stats(folder, _split_names(manifest))
+    stats = _stats(folder, summary, manifest)
     plots = [plotting.Plot(f"{plotting.ASSETS}/{name}", alt) for name, alt in _PLOT_ALTS.items()
              if (folder / plotting.ASSETS / name).is_file()]
     text = _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,
@@ -522,10 +570,19 @@ def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summa
     languages = _language_codes(stats)
     if languages:  # what the data holds, over the template's guess
         meta["language"] = languages
-    if stats.splits:
-        meta["configs"] = [{"config_name": "default",
-                            "data_files": [{"split": s.name, "path": f"data/{s.name}-*"} for s in stats.splits]}]
-    meta["dataset_info"] = _dataset_info(stats)
+    subsets = _subset_stats(folder, summary, manifest)
+    if subsets is not None:
+        # `default` (every row) first: load_dataset(repo) and the viewer open it.
+        named = [(DEFAULT_CONFIG, "data/*", stats)] + [(s.name, f"data/{s.name}", s.stats) for s in subsets.subsets
+                                                      if s.stats.splits]
+        meta["configs"] = [{"config_name": name, "data_files": [{"split": s.name, "path": f"{under}/{s.name}-*"}
+                                                               for s in st.splits]} for name, under, st in named]
+        meta["dataset_info"] = [{"config_name": name, **_dataset_info(st)} for name, _, st in named]
+    else:
+        if stats.splits:
+            meta["configs"] = [{"config_name": "default",
+                                "data_files": [{"split": s.name, "path": f"data/{s.name}-*"} for s in stats.splits]}]
+        meta["dataset_info"] = _dataset_info(stats)
     meta["size_categories"] = [_size_category(stats.rows)]
     if version:
         meta[VERSION_KEY] = version
@@ -535,10 +592,10 @@ def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summa
         "version": f"Version {version} (tag `v{version}`)." if version else "Unreleased build (no version yet).",
         "source_description": str(owner.get("source_description") or "").strip(),
         "citation": _citation(owner.get("citation")),
-        "summary": _summary(summary, stats),
-        "how_to_load": _how_to_load(repo_id, version, stats, registry=registry),
+        "summary": _summary(summary, stats, subsets),
+        "how_to_load": _how_to_load(repo_id, version, stats, registry=registry, subsets=subsets),
         "schema": _schema_table(),
-        "statistics": _statistics(summary, stats, plot_links),
+        "statistics": _statistics(summary, stats, plot_links, subsets),
         "splits": _splits(manifest, repo_id, version),
         "provenance": _provenance(summary),
         "changelog": (changelog or "").strip() or NO_CHANGELOG,
@@ -673,14 +730,18 @@ def _n(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
-def _summary(summary: dict, stats: CardStats) -> str:
+def _summary(summary: dict, stats: CardStats, subsets: Subsets | None = None) -> str:
     rejected = sum(summary["rejected"].values())
     ignored = sum(summary["ignored"].values())
     when = (f", published between {_day(stats.date_min)} and {_day(stats.date_max)}" if stats.date_min else "")
     langs = ", ".join(f"{lang} {n / stats.rows:.0%}" for lang, n in stats.languages[:3]) if stats.rows else ""
     where = (" (" + ", ".join(f"{s.name} {s.rows:,}" for s in stats.splits) + ")") if stats.splits else ""
     return (f"{_n(stats.rows, 'article')}{when}" + (f"; languages {langs}" if langs else "") + "."
-            + f" Splits: {len(stats.splits)}{where}. Built by corpus-builder {summary['tool']['version']} from "
+            + f" Splits: {len(stats.splits)}{where}."
+            + (f" Subsets by `{subsets.column}`: {len(subsets.subsets)} (" + ", ".join(
+                f"`{s.name}` {s.stats.rows:,}" for s in subsets.subsets) + "), and `default` with every row."
+               if subsets is not None else "")
+            + f" Built by corpus-builder {summary['tool']['version']} from "
             f"{_n(summary['files_found'], 'file')}: {rejected:,} rejected with a reason code and "
             f"{ignored:,} ignored as not articles (see Statistics).")
 
@@ -689,7 +750,8 @@ def _day(value: datetime | None) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d") if value else "-"
 
 
-def _how_to_load(repo_id: str | None, version: str | None, stats: CardStats, *, registry: bool = False) -> str:
+def _how_to_load(repo_id: str | None, version: str | None, stats: CardStats, *, registry: bool = False,
+                 subsets: Subsets | None = None) -> str:
     target = f'"{repo_id}"' if repo_id else '"path/to/this/folder"'
     lines = ["```python", "from datasets import load_dataset", ""]
     if version and registry:
@@ -702,6 +764,10 @@ def _how_to_load(repo_id: str | None, version: str | None, stats: CardStats, *, 
     else:
         lines += [f"ds = load_dataset({target})",
                   '# a release, pinned: load_dataset(..., revision="v1.2.0"); the releases are under Changelog']
+    if subsets is not None and subsets.subsets:
+        first = subsets.subsets[0].name
+        lines.append(f'# one subset (`{subsets.column}` = {_value(subsets.subsets[0].value)}): '
+                     f'load_dataset(..., "{first}"); without a name, "default": every row')
     lines.append("```")
     first = stats.splits[0].name if stats.splits else "train"
     lines += ["", f'`ds["{first}"]` is a `datasets.Dataset`; the `date` column loads as a UTC timestamp and '
@@ -723,8 +789,36 @@ def _cell(value) -> str:
     return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _statistics(summary: dict, stats: CardStats, plots: dict[str, str]) -> str:
+def _value(value) -> str:
+    """A subset's value as the card shows it."""
+    return "null" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _subset_table(subsets: Subsets, stats: CardStats) -> list[str]:
+    """Per subset: its value, rows per split, dates and median length."""
+    names = [s.name for s in stats.splits]
+    out = ["### Subsets", "",
+           f"One config per value of `{subsets.column}`, its Parquet files under `data/<subset>/`, and `default` "
+           "with every row. A value is its subset's name when it is lowercase ASCII letters, digits, `_` and `-`; "
+           "any other character is written as `~` and the hex of its UTF-8 bytes (a null value is `~null`). "
+           "A row's split does not depend on its subset.", "",
+           f"| subset | `{_cell(subsets.column)}` | rows | share | " + " | ".join(names)
+           + " | from | to | median length |",
+           "| --- | --- | ---: | ---: |" + " ---: |" * len(names) + " --- | --- | ---: |"]
+    for sub in subsets.subsets:
+        st = sub.stats
+        per = {s.name: s.rows for s in st.splits}
+        out.append(f"| `{sub.name}` | {_cell(_value(sub.value))} | {st.rows:,} | "
+                   f"{st.rows / max(stats.rows, 1):.1%} | " + " | ".join(f"{per.get(n, 0):,}" for n in names)
+                   + f" | {_day(st.date_min)} | {_day(st.date_max)} | "
+                   + (f"{st.n_chars['p50']:,}" if st.rows else "-") + " |")
+    return out
+
+
+def _statistics(summary: dict, stats: CardStats, plots: dict[str, str], subsets: Subsets | None = None) -> str:
     out = _data_statistics(stats, plots) if stats.rows else ["The dataset has no rows."]
+    if subsets is not None:
+        out += ["", *_subset_table(subsets, stats)]
     built = summary.get("rows", stats.rows)
     left_out = (f" The split spec left {built - stats.rows:,} of the {built:,} rows out of every split "
                 "(see Splits)." if built != stats.rows else "")
@@ -906,7 +1000,7 @@ def check_card(text: str, folder: str | Path) -> None:
     if unknown:
         raise CardError(f"the rendered card has metadata key(s) {unknown} the Hub does not know")
 
-    shards = sorted(p.relative_to(folder).as_posix() for p in (folder / "data").glob("*.parquet"))
+    shards = sorted(p.relative_to(folder).as_posix() for p in (folder / "data").rglob("*.parquet"))
     claimed: dict[str, str] = {}
     split_names = []
     for name, config in configs.items():

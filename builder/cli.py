@@ -43,7 +43,7 @@ def _build(args: argparse.Namespace) -> int:
     spec = _split_spec(args)
     report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
                    progress=_progress(args), card_template=args.card_template, card=_card_options(args),
-                   cache_dir=None if args.no_cache else _cache_folder(args))
+                   cache_dir=None if args.no_cache else _cache_folder(args), subset_by=args.subset_by)
     for line in report.summary_lines():
         print(line, file=sys.stderr)
     _print_audit(report.audit)
@@ -91,7 +91,11 @@ def _print_audit(audit: dict) -> None:
 def _split(args: argparse.Namespace) -> int:
     from .resplit import resplit
 
-    manifest = resplit(args.dataset, args.output, spec=_split_spec(args), card_template=args.card_template)
+    from .resplit import AS_SOURCE
+
+    subset_by = AS_SOURCE if args.subset_by is None else (None if args.subset_by == "none" else args.subset_by)
+    manifest = resplit(args.dataset, args.output, spec=_split_spec(args), card_template=args.card_template,
+                       subset_by=subset_by)
     _print_audit(manifest["audit"])
     return 0 if manifest["audit"]["ok"] else 1
 
@@ -243,6 +247,9 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--cache-dir", help=_CACHE_DIR_HELP + "; the last builds' per-file results, for rebuilds")
     b.add_argument("--no-cache", action="store_true", help="use no cache")
     _add_split_flags(b)
+    b.add_argument("--subset-by", metavar="COLUMN",
+                   help="one Hub config (subset) per value of COLUMN, e.g. language or feed, its files under "
+                        "data/<value>/, beside `default` with every row (default: no subsets)")
     b.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")
     _add_card_flags(b)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -253,6 +260,9 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("dataset", help="dataset folder, or hf://datasets/owner/name@v1.0.0")
     sp.add_argument("-o", "--output", help="folder to write (default: rewrite DATASET in place)")
     _add_split_flags(sp)
+    sp.add_argument("--subset-by", metavar="COLUMN",
+                    help="write subsets by COLUMN as build --subset-by does; 'none' for none (default: the "
+                         "dataset's own)")
     sp.add_argument("--card-template", help="dataset card template (default: the bundled dataset_card.md)")
     sp.set_defaults(func=_split)
 

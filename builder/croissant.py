@@ -74,10 +74,11 @@ class DataFile:
 
 
 def data_files(folder: str | Path) -> list[DataFile]:
-    """The Parquet shards under folder/data, sorted by path, with their sha256 and size."""
+    """The Parquet shards under folder/data (and its subset folders, data/<subset>/), sorted by
+    path, with their sha256 and size."""
     folder = Path(folder)
     files = []
-    for path in sorted((folder / "data").glob("*.parquet")):
+    for path in sorted((folder / "data").rglob("*.parquet")):
         with open(path, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
         files.append(DataFile(path.relative_to(folder).as_posix(), digest, path.stat().st_size))
@@ -111,7 +112,8 @@ def croissant_metadata(files: Sequence[DataFile], *, splits: Sequence[str], name
                        version: str | None = None, cite_as: str | None = None, keywords: Iterable[str] = (),
                        languages: Iterable[str] = (), schema: pa.Schema = ROW_SCHEMA,
                        descriptions: Mapping[str, str] = DESCRIPTIONS, base_url: str | None = None) -> dict:
-    """The Croissant 1.0 JSON-LD dict for Parquet shards named data/{split}-{i:05d}-of-{n:05d}.parquet.
+    """The Croissant 1.0 JSON-LD dict for Parquet shards named data/{split}-{i:05d}-of-{n:05d}.parquet
+    (or data/{subset}/{split}-..., a subset build's: every file then in a subset folder).
 
     `splits` are the split names, in order (the names of the shards' splits); each field
     reads its column from every shard, and `split` is taken from the shard's name. A shard's
@@ -124,10 +126,12 @@ def croissant_metadata(files: Sequence[DataFile], *, splits: Sequence[str], name
          "contentSize": f"{f.size} B", "encodingFormat": PARQUET, "sha256": f.sha256}
         for f in files
     ]
+    nested = any(f.path.count("/") > 1 for f in files)  # data/<subset>/<shard>
     distribution.append({
         "@type": "cr:FileSet", "@id": FILE_SET, "name": FILE_SET,
-        "description": "The Parquet shards of every split: data/{split}-{i:05d}-of-{n:05d}.parquet.",
-        "encodingFormat": PARQUET, "includes": "data/*.parquet"})
+        "description": "The Parquet shards of every split: data/{split}-{i:05d}-of-{n:05d}.parquet." if not nested
+        else "The Parquet shards of every subset and split: data/{subset}/{split}-{i:05d}-of-{n:05d}.parquet.",
+        "encodingFormat": PARQUET, "includes": "data/*/*.parquet" if nested else "data/*.parquet"})
 
     split_key = f"{SPLITS_RECORD_SET}/split_name"
     names = "|".join(re.escape(s) for s in splits)
@@ -138,7 +142,8 @@ def croissant_metadata(files: Sequence[DataFile], *, splits: Sequence[str], name
                    # The regex also matches the bare split name: mlcroissant applies it again
                    # after joining with the splits record set, and a path-only regex then
                    # logs a warning for every row.
-                   "transform": {"regex": rf"(?:data/)?({names})(?:-.+\.parquet)?$"}},
+                   "transform": {"regex": rf"(?:data/[^/]+/)?({names})(?:-[^/]+\.parquet)?$" if nested
+                                 else rf"(?:data/)?({names})(?:-.+\.parquet)?$"}},
         "references": {"field": {"@id": split_key}},
     }]
     for column in schema:

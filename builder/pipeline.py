@@ -35,6 +35,7 @@ from .report import BuildReport
 from .runs import SEQ, SIGNATURE, PartitionedSpill, signatures_of, spill_folder, spill_schema
 from .schema import ROW_SCHEMA
 from .settings import BuildSettings
+from .subsets import SUMMARY_KEY as SUBSETS_KEY, check_subset_column, subset_name, subsets_summary
 from .write import ShardWriter, WriteLane, write_split
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
 # no longer add to the peak of duplicate clustering and the shard pass (a rebuild of a
 # million files peaked there).
 _PLOTS_WITH_CARD_FROM = 250_000
+# --subset-by: the row group of a (subset, split) writer (a split's own writers: write.ROW_GROUP_BYTES).
+SUBSET_ROW_GROUP_BYTES = 4 * 2**20
 
 
 class _UserCache:
@@ -64,14 +67,17 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
           settings: BuildSettings | None = None, split_spec: SplitSpec | None = None,
           workers: int | None = None, progress: bool = True,
           card_template: str | os.PathLike | None = None, card: CardOptions | None = None,
-          cache_dir: str | os.PathLike | None | _UserCache = USER_CACHE) -> BuildReport:
+          cache_dir: str | os.PathLike | None | _UserCache = USER_CACHE,
+          subset_by: str | None = None) -> BuildReport:
     """Build the dataset folder `output` from the article files under `source` (default: the
     bundled sample corpus). `cache_dir` keeps this build's per-file results (row or reject,
     signature) by path and file content, keyed on all that shapes a row, so a rebuild redoes
     only changed files (deleting it is always safe; see builder.cache). By default the user's
     cache folder, as for the `corpus` command; None: no cache. `card` sets what the card says
     that the data cannot tell (title, license, tags: card.CardOptions) over the template's YAML.
-    Returns the report; raises CorpusError subclasses for bad calls."""
+    `subset_by` (a column, e.g. language or feed) writes each value's rows under
+    data/<name>/ as a config of its own, beside `default` over every row (builder.subsets);
+    a row's split is the same either way. Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
     settings = settings or BuildSettings()
     split_spec = split_spec or DEFAULT_SPLIT
@@ -81,6 +87,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     out = Path(output)
     _check_apart(src, out)
     check_before_reading(settings, split_spec, workers)
+    check_subset_column(subset_by, ROW_SCHEMA)
     read_template(card_template, card)  # a bad template fails now, not after the whole read
     report = BuildReport(source=str(src), output=str(out))
     if cache_dir is USER_CACHE:
@@ -132,7 +139,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     plan = _plan_splits(spill, split_spec, dups, report)
                 log.info("writing shards")
                 with atomic_output(out) as tmp:
-                    plan = _write_shards(spill, split_spec, dups, plan, tmp / "data", staged=staged, report=report)
+                    plan = _write_shards(spill, split_spec, dups, plan, tmp / "data", staged=staged, report=report,
+                                         subset_by=subset_by)
                     rejects += plan.rejects
                     report.rejected = Counter(r.reason for r in rejects)
                     report.splits = plan.manifest["counts"]
@@ -144,6 +152,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     # machine was.
                     for key in ("seconds", "source", "output", "from_cache"):
                         summary.pop(key)
+                    if plan.subsets is not None:
+                        summary[SUBSETS_KEY] = subsets_summary(subset_by, plan.subsets, list(split_spec.names))
                     rejects.sort(key=lambda r: r.path)
                     log.info("writing the card")
                     if background and plotter is None:
@@ -243,6 +253,7 @@ class _SplitPlan:
     manifest: dict
     assignment: object | None           # the whole Assignment (time strategy); None: placed per partition
     rejects: list[Reject]               # the duplicates' ledger lines
+    subsets: dict | None = None         # --subset-by: value -> {split: rows written}
 
 
 class _Ledger:
@@ -299,7 +310,8 @@ def _plan_splits(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, re
 
 
 def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, plan: _SplitPlan | None,
-                  data_dir: Path, *, staged: Staged | None = None, report: BuildReport) -> _SplitPlan:
+                  data_dir: Path, *, staged: Staged | None = None, report: BuildReport,
+                  subset_by: str | None = None) -> _SplitPlan:
     """Pass 2: every column, in id order, each row to its split's shards. What goes where is
     worked out on a partition's small columns first; then each split's rows are copied once,
     in id order (one `take` a split), never the signatures. With `staged`, the rows this
@@ -307,17 +319,21 @@ def _write_shards(spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates, p
 
     `plan` is the time strategy's; for the hash strategy (None) this pass plans the split as it
     goes, the rows streaming through StreamingSplit (running figures only): a row's split is its
-    group key's, so a batch's assignment is the whole one's, restricted. Returns the plan."""
+    group key's, so a batch's assignment is the whole one's, restricted. Returns the plan.
+
+    With `subset_by`, each split's rows go on to one writer per value of that column, under
+    data_dir/<subsets.subset_name(value)>/; the plan's `subsets` counts them."""
     with WriteLane() as lane:
-        return _write_shards_on(lane, spill, spec, dups, plan, data_dir, staged, report)
+        return _write_shards_on(lane, spill, spec, dups, plan, data_dir, staged, report, subset_by)
 
 
 def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, dups: _Duplicates,
                      plan: _SplitPlan | None, data_dir: Path, staged: Staged | None,
-                     report: BuildReport) -> _SplitPlan:
+                     report: BuildReport, subset_by: str | None = None) -> _SplitPlan:
     # The Parquet writes run on the lane's thread while this one reads and sorts the next
     # partition: at 100,000 files the zstd encoding was ~40 % of this pass, on one core.
-    writers = {name: ShardWriter(data_dir, name, lane=lane) for name, _ in spec.splits}
+    writers = {name: ShardWriter(data_dir, name, lane=lane) for name, _ in spec.splits} if subset_by is None else {}
+    subsets: dict[str | None, dict[str, int]] = {}
     split_names = [name for name, _ in spec.splits]
     code = {name: k for k, name in enumerate(split_names)}  # None (dropped by the split): past the end
     stream = StreamingSplit(spec) if plan is None else None
@@ -373,13 +389,37 @@ def _write_shards_on(lane: WriteLane, spill: PartitionedSpill, spec: SplitSpec, 
             if not len(mine):
                 continue
             picked = mine.tolist()
-            writers[name].write(_set_split_columns(body.take(pa.array(order[mine])), [groups[i] for i in picked],
-                                                   [buckets[i] for i in picked], [clusters[i] for i in picked]))
+            rows = _set_split_columns(body.take(pa.array(order[mine])), [groups[i] for i in picked],
+                                      [buckets[i] for i in picked], [clusters[i] for i in picked])
+            if subset_by is None:
+                writers[name].write(rows)
+                continue
+            _write_subsets(rows, subset_by, name, writers, subsets, data_dir, lane)
     for writer in writers.values():
         writer.close()
     result = plan if stream is None else _SplitPlan(stream.manifest(), None, ledger.rejects())
+    if subset_by is not None:
+        result.subsets = subsets
     _audit_copies(result.manifest["audit"], dups.copies, placed_at, paired_ids, split_names)
     return result
+
+
+def _write_subsets(rows: pa.Table, column: str, split: str, writers: dict, counts: dict, data_dir: Path,
+                   lane: WriteLane | None) -> None:
+    """One split's rows (id order) to the writers of their subsets, each in id order: a writer
+    per (subset, split), made when its first row comes."""
+    values = rows.column(column)
+    for value in sorted(set(values.to_pylist()), key=lambda v: (v is not None, v or "")):
+        mask = pc.is_null(values) if value is None else pc.fill_null(pc.equal(values, value), False)
+        mine = rows.filter(mask)
+        key = (subset_name(value), split)
+        if key not in writers:
+            # Smaller row groups than a split's: a writer's pending rows wait for its row group,
+            # and a column of many values has many writers open at once.
+            writers[key] = ShardWriter(data_dir / key[0], split, lane=lane, row_group_bytes=SUBSET_ROW_GROUP_BYTES)
+        writers[key].write(mine)
+        per_split = counts.setdefault(value, {})
+        per_split[split] = per_split.get(split, 0) + mine.num_rows
 
 
 def _audit_copies(audit: dict, copies: np.ndarray, placed_at: np.ndarray, ids: dict[int, str],
@@ -409,14 +449,26 @@ def _check_apart(src: Path, out: Path) -> None:
 
 
 def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, summary: dict, *,
-                  rejects: list[dict], card_template: str | os.PathLike | None = None) -> None:
-    """Write a dataset folder atomically from rows in memory (a re-split): shards per split,
-    ledger, manifest, summary, card. `table` carries a `_split` column (None: dropped by the
+                  rejects: list[dict], card_template: str | os.PathLike | None = None,
+                  subset_by: str | None = None) -> None:
+    """Write a dataset folder atomically from rows in memory (a re-split): shards per split
+    (per subset and split with `subset_by`), ledger, manifest, summary, card. `table` carries a `_split` column (None: dropped by the
     split, e.g. a time embargo). The caller holds `output_lock(out)`."""
     with atomic_output(out) as tmp:
+        counts: dict[str | None, dict[str, int]] = {}
         for name, _ in spec.splits:
             part = table.filter(pc.equal(table.column("_split"), name)).drop_columns(["_split"])
-            write_split(part, tmp / "data", name)
+            if subset_by is None:
+                write_split(part, tmp / "data", name)
+                continue
+            writers: dict = {}
+            _write_subsets(part.sort_by("id"), subset_by, name, writers, counts, tmp / "data", None)
+            for writer in writers.values():
+                writer.close()
+        summary = dict(summary)
+        summary.pop(SUBSETS_KEY, None)
+        if subset_by is not None:
+            summary[SUBSETS_KEY] = subsets_summary(subset_by, counts, [name for name, _ in spec.splits])
         write_metadata(tmp, manifest, summary, rejects=rejects, card_template=card_template)
 
 

@@ -102,7 +102,7 @@ def stage_folder(folder: str | os.PathLike) -> tuple[list[StagedFile], str]:
     """The files of a built dataset folder (the card apart) and the card's text. Hidden files and
     folders (caches, editor files) are not part of a release."""
     folder = Path(folder)
-    if not (folder / CARD).is_file() or not any((folder / "data").glob("*.parquet")):
+    if not (folder / CARD).is_file() or not any((folder / "data").rglob("*.parquet")):
         raise PublishError(f"{str(folder)!r} is not a built dataset folder (no {CARD} or data/*.parquet): "
                            "run `corpus build` first")
     staged = []

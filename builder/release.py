@@ -28,7 +28,8 @@ from .errors import VersionError
 ParquetSource = Union[str, os.PathLike, Callable[[], BinaryIO]]
 
 _SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-_SHARD = re.compile(r"^data/(?P<split>[^/]+?)-\d{5}-of-\d{5}\.parquet$")
+# data/{split}-... or, in a subset build (--subset-by), data/{subset}/{split}-...
+_SHARD = re.compile(r"^data/(?:[^/]+/)?(?P<split>[^/]+?)-\d{5}-of-\d{5}\.parquet$")
 KEY = "id"
 # Split bookkeeping, derived from the split spec: what matters of it is reported as moves, not
 # as changed rows (a new salt would otherwise "change" every row).
@@ -156,7 +157,8 @@ class ReleaseDiff:
 
 
 def split_of(path: str) -> str | None:
-    """The split a dataset file holds (`data/{split}-00000-of-00001.parquet`), or None."""
+    """The split a dataset file holds (`data/{split}-00000-of-00001.parquet`, or a subset's
+    `data/{subset}/{split}-...`), or None."""
     m = _SHARD.match(path)
     return m.group("split") if m else None
 

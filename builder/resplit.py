@@ -27,6 +27,16 @@ from .output import output_lock, storage_errors
 from .runs import spill_folder
 from .pipeline import assign_splits, write_dataset
 from .schema import ROW_SCHEMA
+from .subsets import check_subset_column, subsets_of
+
+
+class _AsSource:
+    def __repr__(self) -> str:
+        return "AS_SOURCE"
+
+
+# resplit(subset_by=AS_SOURCE), the default: the source's subsets (build_summary.json), if any.
+AS_SOURCE = _AsSource()
 
 _HF_URL = re.compile(r"^hf://datasets/(?P<repo>[^/@]+/[^/@]+)(?:@(?P<rev>[^/]+))?/?$")
 
@@ -70,9 +80,10 @@ def resolve_source(source: str | os.PathLike, workdir: Path) -> Path:
 
 
 def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, *, spec: SplitSpec,
-            card_template: str | os.PathLike | None = None) -> dict:
+            card_template: str | os.PathLike | None = None, subset_by: str | None | _AsSource = AS_SOURCE) -> dict:
     """Re-assign the splits of the dataset at `source` by `spec` and write the result to
-    `output` (default: in place). Returns the new manifest."""
+    `output` (default: in place). `subset_by`: a column to write subsets by (build's
+    --subset-by), None for none; by default the source's. Returns the new manifest."""
     # Only a download needs a scratch folder: a killed split of a local folder leaves none behind.
     remote = _HF_URL.match(str(source)) is not None
     if output is None and str(source).startswith("hf://"):
@@ -80,6 +91,8 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
     if not remote and not Path(source).is_dir():
         raise SourceError(f"dataset folder {str(source)!r} does not exist")
     check_split_columns(spec, ROW_SCHEMA)
+    if not isinstance(subset_by, _AsSource):
+        check_subset_column(subset_by, ROW_SCHEMA)
     out = Path(output if output is not None else source)
     with output_lock(out, "split"), storage_errors(out), \
             tempfile.TemporaryDirectory(prefix="corpus-split-") if remote else nullcontext(".") as work:
@@ -92,11 +105,16 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
         rejects = [json.loads(line) for line in _read_lines(folder / "rejects.jsonl")]
         table, manifest = assign_splits(table, spec)
         summary["splits"] = manifest["counts"]
+        if isinstance(subset_by, _AsSource):
+            found = subsets_of(summary)
+            subset_by = found[0] if found else None
+            check_subset_column(subset_by, ROW_SCHEMA)
         # Beside the output, not in /tmp: a killed split's scratch is removed by the next run.
         with spill_folder(out) as card_dir:
             if card_template is None:
                 card_template = own_template(folder, Path(card_dir))
-            write_dataset(out, table, spec, manifest, summary, rejects=rejects, card_template=card_template)
+            write_dataset(out, table, spec, manifest, summary, rejects=rejects, card_template=card_template,
+                          subset_by=subset_by)
     return manifest
 
 

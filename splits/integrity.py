@@ -14,7 +14,7 @@ import json
 from os import PathLike
 from pathlib import Path
 
-from .published import MANIFEST_NAME, SHARD_NAME
+from .published import MANIFEST_NAME, SHARD_NAME, shard_paths
 
 CROISSANT_NAME = "croissant.json"
 FIX = "rebuild the dataset or download it again"
@@ -66,7 +66,7 @@ def damaged_file(out: str | PathLike, *, shown: str | None = None) -> str | None
     """The first shard of OUT that is missing, unlisted, not readable Parquet or not the bytes
     croissant.json lists, as one line naming it and the fix; None when every shard is sound.
 
-    The shards are OUT/data/*.parquet named {split}-{i:05d}-of-{n:05d}.parquet, and every file
+    The shards are OUT/data/*.parquet (and OUT/data/<subset>/*.parquet) named {split}-{i:05d}-of-{n:05d}.parquet, and every file
     croissant.json lists. A shard with the listed sha256 is not decoded (the build wrote
     valid Parquet); any other is, so that a damaged one is named as unreadable when it is.
     `shown` is how OUT is named in the message (default: OUT).
@@ -77,7 +77,7 @@ def damaged_file(out: str | PathLike, *, shown: str | None = None) -> str | None
         listed = listed_files(out)
     except (OSError, ValueError) as e:
         return f"{shown + '/' + CROISSANT_NAME!r} is damaged: it cannot be read as JSON ({e}): {FIX}"
-    present = {p.relative_to(out).as_posix() for p in (out / "data").glob("*.parquet")}
+    present = {p.relative_to(out).as_posix() for p in shard_paths(out)}
     if listed is not None:
         for rel in sorted(set(listed) - present):
             if not (out / rel).is_file():
@@ -116,14 +116,15 @@ def miscounted_split(out: str | PathLike, *, shown: str | None = None) -> str | 
     if not isinstance(counts, dict):
         return None
     rows: dict[str, int] = dict.fromkeys(counts, 0)
-    for path in sorted((out / "data").glob("*.parquet")):
+    for path in shard_paths(out):
         match = SHARD_NAME.match(path.name)
         if match:
             rows[match["split"]] = rows.get(match["split"], 0) + pq.ParquetFile(path).metadata.num_rows
     for split, n in rows.items():
         expected = counts.get(split, 0)
         if n != expected:
-            return (f"the {split!r} shards ({shown + '/data/' + split + '-*.parquet'!r}) hold {n:,} rows, "
+            where = "/data/*/" if any(p.parent.name != "data" for p in shard_paths(out)) else "/data/"
+            return (f"the {split!r} shards ({shown + where + split + '-*.parquet'!r}) hold {n:,} rows, "
                     f"{MANIFEST_NAME} counts {expected!r}: {FIX}")
     return None
 

@@ -1,4 +1,5 @@
-"""A published output folder: OUT/splits.json (the manifest) and OUT/data/{split}-{i:05d}-of-{n:05d}.parquet.
+"""A published output folder: OUT/splits.json (the manifest) and OUT/data/{split}-{i:05d}-of-{n:05d}.parquet
+(a subset build's: OUT/data/{subset}/{split}-..., every subset with its own shards of each split).
 
 pyarrow is imported inside the functions that read Parquet, so `splits` imports without it.
 """
@@ -16,6 +17,13 @@ MANIFEST_NAME = "splits.json"
 SHARD_NAME = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 # Read when present: the stored outcome of the split, which verify compares row by row.
 STORED_COLUMNS = ("split_group", "split_bucket")
+
+
+def shard_paths(out: str | PathLike) -> list[Path]:
+    """The Parquet files of OUT: OUT/data/*.parquet and, in a subset build, OUT/data/*/*.parquet,
+    sorted by path."""
+    data = Path(out) / "data"
+    return sorted([*data.glob("*.parquet"), *data.glob("*/*.parquet")])
 
 
 def write_manifest(out: str | PathLike, manifest: dict) -> Path:
@@ -42,7 +50,7 @@ def read_published(out: str | PathLike, columns: list[str]) -> tuple[dict[str, l
     import pyarrow.parquet as pq  # heavy import: only where Parquet is read
 
     data = Path(out) / "data"
-    shards = sorted(data.glob("*.parquet"))
+    shards = shard_paths(out)
     if not shards:
         raise PublishedDataError(f"no Parquet shards in {str(data)!r}; expected data/{{split}}-00000-of-NNNNN.parquet")
     problems, seen = [], {}
@@ -51,17 +59,19 @@ def read_published(out: str | PathLike, columns: list[str]) -> tuple[dict[str, l
         match = SHARD_NAME.match(path.name)
         if match is None:
             raise PublishedDataError(f"shard {str(path)!r} is not named {{split}}-{{i:05d}}-of-{{n:05d}}.parquet")
-        seen.setdefault((match["split"], int(match["total"])), set()).add(int(match["index"]))
+        where = path.parent.relative_to(data).as_posix()  # "." or the subset's folder
+        seen.setdefault((where, match["split"], int(match["total"])), set()).add(int(match["index"]))
         shard = pq.ParquetFile(path)
         present = [name for name in columns if name in shard.schema_arrow.names]
         table = shard.read(columns=present)
         for name in present:
             result.setdefault(name, []).extend(table.column(name).to_pylist())
         result["split"].extend([match["split"]] * table.num_rows)
-    for (split, total), indices in sorted(seen.items()):
+    for (where, split, total), indices in sorted(seen.items()):
         missing = sorted(set(range(total)) - indices)
         if missing:
-            problems.append(f"split {split!r}: shard(s) {missing} of {total} are missing")
+            subset = f" of subset {where!r}" if where != "." else ""
+            problems.append(f"split {split!r}{subset}: shard(s) {missing} of {total} are missing")
     lengths = {name: len(values) for name, values in result.items()}
     if len(set(lengths.values())) > 1:
         raise PublishedDataError(
