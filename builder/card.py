@@ -927,7 +927,9 @@ def _splits(manifest: dict, repo_id: str | None, version: str | None) -> str:
     if audit:
         lines += ["", f"Leakage audit: {'passed' if audit.get('ok') else 'FAILED'}: "
                   f"{audit.get('duplicate_texts_across_splits', 0):,} texts in more than one split, "
-                  f"{audit.get('group_straddles', 0):,} groups across splits."]
+                  f"{audit.get('group_straddles', 0):,} groups across splits"
+                  + (f", {audit['copies_across_splits']:,} rows with a near or contained copy in train"
+                     if "copies_across_splits" in audit else "") + "."]
     lines += ["", "`splits.json` records the spec and the sha256 of each split's sorted ids. To check the "
               "published splits, and to regenerate them from the published data (with corpus-builder's "
               "`splits` package):", ""]

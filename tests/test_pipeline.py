@@ -522,3 +522,9 @@ def test_the_progress_bar_counts_every_file_found(tmp_path, capsys):
     report = build(src, tmp_path / "out", progress=True, cache_dir=None, workers=1)
     err = capsys.readouterr().err
     assert report.files_found == 3 and "2/3 " in err and "/1 " not in err  # the two non-articles done first
+
+
+def test_the_card_states_the_copy_leakage_audit(tmp_path):
+    build(None, tmp_path / "out", progress=False, cache_dir=None)
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "0 rows with a near or contained copy in train." in card
