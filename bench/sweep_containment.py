@@ -29,7 +29,7 @@ from builder.dedup import DedupSettings, contain  # noqa: E402
 from dedup_texts import Deduplicator  # noqa: E402
 from score_dedup import extract, leakage, score  # noqa: E402
 
-WINDOWS = ("all", 3.0, 2.0, 1.5, 1.25)
+WINDOWS = ("all", 2.0, 1.5, 1.25)
 THRESHOLDS = (0.6, 0.65, 0.7, 0.72, 0.75, 0.8, 0.85, 0.9)
 
 

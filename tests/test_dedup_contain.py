@@ -90,6 +90,9 @@ def test_windowed_containment_counts_each_shingle_once_per_window():
         pos = np.flatnonzero(np.isin(long, short))
         expect = max((len(set(long[p:p + window].tolist()) & set(short.tolist())) for p in pos), default=0)
         assert contain.windowed_containment(short, long, window) == expect / len(short)
+        at_least = float(rng.choice([0.3, 0.6, 1.0]))  # exact at or above it, below it only below
+        got = contain.windowed_containment(short, long, window, at_least)
+        assert got == expect / len(short) if expect / len(short) >= at_least else got < at_least
         loop = contain._distinct_in_windows(pos.tolist(), long[pos].tolist(), window)
         assert loop == expect
 

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 
 MIN_SHARED_SLOTS = 2  # chance collisions of two 32-bit slot values are ~n^2 * K^2 / 2^64: none
 MAX_BUCKET = 64       # texts holding one slot value before it counts as a frequent shingle
-ESTIMATE_FLOOR = 0.35  # estimated containment below this is not verified (the estimate is noisy)
+ESTIMATE_FLOOR = 0.45  # estimated containment below this is not verified (noisy: true pairs at 0.7 from 0.48)
 MAX_LENGTH_RATIO = 200  # a text 200 times longer than the shorter is a digest or a dump, not its article
+PAIR_FILE_TEXTS = 8192  # texts per file of shared-value pairs (by the pair's smaller text)
 WINDOW = 1.5           # the stretch of the longer text a brief must sit in, in brief lengths
 AMBIGUOUS_MARGIN = 0.15  # another story this close to the best one: a standard passage, no copy
 _REPEAT_CELLS = 1 << 22  # bound on the repeat matrix of windowed_containment before it loops instead
@@ -100,28 +101,55 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
             fh.close()
     slots = np.fromfile(slot_path, dtype=np.int64)
     slot_path.unlink()
-    found: list[np.ndarray] = []
-    for path in paths:
-        vals = np.fromfile(path, dtype=np.uint32)
+    # Pairs sharing a value are written to PAIR_FILES files by their smaller text and counted one
+    # file at a time: a corpus that reuses sentences shares values in millions of pairs (21
+    # million at 100,000 make_corpus files), and memory must not hold them all.
+    n_files = max(1, n_slots // PAIR_FILE_TEXTS)
+    pair_paths = [folder / f"pairs-{i:04d}.u64" for i in range(n_files)]
+    pair_files = [open(p, "wb") for p in pair_paths]
+    try:
+        for path in paths:
+            vals = np.fromfile(path, dtype=np.uint32)
+            path.unlink()
+            order = np.argsort(vals, kind="stable")
+            v, s = vals[order], slots[order]
+            starts = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1]]))
+            sizes = np.diff(np.append(starts, len(v)))
+            size_of = np.repeat(sizes, sizes)
+            usable = (size_of >= 2) & (size_of <= MAX_BUCKET) & (v != EMPTY)
+            v, s = v[usable], s[usable]  # most values are held by one text: compare the rest only
+            found = []
+            for dist in range(1, MAX_BUCKET):
+                same = v[:-dist] == v[dist:]
+                if not same.any():
+                    break
+                a, b = s[:-dist][same], s[dist:][same]
+                lo, hi = np.minimum(a, b), np.maximum(a, b)
+                short, long = np.minimum(nchars[a], nchars[b]), np.maximum(nchars[a], nchars[b])
+                ok = ((comp_of_slot[a] != comp_of_slot[b]) & (short >= settings.min_contained_chars)
+                      & (long <= MAX_LENGTH_RATIO * short))
+                found.append((lo[ok].astype(np.uint64) << np.uint64(32)) | hi[ok].astype(np.uint64))
+            if not found:
+                continue
+            keys = np.concatenate(found)
+            which = (keys >> np.uint64(32)).astype(np.int64) * n_files // n_slots
+            order = np.argsort(which, kind="stable")
+            bounds = np.searchsorted(which[order], np.arange(n_files + 1))
+            for i in np.flatnonzero(np.diff(bounds)).tolist():
+                pair_files[i].write(keys[order[bounds[i]:bounds[i + 1]]].tobytes())
+    finally:
+        for fh in pair_files:
+            fh.close()
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    for path in pair_paths:
+        uniq, count = np.unique(np.fromfile(path, dtype=np.uint64), return_counts=True)
         path.unlink()
-        order = np.argsort(vals, kind="stable")
-        v, s = vals[order], slots[order]
-        starts = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1]]))
-        sizes = np.diff(np.append(starts, len(v)))
-        size_of = np.repeat(sizes, sizes)
-        usable = (size_of >= 2) & (size_of <= MAX_BUCKET) & (v != EMPTY)
-        for dist in range(1, MAX_BUCKET):
-            same = usable[:-dist] & usable[dist:] & (v[:-dist] == v[dist:])
-            if not same.any():
-                break
-            a, b = s[:-dist][same], s[dist:][same]
-            a, b = a[comp_of_slot[a] != comp_of_slot[b]], b[comp_of_slot[a] != comp_of_slot[b]]
-            found.append((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
-    if not found:
+        keep = count >= MIN_SHARED_SLOTS
+        kept.append((uniq[keep], count[keep]))
+    uniq = np.concatenate([u for u, _ in kept])
+    count = np.concatenate([c for _, c in kept])
+    if not len(uniq):
         return np.empty((0, 2), dtype=np.int64)
-    uniq, count = np.unique(np.concatenate(found), return_counts=True)
-    keep = count >= MIN_SHARED_SLOTS
-    uniq, count = uniq[keep], count[keep]
     a = (uniq >> np.uint64(32)).astype(np.int64)
     b = (uniq & np.uint64(0xFFFFFFFF)).astype(np.int64)
     short = np.where((nchars[a] < nchars[b]) | ((nchars[a] == nchars[b]) & (a < b)), a, b)
@@ -135,30 +163,41 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
 
 
-def windowed_containment(short: np.ndarray, long_seq: np.ndarray, window: int) -> float:
+def windowed_containment(short: np.ndarray, long_seq: np.ndarray, window: int, at_least: float = 0.0) -> float:
     """The largest share of `short`'s shingles (a shingle_set) found among the shingles starting
     in any `window` consecutive positions of `long_seq` (a shingle_seq). A shingle counts once
-    per window however often it repeats there."""
-    if not len(short):
+    per window however often it repeats there. Exact when the result is >= `at_least`; below
+    it, a cheaper upper bound may come back (the caller only needs to know it is below)."""
+    if not len(short) or not len(long_seq):
         return 0.0
-    pos = np.flatnonzero(np.isin(long_seq, short))
-    if not len(pos):
-        return 0.0
-    h = long_seq[pos]
-    # Windows starting at a match are enough. A match counts in its window unless its shingle
-    # comes again inside the same window (then the later occurrence counts): `nxt`, the next
-    # match position of the same shingle, finds those repeats.
-    by_hash = np.lexsort((pos, h))
+    at = np.minimum(np.searchsorted(short, long_seq), len(short) - 1)
+    pos = np.flatnonzero(short[at] == long_seq)           # positions holding one of short's shingles
+    need = at_least * len(short) - 1e-9
+    if not len(pos) or len(pos) < need:
+        return len(pos) / len(short)
+    h = at[pos]
+    found = np.count_nonzero(np.bincount(h, minlength=len(short)))  # the whole text: an upper bound
+    if found < need:
+        return found / len(short)
+    # Matches in the window starting at each match, repeats counted: an upper bound. Only the
+    # windows whose bound reaches `need` are counted exactly.
+    bound = np.searchsorted(pos, pos + window) - np.arange(len(pos))
+    starts = np.flatnonzero(bound >= need)
+    if not len(starts):
+        return float(bound.max()) / len(short)
+    # A match is a repeat in a window when its shingle comes again inside it (the later one
+    # counts): `nxt`, the next position of the same shingle, finds those.
+    by_shingle = np.argsort(h, kind="stable")             # pos is sorted, so positions stay in order
     nxt = np.full(len(pos), np.iinfo(np.int64).max, dtype=np.int64)
-    same = h[by_hash][1:] == h[by_hash][:-1]
-    nxt[by_hash[:-1][same]] = pos[by_hash[1:][same]]
-    counts = np.searchsorted(pos, pos + window) - np.arange(len(pos))
+    same = h[by_shingle][1:] == h[by_shingle][:-1]
+    nxt[by_shingle[:-1][same]] = pos[by_shingle[1:][same]]
     rep = np.flatnonzero(nxt - pos < window)
-    if len(rep) and len(pos) * len(rep) > _REPEAT_CELLS:
+    counts = bound[starts]
+    if len(rep) and len(starts) * len(rep) > _REPEAT_CELLS:
         return _distinct_in_windows(pos.tolist(), h.tolist(), window) / len(short)
     if len(rep):
-        counts -= np.count_nonzero((pos[rep][None, :] >= pos[:, None])
-                                   & (nxt[rep][None, :] < pos[:, None] + window), axis=1)
+        s = pos[starts][:, None]
+        counts = counts - np.count_nonzero((pos[rep][None, :] >= s) & (nxt[rep][None, :] < s + window), axis=1)
     return float(counts.max()) / len(short)
 
 
@@ -193,7 +232,7 @@ def verify(pairs: np.ndarray, short_sets: dict[int, np.ndarray], long_seqs: dict
         sa = short_sets[a]
         if len(sa) + settings.shingle_size - 1 < settings.min_contained_chars:
             continue
-        c = windowed_containment(sa, long_seqs[b], window_of(sa, settings))
+        c = windowed_containment(sa, long_seqs[b], window_of(sa, settings), settings.containment_threshold)
         if c >= settings.containment_threshold - 1e-9:
             out.append((a, b, c))
     return np.array(out, dtype=np.float64).reshape(-1, 3)
