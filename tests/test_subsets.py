@@ -222,3 +222,19 @@ def test_a_release_on_the_hub_loads_by_config_name(hub, flat_and_subsets):
     assert {s: set(zh[s]["id"]) for s in zh} == rows_by_split(by_lang, "zh")
     every = datasets.load_dataset("corpus-org/langs", revision="v1.0.0")
     assert {s: set(every[s]["id"]) for s in every} == rows_by_split(by_lang)
+
+
+def test_hostile_values_stay_inside_data(tmp_path):
+    feeds = [("..", "..", "etc"), ("/abs", "x"), ("Upper", "Case"), ("upper", "case"), ("default", "x"), ("__x", "y")]
+    src = write_corpus(tmp_path / "src", {f"p/{k}.md": article(str(k), f"<p>{distinct_text(k, 300)}</p>", feed=feed)
+                                          for k, feed in enumerate(feeds)})
+    out = tmp_path / "out"
+    build(src, out, progress=False, cache_dir=None, subset_by="feed")
+    files = [p.relative_to(out / "data") for p in (out / "data").rglob("*") if p.is_file()]
+    assert files and all(len(p.parts) == 2 and NAME.match(p.parts[0]) for p in files)
+    names = {p.parts[0] for p in files}
+    assert len(names) == len(feeds) and "default" not in names  # Upper/Case and upper/case apart
+    assert not [p for p in tmp_path.rglob("*") if p.is_relative_to(tmp_path / "etc")]
+    assert datasets.get_dataset_config_names(str(out))[0] == "default"
+    assert sum(len(d) for d in datasets.load_dataset(str(out)).values()) == len(feeds)
+    assert verify_published(out) == []
