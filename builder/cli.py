@@ -146,7 +146,8 @@ def _publish(args: argparse.Namespace) -> int:
     from .publish import publish
 
     result = publish(args.dataset, version=args.version, repo_id=args.repo, to=args.to, token=args.token,
-                     private=args.private, commit_message=args.message, dry_run=args.dry_run)
+                     private=args.private, commit_message=args.message, dry_run=args.dry_run,
+                     revision=args.revision, create_pr=args.create_pr)
     print("\n".join(result.lines()))
     return 0
 
@@ -283,6 +284,12 @@ def make_parser() -> argparse.ArgumentParser:
     pub.add_argument("--message", help="commit message (default: Release vX.Y.Z)")
     pub.add_argument("--private", action="store_true", help="create the Hub repo private")
     pub.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
+    pub.add_argument("--revision", metavar="BRANCH",
+                     help="commit the release to this branch (created from main's head when missing); not tagged: "
+                          "tags are made on main only")
+    pub.add_argument("--create-pr", action="store_true",
+                     help="open a pull request against main holding the release as one commit (the Hub only); not "
+                          "tagged: once merged, publish the same version without --create-pr to tag it")
     pub.add_argument("--dry-run", action="store_true", help="print the plan and the changelog; upload nothing")
     pub.set_defaults(func=_publish)
 

@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import tempfile
+from urllib.parse import quote
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ import pyarrow as pa
 from . import __version__
 from .card import render_release
 from .croissant import croissant_identity
-from .errors import PublishError, VersionError
+from .errors import ConfigError, PublishError, VersionError
 from .integrity import check_intact
 from .release import (ReleaseDiff, Version, apply_release, card_version, changelog_entry, check_version,
                       diff_releases, release_identity, split_of)
@@ -45,6 +46,22 @@ BRANCH = "main"
 TARGET_OWNED = {".gitattributes"}
 _HF_URL = re.compile(r"^hf://datasets/(?P<repo>[^/@]+/[^/@]+)/?$")
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+# A branch name both git and the Hub take: no "..", "@{", control characters, spaces or ~^:?*[\,
+# not starting or ending with "/" or ".", no "//", no ".lock" ending.
+_BAD_BRANCH = re.compile(r"""\.\.|@\{|//|/\.|\.lock$|\.lock/|[\x00-\x20\x7f~^:?*\[\\"']|^[./-]|[/.]$""")
+
+
+def check_branch(name: str) -> str:
+    """`name` as a branch a release may be committed to (`--revision`); ConfigError otherwise. `main`
+    is the main line itself (tagged releases); `refs/...`, a release tag's name (`v1.2.0`) and
+    names git refuses are not branches."""
+    if not name or _BAD_BRANCH.search(name) or name.startswith("refs/") or name == "HEAD":
+        raise ConfigError(f"--revision {name!r} is not a branch name: give a plain branch name such as 'staging' "
+                          "(no spaces, '..', ':', '~', '^', '?', '*', '[' or '\\'; not refs/...)")
+    if Version.from_tag(name) is not None:
+        raise ConfigError(f"--revision {name!r} has the form of a release tag, which would make revision={name!r} "
+                          "ambiguous: give the branch another name (e.g. 'staging')")
+    return name
 
 
 # ------------------------------------------------------------------------------ files
@@ -130,8 +147,9 @@ class Release:
 
 @dataclass(frozen=True)
 class Refs:
-    head: str | None  # the branch's commit; None when the target has no commit yet
+    head: str | None  # main's commit; None when the target has no commit yet
     tags: dict[str, str]  # tag -> commit
+    branches: dict[str, str] = field(default_factory=dict)  # every branch (main too) -> commit
 
     def releases(self) -> list[Release]:
         out = [Release(v, tag, oid) for tag, oid in self.tags.items() if (v := Version.from_tag(tag)) is not None]
@@ -143,9 +161,11 @@ class Target(ABC):
 
     url: str  # for messages: hf://datasets/owner/name or the registry's path
     repo_id: str | None = None  # the Hub's owner/name, named in a release's card
+    pull_requests = False  # whether `open_pr` works here
 
-    def download_base(self, tag: str) -> str | None:
-        """The URL a release's files are downloaded under (croissant.json's links), if any."""
+    def download_base(self, revision: str) -> str | None:
+        """The URL a release's files are downloaded under at `revision` (a tag or a branch:
+        croissant.json's links), if any."""
         return None
 
     @abstractmethod
@@ -179,17 +199,30 @@ class Target(ABC):
 
     @abstractmethod
     def commit(self, *, add: list[StagedFile], delete: list[str], parent: str | None, commit_message: str,
-               commit_description: str) -> str:
-        """One commit on the branch, made only if the branch is still at `parent`; its id."""
+               commit_description: str, branch: str = BRANCH, create: bool = False) -> str:
+        """One commit on `branch`, made only if the branch is still at `parent` (with `create`: only
+        if the branch does not exist yet; it is created at the commit, whose parent is `parent`); its id."""
+
+    def open_pr(self, *, add: list[StagedFile], delete: list[str], parent: str | None, commit_message: str,
+                commit_description: str) -> tuple[str, str]:
+        """A pull request against main holding one commit on top of `parent`: (commit id, PR URL)."""
+        raise _no_pull_requests(self)
 
     @abstractmethod
     def tag(self, tag: str, *, revision: str, tag_message: str) -> None:
         """Tag `revision`; nothing to do when the tag already names it; PublishError when it names another."""
 
 
+def _no_pull_requests(target: Target) -> ConfigError:
+    return ConfigError(f"{target.url} is a local git registry, which has no pull requests: drop --create-pr "
+                       "(--revision BRANCH puts the release on a branch instead)")
+
+
 class HubTarget(Target):
     """A dataset repository on the Hugging Face Hub, through `huggingface_hub`. The token comes
     from `token`, else HF_TOKEN or the saved login; it is never printed, logged or put in an error."""
+
+    pull_requests = True
 
     def __init__(self, repo_id: str, *, token: str | None = None, private: bool = False):
         if not _REPO_ID.match(repo_id or ""):
@@ -197,10 +230,10 @@ class HubTarget(Target):
         self.repo_id, self.private, self._token = repo_id, private, token
         self.url = f"hf://datasets/{repo_id}"
 
-    def download_base(self, tag: str) -> str | None:
+    def download_base(self, revision: str) -> str | None:
         from huggingface_hub import constants
 
-        return f"{constants.ENDPOINT}/datasets/{self.repo_id}/resolve/{tag}/"
+        return f"{constants.ENDPOINT}/datasets/{self.repo_id}/resolve/{quote(revision, safe='')}/"
 
     def _api(self):
         from huggingface_hub import HfApi
@@ -217,8 +250,8 @@ class HubTarget(Target):
             if isinstance(exc.__cause__, RepositoryNotFoundError):
                 return Refs(None, {})
             raise
-        head = next((b.target_commit for b in refs.branches if b.name == BRANCH), None)
-        return Refs(head, {t.name: t.target_commit for t in refs.tags})
+        branches = {b.name: b.target_commit for b in refs.branches}
+        return Refs(branches.get(BRANCH), {t.name: t.target_commit for t in refs.tags}, branches)
 
     def must_exist(self) -> None:
         """PublishError naming the repo when the Hub has no such dataset repo (or hides it)."""
@@ -273,16 +306,37 @@ class HubTarget(Target):
         with self._errors("cannot create the repository"):
             self._api().create_repo(self.repo_id, repo_type="dataset", private=self.private, exist_ok=True)
 
-    def commit(self, *, add, delete, parent, commit_message, commit_description) -> str:
+    def commit(self, *, add, delete, parent, commit_message, commit_description, branch=BRANCH, create=False) -> str:
+        if create:
+            # As `hf upload --revision` does, but from the commit the release was planned against
+            # (not whatever main is now); a branch someone made meanwhile is fine if it is still
+            # there: the commit's parent check decides.
+            with self._errors(f"cannot create the branch {branch!r}"):
+                self._api().create_branch(self.repo_id, branch=branch, revision=parent, repo_type="dataset",
+                                          exist_ok=True)
+        with self._errors("the commit failed", committing=True, parent=parent, branch=branch):
+            info = self._api().create_commit(self.repo_id, self._operations(add, delete),
+                                             commit_message=commit_message, commit_description=commit_description,
+                                             repo_type="dataset", revision=branch, parent_commit=parent)
+        return info.oid
+
+    def open_pr(self, *, add, delete, parent, commit_message, commit_description) -> tuple[str, str]:
+        with self._errors("opening the pull request failed", committing=True, parent=parent, pr=True):
+            info = self._api().create_commit(self.repo_id, self._operations(add, delete),
+                                             commit_message=commit_message, commit_description=commit_description,
+                                             repo_type="dataset", revision=BRANCH, parent_commit=parent,
+                                             create_pr=True)
+        if not info.pr_url:  # the client skips a commit with nothing to change, and opens no PR
+            raise PublishError(f"{self.url}: the Hub opened no pull request (main at {(parent or '?')[:12]} may hold "
+                               "these files already): nothing was changed")
+        return info.oid, info.pr_url
+
+    @staticmethod
+    def _operations(add: list[StagedFile], delete: list[str]) -> list:
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
         ops = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=f.source) for f in add]
-        ops += [CommitOperationDelete(path_in_repo=p) for p in delete]
-        with self._errors("the commit failed", committing=True, parent=parent):
-            info = self._api().create_commit(self.repo_id, ops, commit_message=commit_message,
-                                             commit_description=commit_description, repo_type="dataset",
-                                             revision=BRANCH, parent_commit=parent)
-        return info.oid
+        return ops + [CommitOperationDelete(path_in_repo=p) for p in delete]
 
     def tag(self, tag: str, *, revision: str, tag_message: str) -> None:
         from huggingface_hub.errors import HfHubHTTPError
@@ -306,7 +360,8 @@ class HubTarget(Target):
         return self._errors(doing)
 
     @contextmanager
-    def _errors(self, doing: str, *, committing: bool = False, parent: str | None = None) -> Iterator[None]:
+    def _errors(self, doing: str, *, committing: bool = False, parent: str | None = None, branch: str = BRANCH,
+                pr: bool = False) -> Iterator[None]:
         """Turn the clients' errors into a PublishError whose message is ours: the status and the
         server's message, never the request (its headers carry the token). The cause stays
         attached for callers that branch on it, and its text is scrubbed too."""
@@ -317,7 +372,7 @@ class HubTarget(Target):
         except HfHubHTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
             if status == 412 and committing:
-                message = (f"{self.url}: {BRANCH} moved since the release was planned against "
+                message = (f"{self.url}: {branch} moved since the release was planned against "
                            f"{(parent or 'nothing')[:12]} (someone else committed or published meanwhile); nothing was "
                            "changed. Re-run to plan against the new head.")
             else:
@@ -335,7 +390,11 @@ class HubTarget(Target):
             if type(exc).__name__ == "OfflineModeIsEnabled":
                 raise PublishError(f"{self.url}: {doing}: HF_HUB_OFFLINE is set, and publishing needs the Hub: "
                                    "unset it") from None
-            if committing:
+            if committing and pr:
+                message = (f"{self.url}: the connection dropped while opening the pull request "
+                           f"({type(exc).__name__}); it may or may not have been opened. Look at the repo's pull "
+                           "requests before you re-run the same command: each run opens a new one.")
+            elif committing:
                 message = (f"{self.url}: the connection dropped during the commit ({type(exc).__name__}); it may "
                            "or may not have landed. Re-run the same command: it finds out and finishes the release "
                            "with one commit.")
@@ -416,14 +475,15 @@ class GitTarget(Target):
     def refs(self) -> Refs:
         if not self._exists():
             return Refs(None, {})
-        head = self._git("rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}^{{commit}}", check=False)
+        heads = self._git("for-each-ref", "--format=%(refname:strip=2)%00%(objectname)", "refs/heads").stdout.decode()
+        branches = dict(line.split("\0") for line in heads.splitlines())
         out = self._git("for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)",
                         "refs/tags").stdout.decode()
         tags = {}
         for line in out.splitlines():
             name, oid, peeled = line.split("\0")
             tags[name] = peeled or oid
-        return Refs(head.stdout.decode().strip() or None, tags)
+        return Refs(branches.get(BRANCH), tags, branches)
 
     def files(self, revision: str) -> dict[str, RemoteFile]:
         out = self._git("ls-tree", "-r", "-l", "-z", revision).stdout.decode()
@@ -457,7 +517,7 @@ class GitTarget(Target):
         self.path.mkdir(parents=True, exist_ok=True)
         self._git("init", "-q", f"--initial-branch={BRANCH}")
 
-    def commit(self, *, add, delete, parent, commit_message, commit_description) -> str:
+    def commit(self, *, add, delete, parent, commit_message, commit_description, branch=BRANCH, create=False) -> str:
         with tempfile.TemporaryDirectory(prefix="corpus-publish-") as tmp:
             # A private index: the registry's own index and work tree are not touched until main has moved.
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
@@ -483,15 +543,18 @@ class GitTarget(Target):
             message = commit_message + ("\n\n" + commit_description if commit_description else "") + "\n"
             commit = self._git("commit-tree", tree, *(("-p", parent) if parent else ()), "-F", "-",
                                input=message.encode()).stdout.decode().strip()
-        # Compare-and-swap: moves main only if it is still at `parent` (absent, for a first release).
-        moved = self._git("update-ref", "-m", f"corpus publish: {commit_message}", f"refs/heads/{BRANCH}", commit,
-                          parent or "0" * 40, check=False)
+        # Compare-and-swap: moves the branch only if it is still at `parent` (absent, for a first
+        # release or a new branch: then it is created only if nobody created it meanwhile).
+        moved = self._git("update-ref", "-m", f"corpus publish: {commit_message}", f"refs/heads/{branch}", commit,
+                          "0" * 40 if create or not parent else parent, check=False)
         if moved.returncode != 0:
             detail = " ".join(moved.stderr.decode(errors="replace").split())
-            raise PublishError(f"{self.url}: {BRANCH} moved since the release was planned against "
-                               f"{(parent or 'an empty registry')[:12]} (someone else committed or published "
-                               f"meanwhile); nothing was changed. Re-run to plan against the new head. (git: {detail})")
-        self._refresh()
+            was = f"a new branch from {(parent or 'nothing')[:12]}" if create else (parent or "an empty registry")[:12]
+            raise PublishError(f"{self.url}: {branch} moved since the release was planned against {was} (someone "
+                               f"else committed or published meanwhile); nothing was changed. Re-run to plan against "
+                               f"the new head. (git: {detail})")
+        if branch == BRANCH:
+            self._refresh()  # the work tree is main's: another branch's commit leaves it as it is
         return commit
 
     def tag(self, tag: str, *, revision: str, tag_message: str) -> None:
@@ -551,13 +614,17 @@ class FileChange:
 @dataclass
 class Plan:
     """What publishing `version` to `target` will do. `action`: "commit" (one commit, then the
-    tag), "tag" (the head already holds this release: an earlier run stopped after its commit),
-    or "none" (the version is published with this content already)."""
+    tag on main), "tag" (main's head already holds this release: an earlier run stopped after its
+    commit), or "none" (the version is published with this content already, or the branch holds
+    it already). Off the main line (`branch` other than main, or `pr`) there is no tag."""
 
     target: str
     version: Version
     action: str
     parent: str | None  # the head compared against: the commit's expected parent
+    branch: str = BRANCH  # the branch committed to (a pull request's: the branch it is opened against)
+    new_branch: bool = False  # the branch does not exist yet: it is created from `parent`
+    pr: bool = False  # a pull request against main instead of a commit on it
     latest: Release | None = None  # the release this one is compared with
     existing: Release | None = None  # this version, when it is published already
     add: list[FileChange] = field(default_factory=list)
@@ -575,18 +642,37 @@ class Plan:
         return self.version.tag
 
     @property
+    def tagged(self) -> bool:
+        """Whether this release gets its tag: only on the main line."""
+        return self.branch == BRANCH and not self.pr
+
+    @property
     def upload_bytes(self) -> int:
         return sum(f.size for f in self.add + self.change)
 
     def lines(self) -> list[str]:
-        if self.action == "none":
+        if self.action == "none" and self.existing is not None:
             return [f"{self.tag} is already published at {self.target} (commit {self.existing.commit[:12]}) "
                     "with this content: nothing to do"]
+        if self.action == "none" and self.pr:
+            return [f"{self.target}: {BRANCH} ({(self.parent or '')[:12]}) already holds {self.tag}, untagged (a pull "
+                    f"request merged?): nothing to propose; publish without --create-pr to tag it"]
+        if self.action == "none":
+            return [f"{self.target}: the branch {self.branch} ({(self.parent or '')[:12]}) already holds {self.tag}: "
+                    "nothing to do (no tag: tags are made on main only)"]
         if self.action == "tag":
             return [f"{self.target}: {BRANCH} ({(self.parent or '')[:12]}) already holds this release (an earlier "
                     f"run stopped after its commit): only the tag {self.tag} is created"]
         against = f"{BRANCH} at {self.parent[:12]}" if self.parent else "an empty repository"
-        out = [f"{self.tag} -> {self.target}: one commit against {against}, then the tag {self.tag}"]
+        if self.pr:
+            out = [f"{self.tag} -> {self.target}: a pull request against {against} holding one commit; no tag (tags "
+                   f"are made on main only: once it is merged, publish {self.version} without --create-pr to tag it)"]
+        elif self.branch != BRANCH:
+            start = (f"the new branch {self.branch} (from {against})" if self.new_branch
+                     else f"the branch {self.branch} at {(self.parent or '')[:12]}")
+            out = [f"{self.tag} -> {self.target}: one commit on {start}; no tag: tags are made on main only"]
+        else:
+            out = [f"{self.tag} -> {self.target}: one commit against {against}, then the tag {self.tag}"]
         width = max((len(f.path) for f in self.add + self.change + self.delete), default=0)
         for kind, files in (("add", self.add), ("change", self.change), ("delete", self.delete)):
             for f in files:
@@ -606,37 +692,54 @@ def _size(n: int) -> str:
 
 
 def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | Version,
-                 commit_message: str | None = None, date: str | None = None) -> Plan:
-    """Compare the dataset folder with `target` and decide how `version` is published. Reads the
-    target only. Raises VersionError when the version is refused (see release.check_version;
-    an existing version with other content; nothing changed since the latest release)."""
+                 commit_message: str | None = None, date: str | None = None, revision: str | None = None,
+                 create_pr: bool = False) -> Plan:
+    """Compare the dataset folder with `target` and decide how `version` is published: on main,
+    tagged; with `revision`, on that branch (created from main's head when missing), untagged;
+    with `create_pr`, as a pull request against main, untagged. The version rules compare with
+    the latest tagged release in every case. Reads the target only. Raises VersionError when the
+    version is refused (see release.check_version; an existing version with other content;
+    nothing changed since the latest release)."""
     version = Version.parse(version)
+    branch = BRANCH if revision in (None, BRANCH) else check_branch(revision)
+    if create_pr and branch != BRANCH:
+        raise ConfigError(f"--create-pr opens a pull request against {BRANCH}, and --revision {branch!r} commits to "
+                          "a branch: give one of them (as `hf upload`)")
     staged, card = stage_folder(dataset)
-    # The release's own card and croissant.json: its repo id, tag and download links.
+    # The release's own card and croissant.json: its repo id, tag (a branch's name, off the main
+    # line: there is no tag there) and download links.
+    on_branch = branch != BRANCH
     rendered = render_release(dataset, version=str(version), repo_id=target.repo_id,
-                              base_url=target.download_base(version.tag))
+                              base_url=target.download_base(branch if on_branch else version.tag))
+    compared = card  # what the releases' cards are compared with: the main line's rendering
     if rendered is not None:
         card, croissant = rendered
+        compared = card
+        if on_branch and target.repo_id:  # the card's examples pin the branch: there is no tag to pin
+            card = card.replace(f'revision="{version.tag}"', f'revision="{branch}"').replace(
+                f"--revision {version.tag}", f"--revision {branch}")
         staged = sorted([f for f in staged if f.path != CROISSANT]
                         + [StagedFile.from_bytes(CROISSANT, croissant.encode("utf-8"))], key=lambda f: f.path)
     refs = target.refs()
+    if on_branch and branch in refs.tags:
+        raise ConfigError(f"--revision {branch!r} is a tag of {target.url}, not a branch: give a branch name")
     releases = refs.releases()
     existing = next((r for r in releases if r.version == version), None)
     if existing is not None:
-        differ = _differences(target, existing.commit, target.files(existing.commit), staged, card)
+        differ = _differences(target, existing.commit, target.files(existing.commit), staged, compared)
         if differ:
             newer = max(r.version for r in releases)
             raise VersionError(
                 f"{version.tag} is already published at {target.url} (commit {existing.commit[:12]}) with other "
                 f"content ({_listing(differ)} differ); a published version never changes: publish "
                 f"{newer.next('patch')}, {newer.next('minor')} or {newer.next('major')}")
-        return Plan(target.url, version, "none", refs.head, existing=existing)
+        return Plan(target.url, version, "none", refs.head, existing=existing, branch=branch, pr=create_pr)
 
     latest = releases[-1] if releases else None
     latest_files = target.files(latest.commit) if latest else {}
     if latest is not None:
         check_version(version, latest=latest.version, diff=None)  # refuse a smaller version before reading rows
-        if not _differences(target, latest.commit, latest_files, staged, card):
+        if not _differences(target, latest.commit, latest_files, staged, compared):
             raise VersionError(f"nothing changed since {latest.tag} (commit {latest.commit[:12]}): it holds this "
                                f"exact content already, so there is nothing to release as {version.tag}")
     try:
@@ -650,15 +753,22 @@ def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | V
     entry = changelog_entry(version, diff, date=date or datetime.now(timezone.utc).date().isoformat(),
                             previous=latest.version if latest else None)
     previous_card = target.read(latest.commit, CARD).decode("utf-8") if latest and CARD in latest_files else None
-    staged.append(StagedFile.from_bytes(CARD, apply_release(card, version=version, entry=entry,
-                                                            previous_card=previous_card).encode("utf-8")))
-    plan = Plan(target.url, version, "commit", refs.head, latest=latest, staged=staged, diff=diff, entry=entry,
+    staged.append(StagedFile.from_bytes(CARD, apply_release(card, version=version, entry=entry, previous_card=previous_card,
+                                                            branch=branch if on_branch else None).encode("utf-8")))
+    # A branch that does not exist yet starts at main's head, as `hf upload --revision` makes it.
+    new_branch = on_branch and branch not in refs.branches
+    head = refs.branches[branch] if on_branch and not new_branch else refs.head
+    note = "" if branch == BRANCH and not create_pr else \
+        f"\n\nNot tagged: {'a pull request' if create_pr else f'the branch {branch}'}; tags are made on main only."
+    plan = Plan(target.url, version, "commit", head, latest=latest, staged=staged, diff=diff, entry=entry,
+                branch=branch, new_branch=new_branch, pr=create_pr,
                 commit_message=commit_message or f"Release {version.tag}",
-                commit_description=f"{entry}\n\nPublished with corpus-builder {__version__}.")
-    head_files = {} if refs.head is None else latest_files if latest and refs.head == latest.commit \
-        else target.files(refs.head)
-    if refs.head is not None and _holds_release(target, refs.head, head_files, staged, version):
-        plan.action = "tag"
+                commit_description=f"{entry}\n\nPublished with corpus-builder {__version__}.{note}")
+    head_files = {} if head is None else latest_files if latest and head == latest.commit else target.files(head)
+    if head is not None and _holds_release(target, head, head_files, staged, version):
+        # On main: an earlier run stopped after its commit, so only the tag is left. Off the main
+        # line there is no tag: the branch (or main, for a pull request) holds it already.
+        plan.action = "tag" if plan.tagged else "none"
         return plan
     by_path = {f.path: f for f in staged}
     for f in staged:
@@ -717,24 +827,32 @@ def _listing(paths: list[str], shown: int = 5) -> str:
 @dataclass
 class PublishResult:
     """`status`: "published" (commit and tag made), "tagged" (the commit was there: tag made),
-    "unchanged" (already published with this content) or "dry-run"."""
+    "committed" (one commit on a branch other than main: no tag), "pull-request" (a pull request
+    opened: no tag; `pr_url`), "unchanged" (already published with this content, or the branch
+    holds it already) or "dry-run"."""
 
     status: str
     plan: Plan
     commit: str | None = None
+    pr_url: str | None = None
 
     def lines(self) -> list[str]:
-        done = {"published": f"published {self.plan.tag}: commit {(self.commit or '')[:12]} at {self.plan.target}",
-                "tagged": f"tagged {self.plan.tag} on commit {(self.commit or '')[:12]} at {self.plan.target}",
-                "unchanged": f"{self.plan.tag} unchanged at {self.plan.target}: nothing uploaded",
+        commit, plan = (self.commit or "")[:12], self.plan
+        done = {"published": f"published {plan.tag}: commit {commit} at {plan.target}",
+                "tagged": f"tagged {plan.tag} on commit {commit} at {plan.target}",
+                "committed": f"published {plan.version} to the branch {plan.branch}: commit {commit} at {plan.target} "
+                             "(no tag: tags are made on main only)",
+                "pull-request": f"opened a pull request with {plan.version}: {self.pr_url} (commit {commit}; no tag: "
+                                f"once it is merged, publish {plan.version} without --create-pr to tag it)",
+                "unchanged": f"{plan.tag} unchanged at {plan.target}: nothing uploaded",
                 "dry-run": "dry run: nothing uploaded"}[self.status]
-        return self.plan.lines() + ["", done]
+        return plan.lines() + ["", done]
 
 
 def publish_plan(plan: Plan, target: Target) -> PublishResult:
     """Carry out a plan from `plan_release` on the same target."""
     if plan.action == "none":
-        return PublishResult("unchanged", plan, plan.existing.commit)
+        return PublishResult("unchanged", plan, plan.existing.commit if plan.existing else plan.parent)
     tag_message = f"Release {plan.tag}"
     if plan.action == "tag":
         target.tag(plan.tag, revision=plan.parent, tag_message=tag_message)
@@ -750,15 +868,26 @@ def publish_plan(plan: Plan, target: Target) -> PublishResult:
                 raise PublishError(f"{target.url} was filled meanwhile ({_listing(sorted(extra))}): re-run")
     by_path = {f.path: f for f in plan.staged}
     log.info("committing %s: %s to upload", plan.tag, _size(plan.upload_bytes))
-    commit = target.commit(add=[by_path[f.path] for f in plan.add + plan.change],
-                           delete=[f.path for f in plan.delete], parent=parent,
-                           commit_message=plan.commit_message, commit_description=plan.commit_description)
+    change = dict(add=[by_path[f.path] for f in plan.add + plan.change], delete=[f.path for f in plan.delete],
+                  parent=parent, commit_message=plan.commit_message, commit_description=plan.commit_description)
+    pr_url = None
+    if plan.pr:
+        commit, pr_url = target.open_pr(**change)
+    else:
+        commit = target.commit(**change, branch=plan.branch, create=plan.new_branch)
     # Never tag blindly: huggingface_hub answers a commit with nothing to change (main already
     # equal to the release) with the current head, whoever made it, without checking the parent.
     landed = {p: f for p, f in target.files(commit).items() if p not in TARGET_OWNED}
     if set(landed) != set(by_path) or any(not landed[p].same_as(f) for p, f in by_path.items()):
         raise PublishError(f"{target.url}: commit {commit[:12]} does not hold the release as planned "
-                           f"(main moved meanwhile?); {plan.tag} was not tagged. Re-run to plan again.")
+                           f"({plan.branch} moved meanwhile?)"
+                           + (f"; {plan.tag} was not tagged" if plan.tagged else "") + ". Re-run to plan again.")
+    if plan.pr:
+        log.debug("opened %s with %s: commit %s", pr_url, plan.tag, commit[:12])
+        return PublishResult("pull-request", plan, commit, pr_url)
+    if not plan.tagged:
+        log.debug("published %s to %s: commit %s", plan.tag, plan.branch, commit[:12])
+        return PublishResult("committed", plan, commit)
     target.tag(plan.tag, revision=commit, tag_message=tag_message)
     log.debug("published %s: commit %s", plan.tag, commit[:12])
     return PublishResult("published", plan, commit)
@@ -766,19 +895,31 @@ def publish_plan(plan: Plan, target: Target) -> PublishResult:
 
 def publish(dataset: str | os.PathLike, *, version: str, repo_id: str | None = None,
             to: str | os.PathLike | None = None, token: str | None = None, private: bool = False,
-            commit_message: str | None = None, dry_run: bool = False, target: Target | None = None
-            ) -> PublishResult:
+            commit_message: str | None = None, dry_run: bool = False, target: Target | None = None,
+            revision: str | None = None, create_pr: bool = False) -> PublishResult:
     """Publish the built dataset folder `dataset` as release `version` (semver; tag `v{version}`)
     to the Hub repo `repo_id` or the local git registry `to` (or a `target` you built). With
-    `dry_run` nothing is created or uploaded: the result's plan says what would be. A damaged
-    folder (a shard that differs from croissant.json or splits.json) is refused first, with
-    IntegrityError: the target is not touched."""
+    `revision` (a branch) the release is one commit on that branch, created from main's head when
+    missing, and not tagged; with `create_pr` (the Hub only) it is one commit in a new pull
+    request against main, not tagged either: tags are made on main only, as `hf upload
+    --revision/--create-pr` would place the files. With `dry_run` nothing is created or
+    uploaded: the result's plan says what would be. A damaged folder (a shard that differs from
+    croissant.json or splits.json) is refused first, with IntegrityError: the target is not
+    touched."""
     target = target or open_target(repo_id=repo_id, to=to, token=token, private=private)
+    if create_pr and not target.pull_requests:
+        raise _no_pull_requests(target)
+    if revision not in (None, BRANCH):
+        check_branch(revision)
+        if create_pr:
+            raise ConfigError(f"--create-pr opens a pull request against {BRANCH}, and --revision {revision!r} "
+                              "commits to a branch: give one of them (as `hf upload`)")
     check_intact(dataset)
     target.check()  # a dry run fails where the real run would
     if not dry_run and target.refs().head is None:
         target.prepare()  # first, so the plan compares with what the new repository starts with
-    plan = plan_release(dataset, target, version=version, commit_message=commit_message)
+    plan = plan_release(dataset, target, version=version, commit_message=commit_message, revision=revision,
+                        create_pr=create_pr)
     if dry_run:
         return PublishResult("dry-run", plan)
     return publish_plan(plan, target)

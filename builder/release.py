@@ -355,7 +355,8 @@ UNRELEASED_CHANGELOG = "No releases yet."
 # The markers builder/card.py writes around the changelog's value (see card.template_from_card).
 _CHANGELOG_MARKS = ("<!-- corpus:changelog -->", "<!-- /corpus:changelog -->")
 _VERSION_SENTENCE = re.compile(
-    r"^(?:Unreleased build \(no version yet\)\.|Version \d+\.\d+\.\d+ \(tag `v\d+\.\d+\.\d+`\)\.)[ \t]*$", re.M)
+    r"^(?:Unreleased build \(no version yet\)\.|Version \d+\.\d+\.\d+ \((?:tag `v\d+\.\d+\.\d+`|on the branch "
+    r"`[^`\n]+`, untagged: tags are made on main only)\)\.)[ \t]*$", re.M)
 _FRONT = re.compile(r"\A(---[ \t]*\r?\n)(.*?^)(---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
 _VERSION_LINE = re.compile(r"^version:[^\n]*\n?", re.M)
 _ENTRY_VERSION = re.compile(r"^###\s+v?(\d+\.\d+\.\d+)\b")
@@ -374,16 +375,18 @@ def card_version(card_text: str) -> str | None:
     return None if value is None else str(value)
 
 
-def apply_release(card_text: str, *, version: Version | str, entry: str, previous_card: str | None = None) -> str:
+def apply_release(card_text: str, *, version: Version | str, entry: str, previous_card: str | None = None,
+                  branch: str | None = None) -> str:
     """The card of a release: `version:` set in the YAML, `entry` at the top of the `## Changelog`
     section (created at the end when missing), then the older entries: those already in the
     section and those of `previous_card` (the previous release's card) not already there, so the
     changelog accumulates from release to release. An older entry for this same version is
-    replaced, so applying a release twice gives the same card."""
+    replaced, so applying a release twice gives the same card. `branch`: a release committed to
+    that branch, which is not tagged (tags are made on main only); the card says so."""
     version = Version.parse(version)
     text = _set_version(card_text, str(version))
-    text = _edit_body(text, lambda body: _VERSION_SENTENCE.sub(f"Version {version} (tag `{version.tag}`).", body,
-                                                               count=1))
+    where = f"on the branch `{branch}`, untagged: tags are made on main only" if branch else f"tag `{version.tag}`"
+    text = _edit_body(text, lambda body: _VERSION_SENTENCE.sub(f"Version {version} ({where}).", body, count=1))
     before, intro, entries, after = _changelog_parts(text)
     if intro == UNRELEASED_CHANGELOG:
         intro = ""

@@ -126,11 +126,26 @@ class Repo:
     commits: dict[str, Commit] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (commit oid, message)
+    # Pull requests: number -> PullRequest; their head is the ref refs/pr/{number}.
+    prs: dict[int, "PullRequest"] = field(default_factory=dict)
     lfs_oids: set[str] = field(default_factory=set)  # LFS objects uploaded to this repo
 
     @property
     def url_path(self) -> str:
         return PREFIXES[self.repo_type] + self.repo_id
+
+
+@dataclass
+class PullRequest:
+    """A pull request opened by ``create_commit(create_pr=True)``: its commits sit on
+    ``refs/pr/{num}``, started from ``base`` (the parent commit, else the target branch's head)."""
+
+    num: int
+    target: str  # the branch it asks to be merged into
+    base: str  # the commit it started from
+    head: str  # refs/pr/{num}
+    title: str
+    status: str = "open"  # "open" | "merged"
 
 
 @dataclass
@@ -351,6 +366,14 @@ class HubServer:
         with self._lock:
             return self._repo((repo_type, repo_id)).branches[branch]
 
+    def branches(self, repo_id: str, repo_type: str = "dataset") -> dict[str, str]:
+        with self._lock:
+            return dict(self._repo((repo_type, repo_id)).branches)
+
+    def pull_requests(self, repo_id: str, repo_type: str = "dataset") -> dict[int, PullRequest]:
+        with self._lock:
+            return dict(self._repo((repo_type, repo_id)).prs)
+
     def tags(self, repo_id: str, repo_type: str = "dataset") -> dict[str, str]:
         with self._lock:
             return {name: oid for name, (oid, _) in self._repo((repo_type, repo_id)).tags.items()}
@@ -388,6 +411,12 @@ class HubServer:
                 elif name in repo.tags:
                     return repo.tags[name][0]
                 raise _revision_not_found(rev)
+        m = re.fullmatch(r"refs/pr/(\d+)", rev)
+        if m:
+            pr = repo.prs.get(int(m.group(1)))
+            if pr is None:
+                raise _revision_not_found(rev)
+            return pr.head
         if rev in repo.branches:
             return repo.branches[rev]
         if rev in repo.tags:
@@ -579,6 +608,8 @@ class HubServer:
             return self._h_create_branch(key, arg, body, headers)
         if verb == "branch" and arg and method == "DELETE":
             return self._h_delete_branch(key, arg, headers)
+        if verb == "discussions" and len(rest) == 3 and rest[2] == "merge" and method == "POST":
+            return self._h_merge_pr(key, rest[1], headers)
         if verb == "refs" and method == "GET":
             return self._h_refs(key, query)
         if verb == "commits" and arg and method == "GET":
@@ -702,7 +733,8 @@ class HubServer:
                 "converts": [],
             }
             if query.get("include_prs"):
-                data["pullRequests"] = []
+                data["pullRequests"] = [{"name": f"refs/pr/{n}", "ref": f"refs/pr/{n}", "targetCommit": pr.head}
+                                        for n, pr in sorted(repo.prs.items())]
         return _json(200, data)
 
     def _h_commits(self, key, rev: str) -> Resp:
@@ -801,6 +833,27 @@ class HubServer:
             del repo.branches[branch]
         return _json(200, {})
 
+    def _h_merge_pr(self, key, num: str, headers) -> Resp:
+        """Merge a pull request into its target branch: one merge commit whose tree is the PR's.
+        Only a PR started from the target's current head merges (no three-way merge here)."""
+        self._require_auth(headers)
+        with self._lock:
+            repo = self._repo(key)
+            pr = repo.prs.get(int(num)) if num.isdigit() else None
+            if pr is None:
+                raise HubError(404, f"Discussion {num} not found")
+            if pr.status != "open":
+                raise HubError(400, f"Pull request #{num} is {pr.status}")
+            target = repo.branches[pr.target]
+            if target != pr.base:
+                raise HubError(409, f"Pull request #{num} cannot be merged: {pr.target} moved since it was opened")
+            tree = repo.commits[pr.head].tree
+            merged = self._seal(repo, self._new_commit((target, pr.head), f"Merge pull request #{num}", pr.title,
+                                                       USER, tree))
+            repo.branches[pr.target] = merged.oid
+            pr.status = "merged"
+        return _json(200, {})
+
     # ------------------------------------------------------------------ handlers: upload and commit
 
     def _h_preupload(self, key, rev: str, body: bytes, headers) -> Resp:
@@ -887,8 +940,7 @@ class HubServer:
 
     def _h_commit(self, key, branch: str, query: dict, body: bytes, headers) -> Resp:
         self._require_auth(headers)
-        if query.get("create_pr"):
-            raise HubError(400, "Pull requests are not supported by the test Hub")
+        create_pr = query.get("create_pr", ["0"])[-1] in ("1", "true")
         try:
             lines = [json.loads(line) for line in body.splitlines() if line.strip()]
         except ValueError as exc:
@@ -898,11 +950,20 @@ class HubServer:
         header = lines[0]["value"]
         with self._lock:
             repo = self._repo(key)
-            if branch not in repo.branches:
+            pr_match = re.fullmatch(r"refs/pr/(\d+)", branch)
+            pr = repo.prs.get(int(pr_match.group(1))) if pr_match else None
+            if pr_match and (create_pr or pr is None or pr.status != "open"):
+                raise _revision_not_found(branch)  # an open PR takes commits; a PR of a PR does not exist
+            if pr is None and branch not in repo.branches:
                 raise _revision_not_found(branch)
-            head = repo.commits[repo.branches[branch]]
+            head = repo.commits[pr.head if pr else repo.branches[branch]]
             parent = header.get("parentCommit")
-            if parent and not head.oid.startswith(parent.lower()):
+            if create_pr:
+                # The Hub opens the PR from `parentCommit` when given (no 412: a PR may start from an
+                # older commit), else from the branch's head.
+                if parent:
+                    head = repo.commits[self._resolve(repo, parent.lower())]
+            elif parent and not head.oid.startswith(parent.lower()):
                 # Optimistic concurrency: the branch moved since the client read it.
                 raise HubError(412, STALE_PARENT_MESSAGE)
             tree = dict(head.tree)
@@ -935,10 +996,18 @@ class HubServer:
             commit = self._new_commit((head.oid,), header.get("summary") or "", header.get("description") or "",
                                       USER, tree)
             commit = self._seal(repo, commit)
-            repo.branches[branch] = commit.oid
+            pr_url = None
+            if create_pr:
+                num = max(repo.prs, default=0) + 1
+                repo.prs[num] = PullRequest(num, branch, head.oid, commit.oid, commit.title)
+                pr_url = f"{self.url}/{repo.url_path}/discussions/{num}"
+            elif pr is not None:
+                pr.head = commit.oid
+            else:
+                repo.branches[branch] = commit.oid
             url = f"{self.url}/{repo.url_path}/commit/{commit.oid}"
         return _json(200, {"success": True, "commitOid": commit.oid, "commitUrl": url, "hookOutput": "",
-                           "pullRequestUrl": None})
+                           "pullRequestUrl": pr_url})
 
     # ------------------------------------------------------------------ handlers: download
 
