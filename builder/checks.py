@@ -48,13 +48,17 @@ def check_split_columns(spec: SplitSpec, schema: pa.Schema) -> None:
     named = {"--group": spec.group, "--stratify": spec.stratify,
              "time_column": spec.time_column if spec.strategy == "time" else None}
     for flag, name in named.items():
-        if name is None:
-            continue
-        if name not in schema.names:
-            choices = ", ".join(f.name for f in schema if not pa.types.is_list(f.type))
-            raise ConfigError(f"{flag} {name!r} is not a column of the dataset; choose one of: {choices}")
-        if pa.types.is_list(schema.field(name).type):
-            raise ConfigError(f"{flag} {name!r} is a list column; a split needs one value per row, such as feed")
+        if name is not None:
+            check_one_value_column(flag, name, schema, "a split needs one value per row, such as feed")
+
+
+def check_one_value_column(flag: str, name: str, schema: pa.Schema, why: str) -> None:
+    """`name` (given as `flag`) is a column of `schema` holding one value per row, not a list."""
+    if name not in schema.names:
+        choices = ", ".join(f.name for f in schema if not pa.types.is_list(f.type))
+        raise ConfigError(f"{flag} {name!r} is not a column of the dataset; choose one of: {choices}")
+    if pa.types.is_list(schema.field(name).type):
+        raise ConfigError(f"{flag} {name!r} is a list column; {why}")
 
 
 def no_articles_message(src: Path, suffixes: tuple[str, ...], ignored: Counter) -> str:

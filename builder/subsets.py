@@ -19,7 +19,6 @@ import re
 
 import pyarrow as pa
 
-from .errors import ConfigError
 
 DEFAULT_CONFIG = "default"
 NULL_NAME = "~null"
@@ -56,14 +55,11 @@ def subset_name(value: str | None) -> str:
 def check_subset_column(column: str | None, schema: pa.Schema) -> None:
     """--subset-by names a column of `schema` with one value per row (a list column would put
     a row in several subsets)."""
-    if column is None:
-        return
-    if column not in schema.names:
-        choices = ", ".join(f.name for f in schema if not pa.types.is_list(f.type))
-        raise ConfigError(f"--subset-by {column!r} is not a column of the dataset; choose one of: {choices}")
-    if pa.types.is_list(schema.field(column).type):
-        raise ConfigError(f"--subset-by {column!r} is a list column; a subset needs one value per row, "
-                          "such as language or feed")
+    if column is not None:
+        from .checks import check_one_value_column  # checks imports the settings; this module stays light
+
+        check_one_value_column("--subset-by", column, schema, "a subset needs one value per row, such as language "
+                               "or feed")
 
 
 def subsets_summary(column: str, counts: dict[str | None, dict[str, int]], split_names: list[str]) -> dict:
