@@ -5,7 +5,12 @@ against this server instead of mocking them. It implements the part of the Hub's
 surface those clients use to create a dataset repo, publish a release (one atomic
 commit through the classic LFS path, with ``parentCommit`` optimistic concurrency),
 tag it, list refs/commits/trees and download files (``hf_hub_download``,
-``load_dataset``, ``HfFileSystem`` range reads). See /work/shared/docs/HUB_PROTOCOL.md
+``load_dataset``, ``HfFileSystem`` range reads). Branches (``create_branch``, commits to any
+branch) and pull requests: ``create_commit(create_pr=True)`` opens ``refs/pr/N`` from
+``parentCommit`` (else the branch's head) and answers ``pullRequestUrl``
+(``…/discussions/N``); a commit to ``refs/pr/N`` adds to an open PR; ``list_repo_refs(
+include_pull_requests=True)`` lists them and ``merge_pull_request`` merges one started from its
+target's current head. See /work/shared/docs/HUB_PROTOCOL.md
 for the calls and their order.
 
 Model: state lives in memory, file bytes on disk under ``blob_dir`` (content-addressed by

@@ -166,6 +166,14 @@ def test_a_pull_request_holds_only_the_release(hub, corpora):
     assert again.pr_url.endswith("/discussions/2") and list(hub.pull_requests(REPO)) == [1, 2]
 
 
+def test_a_dropped_pull_request_says_to_look_before_a_rerun(hub, corpora):
+    publish(corpora["v1"], version="1.0.0", repo_id=REPO)
+    hub.inject_fault("POST", r"/commit/main$", action="drop_after")  # opened; the client never heard
+    with pytest.raises(PublishError, match=r"may or may not have been opened\. Look at the repo's pull requests"):
+        publish(corpora["v2"], version="1.1.0", repo_id=REPO, create_pr=True)
+    assert list(hub.pull_requests(REPO)) == [1] and "v1.1.0" not in hub.tags(REPO)
+
+
 def test_dry_runs_say_what_they_would_do_and_send_nothing(hub, corpora, capsys):
     publish(corpora["v1"], version="1.0.0", repo_id=REPO)
     head = hub.head(REPO)
