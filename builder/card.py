@@ -648,7 +648,8 @@ def template_from_card(text: str, *, path: str | Path = "README.md") -> Template
 
     body = _MARKED.sub(unmark, body)
     if not found:
-        return Template(Path(path), {**read_template().metadata, **metadata}, read_template().body)
+        bundled = read_template()
+        return Template(Path(path), {**bundled.metadata, **metadata}, bundled.body)
     unknown = sorted(set(found) - set(PLACEHOLDERS))
     if unknown:
         raise CardError(f"the card {str(path)!r} marks unknown value(s) {unknown}: remove those markers")
@@ -659,14 +660,6 @@ def template_from_card(text: str, *, path: str | Path = "README.md") -> Template
         fenced = re.fullmatch(r"```bibtex\n(.*)\n```", cite, re.S)
         metadata["citation"] = fenced.group(1) if fenced else ""
     return Template(Path(path), metadata, body, "\n\n".join(changelog_entries(found.get("changelog", ""))))
-
-
-def write_template(path: str | Path, template: str | Path | None = None, options: CardOptions | None = None) -> Path:
-    """Write `template` (default: the bundled one) with `options` over its YAML to `path`, a
-    template file for `build(card_template=...)`; return the path."""
-    path = Path(path)
-    path.write_text(template_text(read_template(template, options)), encoding="utf-8")
-    return path
 
 
 def template_text(tpl: Template) -> str:
