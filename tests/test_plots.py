@@ -63,4 +63,5 @@ def test_the_legend_of_eleven_feeds_fits_and_latin_names_are_shown(tmp_path, nam
 
 def test_cjk_names_need_a_cjk_font_else_ranks():
     labels, font = plots._feed_labels(["#1", "other"], ["新浪财经", "other"])
-    assert (labels, font) == ((["新浪财经", "other"], font) if plots._cjk_font() else (["#1", "other"], None))
+    cjk = plots._cjk_font()
+    assert (labels, font) == ((["新浪财经", "other"], cjk) if cjk else (["#1", "other"], None))
