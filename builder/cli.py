@@ -89,9 +89,7 @@ def _print_audit(audit: dict) -> None:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from .resplit import resplit
-
-    from .resplit import AS_SOURCE
+    from .resplit import AS_SOURCE, resplit
 
     subset_by = AS_SOURCE if args.subset_by is None else (None if args.subset_by == "none" else args.subset_by)
     manifest = resplit(args.dataset, args.output, spec=_split_spec(args), card_template=args.card_template,
