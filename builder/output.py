@@ -114,30 +114,44 @@ def output_lock(target: str | os.PathLike, doing: str = "build") -> Iterator[Pat
 
 def _locked(lock: Path, target: Path):
     try:
-        import fcntl
-    except ImportError:  # no flock (Windows): one writer at a time is the user's to ensure
-        fcntl = None
-    while True:
+        fh = try_lock(lock, "a+")
+    except OSError as exc:
+        raise OutputError(f"cannot create the lock file {str(lock)!r} ({exc.strerror}); choose another -o") from None
+    if fh is None:
         try:
-            fh = open(lock, "a+", encoding="utf-8")
-        except OSError as exc:
-            raise OutputError(f"cannot create the lock file {str(lock)!r} ({exc.strerror}); choose another -o") from None
-        if fcntl is None:
-            return fh
+            holder = lock.read_text(encoding="utf-8").strip()
+        except OSError:
+            holder = ""
+        raise BusyError(f"output {str(target)!r} is being written by {holder or 'another process'}; wait for it to "
+                        "finish, or choose another -o")
+    return fh
+
+
+def try_lock(path: Path, mode: str = "a+b"):
+    """An exclusive flock on the file at `path`, held for as long as the returned file is open;
+    None if another process holds it. Where there is no fcntl (Windows) every caller gets it.
+    The file may be deleted by its holder as it releases it: a lock taken on a file no longer
+    at `path` is taken again on the one there. Raises OSError when the file cannot be opened."""
+    encoding = None if "b" in mode else "utf-8"
+    try:
+        import fcntl
+    except ImportError:
+        return open(path, mode, encoding=encoding)
+    while True:
+        fh = open(path, mode, encoding=encoding)
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
             fh.close()
-            raise BusyError(f"output {str(target)!r} is being written by {holder}; wait for it to finish, "
-                            "or choose another -o") from None
+            return None
         try:
-            if os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino:
-                return fh
+            here = os.stat(path)
         except FileNotFoundError:
-            pass
-        fh.close()  # the holder removed this file as we opened it: take the lock afresh
+            here = None
+        mine = os.fstat(fh.fileno())
+        if here is not None and (here.st_ino, here.st_dev) == (mine.st_ino, mine.st_dev):
+            return fh
+        fh.close()  # its holder deleted it as we took it: take the one at `path` now
 
 
 @contextmanager

@@ -19,6 +19,7 @@ import pyarrow.ipc as ipc
 from .. import __version__
 from ..errors import CacheFolderError, ConfigError
 from ..fingerprint import code_fingerprint, rules_digest
+from ..output import try_lock as _lock
 from ..settings import BuildSettings
 from .index import FORMAT, INDEX_SCHEMA, PreviousBuild
 
@@ -84,31 +85,6 @@ def _usable_folder(folder: Path) -> Path:
 def _folder_error(folder: Path, why: str) -> CacheFolderError:
     return CacheFolderError(f"build cache folder {str(folder)!r} cannot be used ({why}): give another with "
                             "--cache-dir DIR (cache_dir=...), or build without the cache (--no-cache, cache_dir=None)")
-
-
-def _lock(path: Path):
-    """An exclusive lock held for as long as the returned file is open; None if another
-    process holds it. Where there is no fcntl, every build gets it. The lock file may be deleted
-    by its holder (eviction, clear_cache): a lock taken on a file no longer at `path` is retried."""
-    try:
-        import fcntl
-    except ImportError:
-        return open(path, "a+b")
-    while True:
-        fh = open(path, "a+b")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            return None
-        try:
-            here = os.stat(path)
-        except FileNotFoundError:
-            here = None
-        mine = os.fstat(fh.fileno())
-        if here is not None and (here.st_ino, here.st_dev) == (mine.st_ino, mine.st_dev):
-            return fh
-        fh.close()  # its holder deleted it as we took it: take the one at `path` now
 
 
 def _held(path: Path) -> bool:
