@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import re._constants as _C
+import re._parser as _sre_parse
+
 from .errors import RuleError
 
 BUILTIN_DIR = Path(__file__).with_name("rules")
@@ -47,6 +50,16 @@ class RuleSet:
     strip: tuple[re.Pattern, ...] = ()
     paragraph: tuple[tuple[re.Pattern, int], ...] = ()  # (pattern, max paragraph length)
     placeholder_images: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:
+        # Computed once: the rule sets of a file key several caches, and the dataclass's own
+        # hash walked every field (every pattern) on each lookup.
+        try:
+            return self.__dict__["_hash"]
+        except KeyError:
+            h = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+            object.__setattr__(self, "_hash", h)
+            return h
 
     @property
     def universal(self) -> bool:
@@ -153,10 +166,24 @@ def apply_strip_rules(body: str, rules: tuple[RuleSet, ...]) -> str:
 
 
 def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], meta: dict) -> list[str]:
-    patterns = [p for rs in rules for p in rs.paragraph]
-    if not patterns:
+    needs = _needs(rules)
+    if not needs[0]:
         return paragraphs
-    limits, screens = _screens(rules)
+    # A rule whose every match holds one of a few literals (`二维码`, `责任编辑`: see _literals)
+    # applies only when the text holds one: one search over the whole text, then the rules
+    # that can match at all, screened as before.
+    always, gated = needs[1:3]
+    if gated:
+        text = "\n".join(paragraphs)
+        active = always + tuple(i for i, lits in gated if any(lit in text for lit in lits))
+        if not active:
+            return list(paragraphs)
+    else:
+        active = always
+    try:
+        patterns, limits, screens = needs[3][active]
+    except KeyError:
+        patterns, limits, screens = needs[3][active] = _active_screens(needs[0], active)
     longest = limits[-1]
     out = []
     for para in paragraphs:
@@ -185,6 +212,109 @@ def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], met
     return out
 
 
+@lru_cache(maxsize=64)
+def _needs(rules: tuple[RuleSet, ...]) -> tuple[tuple, tuple[int, ...], tuple[tuple[int, frozenset[str]], ...], dict]:
+    """(the paragraph rules in order, the indexes of those that always apply, the others' indexes
+    with their literals, a cache of `_active_screens` by the indexes of the rules that apply). A rule is gated by its literals (see _literals) only when its start is
+    costly to screen (`^.{0,30}…`: the screen tries the rest at each of 31 places); a rule that
+    starts with a literal fails the screen at once, cheaper than a search for its literal."""
+    patterns = tuple(p for rs in rules for p in rs.paragraph)
+    always, gated = [], []
+    for i, (rx, _) in enumerate(patterns):
+        lits = _literals(rx) if _loose_start(rx) else None
+        (always.append(i) if lits is None else gated.append((i, lits)))
+    return patterns, tuple(always), tuple(gated), {}
+
+
+def _loose_start(rx: re.Pattern) -> bool:
+    """Whether `rx` is not anchored at its start, or has an optional run of any characters (or of
+    a negated class) before its first required item: the screen then tries the rest at many places."""
+    try:
+        items = list(_sre_parse.parse(rx.pattern, rx.flags))
+    except Exception:
+        return True
+    if not items or items[0] != (_C.AT, _C.AT_BEGINNING) or rx.flags & re.M:
+        return True
+    return _loose(items[1:])
+
+
+def _loose(items) -> bool:
+    for op, av in items:
+        if op is _C.SUBPATTERN:
+            return _loose(av[3])
+        if op not in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+            return False  # a literal, a class, a branch: the screen fails here at once
+        lo, _, sub = av
+        broad = len(sub) == 1 and (sub[0][0] in (_C.ANY, _C.NOT_LITERAL)
+                                   or (sub[0][0] is _C.IN and sub[0][1][:1] == [(_C.NEGATE, None)]))
+        if broad or lo:
+            return broad
+    return False
+
+
+def _active_screens(patterns: tuple, active: tuple[int, ...]):
+    """The active rules (indexes into `patterns`) in order, their limits and screens as `_screens`
+    makes them."""
+    chosen = tuple(patterns[i] for i in sorted(active))
+    return (chosen, *_limit_screens(chosen))
+
+
+_MIN_LITERAL = 2  # a one-character literal (`（`, `C`) is in most texts: it would gate nothing
+_MAX_LITERALS = 16
+
+
+def _literals(rx: re.Pattern) -> frozenset[str] | None:
+    """Strings one of which every match of `rx` contains (read from its parsed form), or None
+    when there are none worth looking for (shorter than _MIN_LITERAL, too many, or the
+    pattern ignores case)."""
+    if rx.flags & re.I:
+        return None
+    try:
+        lits = _seq_literals(_sre_parse.parse(rx.pattern, rx.flags))
+    except Exception:  # a form this reading does not know: the rule always applies
+        return None
+    if lits is None or min(map(len, lits)) < _MIN_LITERAL or len(lits) > _MAX_LITERALS:
+        return None
+    return lits
+
+
+def _seq_literals(items) -> frozenset[str] | None:
+    """For a sequence of parsed items: the best set of strings one of which every match holds."""
+    candidates, run = [], []
+    for op, av in items:
+        if op is _C.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append(frozenset(["".join(run)]))
+            run = []
+        found = _item_literals(op, av)
+        if found is not None:
+            candidates.append(found)
+    if run:
+        candidates.append(frozenset(["".join(run)]))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (min(map(len, c)), -len(c)))
+
+
+def _item_literals(op, av) -> frozenset[str] | None:
+    if op is _C.SUBPATTERN:
+        _, add_flags, _, sub = av
+        return None if add_flags & re.I else _seq_literals(sub)
+    if op is _C.ATOMIC_GROUP:
+        return _seq_literals(av)
+    if op is _C.BRANCH:
+        sets = [_seq_literals(b) for b in av[1]]
+        return None if any(s is None for s in sets) else frozenset().union(*sets)
+    if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+        lo, _, sub = av
+        return _seq_literals(sub) if lo >= 1 else None
+    if op is _C.IN and av and all(o is _C.LITERAL for o, _ in av) and len(av) <= _MAX_LITERALS:
+        return frozenset(chr(c) for _, c in av)
+    return None  # anything else (ANY, NOT_LITERAL, a class, a lookaround, a backreference...): no literal
+
+
 _NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?P<[A-Za-z_]\w*>")
 
 
@@ -193,7 +323,10 @@ def _screens(rules: tuple[RuleSet, ...]) -> tuple[tuple[int, ...], tuple[re.Patt
     """The rules' distinct `max_chars` limits, ascending, and for each limit the screen of the
     rules that allow a paragraph that long: a paragraph of n characters takes the screen of the
     first limit >= n (bisect)."""
-    patterns = [p for rs in rules for p in rs.paragraph]
+    return _limit_screens(tuple(p for rs in rules for p in rs.paragraph))
+
+
+def _limit_screens(patterns: tuple[tuple[re.Pattern, int], ...]) -> tuple[tuple[int, ...], tuple[re.Pattern | None, ...]]:
     limits = tuple(sorted({max_chars for _, max_chars in patterns}))
     return limits, tuple(_screen(tuple(rx for rx, m in patterns if m >= limit)) for limit in limits)
 
