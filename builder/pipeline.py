@@ -229,6 +229,8 @@ def _contained(spill: PartitionedSpill, pairs: np.ndarray, settings) -> np.ndarr
     if not len(pairs):
         return pairs
     shorts, longs = set(pairs[:, 0].tolist()), set(pairs[:, 1].tolist())
+    by_long = np.argsort(pairs[:, 1], kind="stable")  # the pairs of each longer text, found by bisection
+    longs_sorted = pairs[by_long, 1]
     short_sets: dict[int, np.ndarray] = {}
     verified = []
     for wanted in ("short", "long"):
@@ -242,10 +244,12 @@ def _contained(spill: PartitionedSpill, pairs: np.ndarray, settings) -> np.ndarr
                 short_sets.update((r, contain.shingle_set(texts[r - rows.start].as_py(), settings))
                                   for r in rows if r in shorts)
                 continue
-            long_sets = {r: contain.shingle_seq(texts[r - rows.start].as_py(), settings) for r in rows if r in longs}
-            here = np.isin(pairs[:, 1], np.fromiter(long_sets, np.int64, len(long_sets)))
-            verified.append(contain.verify(pairs[here], short_sets, long_sets, settings))
-    return np.concatenate(verified)
+            for r in rows:  # one longer text's shingles at a time: a few are whole web pages
+                if r in longs:
+                    mine = by_long[np.searchsorted(longs_sorted, r):np.searchsorted(longs_sorted, r, "right")]
+                    seq = {r: contain.shingle_seq(texts[r - rows.start].as_py(), settings)}
+                    verified.append(contain.verify(pairs[mine], short_sets, seq, settings))
+    return np.concatenate(verified) if verified else pairs[:0]
 
 
 @dataclass
