@@ -237,17 +237,20 @@ def _contained(spill: PartitionedSpill, pairs: np.ndarray, settings) -> np.ndarr
         at = 0
         for part in spill.partitions(columns=["id", SEQ, "text"], keep=True):
             order, first = _id_order(part)
-            texts = part.column("text").take(pa.array(order[first]))
-            rows = range(at, at + len(texts))
-            at += len(texts)
+            unique, texts = order[first], part.column("text")  # a text is read only when its row is wanted
+
+            def text(r: int) -> str:
+                return texts[int(unique[r - rows.start])].as_py()
+
+            rows = range(at, at + len(unique))
+            at += len(unique)
             if wanted == "short":
-                short_sets.update((r, contain.shingle_set(texts[r - rows.start].as_py(), settings))
-                                  for r in rows if r in shorts)
+                short_sets.update((r, contain.shingle_set(text(r), settings)) for r in rows if r in shorts)
                 continue
             for r in rows:  # one longer text's shingles at a time: a few are whole web pages
                 if r in longs:
                     mine = by_long[np.searchsorted(longs_sorted, r):np.searchsorted(longs_sorted, r, "right")]
-                    seq = {r: contain.shingle_seq(texts[r - rows.start].as_py(), settings)}
+                    seq = {r: contain.shingle_seq(text(r), settings)}
                     verified.append(contain.verify(pairs[mine], short_sets, seq, settings))
     return np.concatenate(verified) if verified else pairs[:0]
 

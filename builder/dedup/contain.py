@@ -46,6 +46,7 @@ MAX_BUCKET = 64       # texts holding one slot value before it counts as a frequ
 ESTIMATE_FLOOR = 0.45  # estimated containment below this is not verified (noisy: true pairs at 0.7 from 0.48)
 MAX_LENGTH_RATIO = 200  # a text 200 times longer than the shorter is a digest or a dump, not its article
 PAIR_FILE_TEXTS = 8192  # texts per file of shared-value pairs (by the pair's smaller text)
+MIN_PAIR_FILES = 64     # at least: a small corpus that reuses sentences still shares values in millions of pairs
 WINDOW = 1.5           # the stretch of the longer text a brief must sit in, in brief lengths
 AMBIGUOUS_MARGIN = 0.15  # another story this close to the best one: a standard passage, no copy
 _REPEAT_CELLS = 1 << 22  # bound on the repeat matrix of windowed_containment before it loops instead
@@ -101,10 +102,10 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
             fh.close()
     slots = np.fromfile(slot_path, dtype=np.int64)
     slot_path.unlink()
-    # Pairs sharing a value are written to PAIR_FILES files by their smaller text and counted one
+    # Pairs sharing a value are written to n_files files by their smaller text and counted one
     # file at a time: a corpus that reuses sentences shares values in millions of pairs (21
     # million at 100,000 make_corpus files), and memory must not hold them all.
-    n_files = max(1, n_slots // PAIR_FILE_TEXTS)
+    n_files = max(MIN_PAIR_FILES, n_slots // PAIR_FILE_TEXTS)
     pair_paths = [folder / f"pairs-{i:04d}.u64" for i in range(n_files)]
     pair_files = [open(p, "wb") for p in pair_paths]
     try:
@@ -140,27 +141,29 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
     finally:
         for fh in pair_files:
             fh.close()
-    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    passing = []  # each file's pairs that share enough values and pass the estimate, kept as counted
     for path in pair_paths:
         uniq, count = np.unique(np.fromfile(path, dtype=np.uint64), return_counts=True)
         path.unlink()
         keep = count >= MIN_SHARED_SLOTS
-        kept.append((uniq[keep], count[keep]))
-    uniq = np.concatenate([u for u, _ in kept])
-    count = np.concatenate([c for _, c in kept])
-    if not len(uniq):
-        return np.empty((0, 2), dtype=np.int64)
+        passing.append(_estimated(uniq[keep], count[keep], nchars, settings))
+    pairs = np.concatenate(passing)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
+
+
+def _estimated(uniq: np.ndarray, count: np.ndarray, nchars: np.ndarray, settings: DedupSettings) -> np.ndarray:
+    """(short, long) of the pairs (packed lo << 32 | hi, sharing `count` slot values) whose
+    estimated containment passes ESTIMATE_FLOOR and whose lengths can make a contained copy."""
     a = (uniq >> np.uint64(32)).astype(np.int64)
     b = (uniq & np.uint64(0xFFFFFFFF)).astype(np.int64)
     short = np.where((nchars[a] < nchars[b]) | ((nchars[a] == nchars[b]) & (a < b)), a, b)
     long = np.where(short == a, b, a)
-    j = count / K
+    j = count / settings.num_perm
     na, nb = np.maximum(nchars[short], 1), nchars[long]
     estimate = j * (na + nb) / ((1 + j) * na)
     ok = ((estimate >= ESTIMATE_FLOOR) & (nchars[short] >= settings.min_contained_chars)
           & (nchars[long] <= MAX_LENGTH_RATIO * nchars[short]))
-    pairs = np.stack([short[ok], long[ok]], axis=1)
-    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
+    return np.stack([short[ok], long[ok]], axis=1)
 
 
 def windowed_containment(short: np.ndarray, long_seq: np.ndarray, window: int, at_least: float = 0.0) -> float:
