@@ -718,6 +718,10 @@ def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | V
         if on_branch and target.repo_id:  # the card's examples pin the branch: there is no tag to pin
             card = card.replace(f'revision="{version.tag}"', f'revision="{branch}"').replace(
                 f"--revision {version.tag}", f"--revision {branch}")
+        elif on_branch:  # a registry's branch: cloned by its name (corpus checkout takes tags)
+            card = card.replace(f"corpus checkout path/to/registry {version.tag} -o release-{version.tag}",
+                                f"git clone --branch {branch} path/to/registry release-{branch}").replace(
+                f'load_dataset("release-{version.tag}")', f'load_dataset("release-{branch}")')
         staged = sorted([f for f in staged if f.path != CROISSANT]
                         + [StagedFile.from_bytes(CROISSANT, croissant.encode("utf-8"))], key=lambda f: f.path)
     refs = target.refs()

@@ -229,6 +229,8 @@ def test_registry_revision_commits_to_a_branch_and_create_pr_is_refused(corpora,
     assert git(reg, "status", "--porcelain") == "" and git(reg, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
     card = git(reg, "show", "staging:README.md")
     assert "Version 1.1.0 (on the branch `staging`, untagged" in card
+    # How to load it names the branch (there is no tag to check out), and does what it says.
+    assert "git clone --branch staging path/to/registry release-staging" in card and "corpus checkout" not in card
     git(tmp_path, "clone", "-q", "--branch", "staging", str(reg), str(tmp_path / "clone"))
     import datasets
 
