@@ -36,6 +36,7 @@ import numpy as np
 
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
+from .store import spool_columns
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -81,27 +82,10 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
     """(short slot, long slot) pairs to verify, sorted: distinct texts in different near-duplicate
     components that share slot values, the shorter one long enough to count, and whose
     estimated containment passes ESTIMATE_FLOOR. `nchars[slot]`: the text's length."""
-    K = settings.num_perm
     n_slots = len(rep_row)
-    is_rep = np.zeros(store.n, dtype=bool)
-    is_rep[rep_row] = True
     slot_of_rep = np.full(store.n, -1, dtype=np.int64)
     slot_of_rep[rep_row] = np.arange(n_slots)
-    paths = [folder / f"slot-{b:04d}.u32" for b in range(K)]
-    slot_path = folder / "slot-ids.i64"
-    files = [open(p, "wb") for p in [slot_path, *paths]]
-    try:
-        for start, sigs in store.chunks():
-            take = is_rep[start:start + len(sigs)]
-            files[0].write(slot_of_rep[start:start + len(sigs)][take].tobytes())
-            sigs = sigs[take]
-            for b in range(K):
-                files[1 + b].write(np.ascontiguousarray(sigs[:, b]).tobytes())
-    finally:
-        for fh in files:
-            fh.close()
-    slots = np.fromfile(slot_path, dtype=np.int64)
-    slot_path.unlink()
+    slots, paths = spool_columns(store, rep_row, slot_of_rep, lambda sigs: (slice(None), sigs), folder, "slot")
     # Pairs sharing a value are written to n_files files by their smaller text and counted one
     # file at a time: a corpus that reuses sentences shares values in millions of pairs (21
     # million at 100,000 make_corpus files), and memory must not hold them all.
@@ -153,7 +137,7 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
 
 def _estimated(uniq: np.ndarray, count: np.ndarray, nchars: np.ndarray, settings: DedupSettings) -> np.ndarray:
     """(short, long) of the pairs (packed lo << 32 | hi, sharing `count` slot values) whose
-    estimated containment passes ESTIMATE_FLOOR and whose lengths can make a contained copy."""
+    estimated containment passes ESTIMATE_FLOOR (their lengths were checked as they were found)."""
     a = (uniq >> np.uint64(32)).astype(np.int64)
     b = (uniq & np.uint64(0xFFFFFFFF)).astype(np.int64)
     short = np.where((nchars[a] < nchars[b]) | ((nchars[a] == nchars[b]) & (a < b)), a, b)
@@ -161,8 +145,7 @@ def _estimated(uniq: np.ndarray, count: np.ndarray, nchars: np.ndarray, settings
     j = count / settings.num_perm
     na, nb = np.maximum(nchars[short], 1), nchars[long]
     estimate = j * (na + nb) / ((1 + j) * na)
-    ok = ((estimate >= ESTIMATE_FLOOR) & (nchars[short] >= settings.min_contained_chars)
-          & (nchars[long] <= MAX_LENGTH_RATIO * nchars[short]))
+    ok = estimate >= ESTIMATE_FLOOR
     return np.stack([short[ok], long[ok]], axis=1)
 
 

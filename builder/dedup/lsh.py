@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .minhash import EMPTY, _mix64, _seed64
+from .store import spool_columns
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -63,27 +64,11 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, slot_of_row: np.
     are computed in one pass over the signature file and kept on disk, a file per band, so
     memory holds one band's keys at a time. An empty text (all bins EMPTY) has no band
     keys: it matches exactly or not at all."""
-    bands = settings.lsh_bands[0]
-    is_rep = np.zeros(store.n, dtype=bool)
-    is_rep[rep_row] = True
-    slot_path = folder / "band-slots.i64"
-    key_paths = [folder / f"band-{b:03d}.u64" for b in range(bands)]
-    files = [open(p, "wb") for p in [slot_path, *key_paths]]
-    try:
-        for start, sigs in store.chunks():
-            take = is_rep[start:start + len(sigs)]
-            slots = slot_of_row[start:start + len(sigs)][take]
-            reps = sigs[take]
-            alive = ~(reps == EMPTY).all(1)
-            keys = band_keys(reps[alive], settings)
-            files[0].write(slots[alive].astype(np.int64).tobytes())
-            for b in range(bands):
-                files[1 + b].write(np.ascontiguousarray(keys[:, b]).tobytes())
-    finally:
-        for fh in files:
-            fh.close()
-    slots = np.fromfile(slot_path, dtype=np.int64)
-    slot_path.unlink()
+    def keyed(reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        alive = ~(reps == EMPTY).all(1)
+        return alive, band_keys(reps[alive], settings)
+
+    slots, key_paths = spool_columns(store, rep_row, slot_of_row, keyed, folder, "band")
     # Pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair. Templated
     # corpora (a shared disclaimer paragraph) give millions of candidates (4 million at a
     # million make_corpus.py files, ~125,000 new ones a band): de-duplicated whenever the

@@ -129,3 +129,32 @@ class _SignatureFile:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def spool_columns(store: "_SignatureFile", rep_row: np.ndarray, slot_of_row: np.ndarray, columns,
+                  folder: Path, name: str) -> tuple[np.ndarray, list[Path]]:
+    """The representative rows' slots, and per column what `columns(signatures)` gives them,
+    in one pass over the signature file: (the slots, one file per column, in the slots' order).
+    `columns` returns (the rows to keep, their values: a 2-D array, a column per file), so a
+    caller reads back one column at a time and memory holds one column, not them all."""
+    is_rep = np.zeros(store.n, dtype=bool)
+    is_rep[rep_row] = True
+    slot_path = folder / f"{name}-slots.i64"
+    paths: list[Path] = []
+    files = [open(slot_path, "wb")]
+    try:
+        for start, sigs in store.chunks():
+            take = is_rep[start:start + len(sigs)]
+            keep, values = columns(sigs[take])
+            if not paths:
+                paths = [folder / f"{name}-{b:04d}.col" for b in range(values.shape[1])]
+                files += [open(p, "wb") for p in paths]
+            files[0].write(slot_of_row[start:start + len(sigs)][take][keep].astype(np.int64).tobytes())
+            for b, fh in enumerate(files[1:]):
+                fh.write(np.ascontiguousarray(values[:, b]).tobytes())
+    finally:
+        for fh in files:
+            fh.close()
+    slots = np.fromfile(slot_path, dtype=np.int64)
+    slot_path.unlink()
+    return slots, paths
