@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from urllib.parse import quote
@@ -691,6 +692,16 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+def _branch(revision: str | None, create_pr: bool) -> str:
+    """The branch a release goes to (main unless `revision` names another, checked); ConfigError
+    for --create-pr with another branch: a pull request is against main."""
+    branch = BRANCH if revision in (None, BRANCH) else check_branch(revision)
+    if create_pr and branch != BRANCH:
+        raise ConfigError(f"--create-pr opens a pull request against {BRANCH}, and --revision {branch!r} commits to "
+                          "a branch: give one of them (as `hf upload`)")
+    return branch
+
+
 def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | Version,
                  commit_message: str | None = None, date: str | None = None, revision: str | None = None,
                  create_pr: bool = False) -> Plan:
@@ -701,10 +712,7 @@ def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | V
     version is refused (see release.check_version; an existing version with other content;
     nothing changed since the latest release)."""
     version = Version.parse(version)
-    branch = BRANCH if revision in (None, BRANCH) else check_branch(revision)
-    if create_pr and branch != BRANCH:
-        raise ConfigError(f"--create-pr opens a pull request against {BRANCH}, and --revision {branch!r} commits to "
-                          "a branch: give one of them (as `hf upload`)")
+    branch = _branch(revision, create_pr)
     staged, card = stage_folder(dataset)
     # The release's own card and croissant.json: its repo id, tag (a branch's name, off the main
     # line: there is no tag there) and download links.
@@ -913,11 +921,7 @@ def publish(dataset: str | os.PathLike, *, version: str, repo_id: str | None = N
     target = target or open_target(repo_id=repo_id, to=to, token=token, private=private)
     if create_pr and not target.pull_requests:
         raise _no_pull_requests(target)
-    if revision not in (None, BRANCH):
-        check_branch(revision)
-        if create_pr:
-            raise ConfigError(f"--create-pr opens a pull request against {BRANCH}, and --revision {revision!r} "
-                              "commits to a branch: give one of them (as `hf upload`)")
+    _branch(revision, create_pr)  # a bad --revision is refused before anything is read
     check_intact(dataset)
     target.check()  # a dry run fails where the real run would
     if not dry_run and target.refs().head is None:
@@ -1002,20 +1006,17 @@ def checkout(target: str | os.PathLike | None = None, version: str | Version = "
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PublishError(f"{str(out)!r} exists and is not empty: give a new folder (-o)")
     t = listed_target(target, repo_id=repo_id, to=to, token=token)
-    tags = t.refs().tags
-    if version.tag not in tags:
-        known = ", ".join(r.tag for r in t.refs().releases()) or "none"
+    refs = t.refs()  # one request
+    if version.tag not in refs.tags:
+        known = ", ".join(r.tag for r in refs.releases()) or "none"
         raise PublishError(f"{t.url} has no release {version.tag} (releases: {known}): see `corpus versions`")
     if isinstance(t, HubTarget):
         from huggingface_hub import snapshot_download
 
         with t.guard(f"cannot download {version.tag}"):
             snapshot_download(t.repo_id, repo_type="dataset", revision=version.tag, local_dir=out, token=t._token)
-        for leftover in (out / ".cache",):  # the client's own bookkeeping is not part of the release
-            if leftover.is_dir():
-                import shutil
-
-                shutil.rmtree(leftover)
+        if (out / ".cache").is_dir():  # the client's own bookkeeping is not part of the release
+            shutil.rmtree(out / ".cache")
         return out
     archive = t._git("archive", "--format=tar", version.tag).stdout
     out.mkdir(parents=True, exist_ok=True)
