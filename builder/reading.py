@@ -329,7 +329,7 @@ def _process_all(tasks: Iterator[tuple[_Plan, list]], settings: BuildSettings, w
         readers.stop()  # if the `corpus` command started one early: not needed
         executor: Executor = Inline()
     else:
-        executor = LocalPool(workers, initializer=worker.init_process)
+        executor = LocalPool(workers, initializer=worker.init_process, describe=worker.describe)
     bar = tqdm(total=found, initial=found - total, unit="file", desc="reading", leave=False,
                **({} if progress else {"disable": True}))
     done = executor.map(worker.task(settings), ((plan, items or None) for plan, items in tasks))

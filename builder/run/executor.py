@@ -44,12 +44,14 @@ class LocalPool(Executor):
 
     A worker that dies (killed, out of memory) breaks the whole pool and every task in flight:
     a new pool runs those tasks again, as long as the last one got somewhere; a task that
-    breaks two pools in a row stops the build with its payload's first and last items named."""
+    breaks two pools in a row stops the build, naming it by `describe(payload)`."""
 
-    def __init__(self, workers: int, *, initializer: Callable[[], None] | None = None, window: int | None = None):
+    def __init__(self, workers: int, *, initializer: Callable[[], None] | None = None, window: int | None = None,
+                 describe: Callable[[Any], str] = repr):
         self.workers = workers
         self.initializer = initializer
         self.window = window or 4 * workers
+        self.describe = describe
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=readers.context(), initializer=self.initializer)
@@ -82,14 +84,13 @@ class LocalPool(Executor):
                 except BrokenProcessPool:
                     head = pending[0][1]
                     if broke_at is head and not ran_any:
-                        raise WorkerError("the reading worker processes stop as they start (their error is printed "
+                        raise WorkerError("the worker processes stop as they start (their error is printed "
                                           "above). A script that calls build() with workers must do so under "
                                           "`if __name__ == '__main__':` (each worker imports the script); or use "
                                           "workers=1") from None
                     if broke_at is head:
-                        raise WorkerError(f"reading {head[0][0]} .. {head[-1][0]} ({len(head)} files) stopped a "
-                                          "worker process twice (a crash or out of memory); build with --workers 1 "
-                                          "to find the file") from None
+                        raise WorkerError(f"{self.describe(head)} stopped a worker process twice (a crash or out of "
+                                          "memory); build with --workers 1 to find the file") from None
                     broke_at = head
                     log.warning("a reading worker process died; reading %d tasks again in new workers", len(pending))
                     pool.shutdown(cancel_futures=True)

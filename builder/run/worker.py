@@ -61,6 +61,11 @@ def task(settings: BuildSettings):
     return partial(read_batch, settings)
 
 
+def describe(items: list[tuple[str, str, str | None]]) -> str:
+    """A read task's files, for a message: the first and last, and how many."""
+    return f"reading {items[0][0]} .. {items[-1][0]} ({len(items)} files)"
+
+
 def read_batch(settings: BuildSettings, items: list[tuple[str, str, str | None]]) -> Chunk:
     """Read a run of files (see the module's docstring)."""
     files: list = [None] * len(items)
