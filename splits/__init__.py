@@ -12,9 +12,9 @@ from .assign import Assignment, assign
 from .audit import audit, copy_leaks, format_audit
 from .errors import PublishedDataError, SpecError, SplitError
 from .hashing import NUM_BUCKETS, bucket_edges, bucket_of
-from .integrity import damaged_file, find_damage, miscounted_split
+from .integrity import damaged_file, find_damage, miscounted_split, verify_published
 from .manifest import FORMAT, build_manifest, id_list_sha256, manifest_spec, verify
-from .published import MANIFEST_NAME, read_manifest, read_published, verify_published, write_manifest
+from .published import MANIFEST_NAME, read_manifest, read_published, write_manifest
 from .regenerate import regenerate
 from .spec import SplitSpec
 from .stream import StreamingSplit

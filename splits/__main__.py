@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .errors import SplitError
-from .published import verify_published
+from .integrity import verify_published
 
 
 def main(argv: list[str] | None = None) -> int:

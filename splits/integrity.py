@@ -5,7 +5,8 @@ splits.json counts the rows of each split. `damaged_file` names the first shard 
 missing, unlisted, not readable Parquet or not the bytes croissant.json lists;
 `miscounted_split` the first split whose shards hold another number of rows than
 splits.json counts. A folder without croissant.json (downloaded Parquet, say) is checked
-for readable Parquet only. Standard library and pyarrow (imported when a shard is read).
+for readable Parquet only. `verify_published` checks the files first, then recomputes the
+splits. Standard library and pyarrow (imported when a shard is read).
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import json
 from os import PathLike
 from pathlib import Path
 
-from .published import MANIFEST_NAME, SHARD_NAME, shard_paths
+from .manifest import manifest_spec, verify
+from .published import (MANIFEST_NAME, SHARD_NAME, STORED_COLUMNS, read_manifest, read_published,
+                        shard_paths)
 
 CROISSANT_NAME = "croissant.json"
 FIX = "rebuild the dataset or download it again"
@@ -133,3 +136,18 @@ def find_damage(out: str | PathLike, *, shown: str | None = None) -> str | None:
     """The first way OUT's shards differ from its manifests (`damaged_file`, then
     `miscounted_split`), as one line naming the file and the fix; None when they agree."""
     return damaged_file(out, shown=shown) or miscounted_split(out, shown=shown)
+
+
+def verify_published(out: str | PathLike) -> list[str]:
+    """Check a published folder's shards against the files its croissant.json lists (one line
+    naming the first damaged, missing or extra shard), then recompute its splits from its
+    manifest; differences, empty when nothing moved. Split counts are compared by the
+    recomputation, which names the rows that moved."""
+    manifest = read_manifest(out)
+    damage = damaged_file(out)
+    if damage is not None:
+        return [damage]  # rows read from a damaged shard cannot be trusted: nothing to recompute
+    spec = manifest_spec(manifest)
+    wanted = ["id", spec.group, spec.stratify, spec.time_column if spec.strategy == "time" else None, *STORED_COLUMNS]
+    columns, problems = read_published(out, [name for name in dict.fromkeys(wanted) if name])
+    return problems + verify(manifest, columns)

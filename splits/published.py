@@ -11,7 +11,6 @@ from os import PathLike
 from pathlib import Path
 
 from .errors import PublishedDataError
-from .manifest import manifest_spec, verify
 
 MANIFEST_NAME = "splits.json"
 SHARD_NAME = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
@@ -78,20 +77,3 @@ def read_published(out: str | PathLike, columns: list[str]) -> tuple[dict[str, l
             f"the shards in {str(data)!r} do not all have the columns {sorted(lengths)}: row counts {lengths}"
         )
     return result, problems
-
-
-def verify_published(out: str | PathLike) -> list[str]:
-    """Check a published folder's shards against the files its croissant.json lists (one line
-    naming the first damaged, missing or extra shard), then recompute its splits from its
-    manifest; differences, empty when nothing moved. Split counts are compared by the
-    recomputation, which names the rows that moved."""
-    from .integrity import damaged_file  # integrity imports this module's names
-
-    manifest = read_manifest(out)
-    damage = damaged_file(out)
-    if damage is not None:
-        return [damage]  # rows read from a damaged shard cannot be trusted: nothing to recompute
-    spec = manifest_spec(manifest)
-    wanted = ["id", spec.group, spec.stratify, spec.time_column if spec.strategy == "time" else None, *STORED_COLUMNS]
-    columns, problems = read_published(out, [name for name in dict.fromkeys(wanted) if name])
-    return problems + verify(manifest, columns)
