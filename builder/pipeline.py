@@ -68,7 +68,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
           workers: int | None = None, progress: bool = True,
           card_template: str | os.PathLike | None = None, card: CardOptions | None = None,
           cache_dir: str | os.PathLike | None | _UserCache = USER_CACHE,
-          subset_by: str | None = None) -> BuildReport:
+          subset_by: str | None = None, engine: str = "local", ray_address: str | None = None) -> BuildReport:
     """Build the dataset folder `output` from the article files under `source` (default: the
     bundled sample corpus). `cache_dir` keeps this build's per-file results (row or reject,
     signature) by path and file content, keyed on all that shapes a row, so a rebuild redoes
@@ -77,7 +77,9 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     that the data cannot tell (title, license, tags: card.CardOptions) over the template's YAML.
     `subset_by` (a column, e.g. language or feed) writes each value's rows under
     data/<name>/ as a config of its own, beside `default` over every row (builder.subsets);
-    a row's split is the same either way. Returns the report; raises CorpusError subclasses for bad calls."""
+    a row's split is the same either way. `engine` says where the tasks run (builder.run.ENGINES;
+    "local": this machine's processes), `ray_address` which cluster a distributed engine joins.
+    Returns the report; raises CorpusError subclasses for bad calls."""
     t0 = time.perf_counter()
     settings = settings or BuildSettings()
     split_spec = split_spec or DEFAULT_SPLIT
@@ -121,7 +123,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 if early and readers.count(workers) < cores:
                     plotter = BackgroundPlots()
                 spill, staged = read_all(found, settings, workers, progress, previous,
-                                          work / "cache" if held else None, work, report, rejects, inputs)
+                                          work / "cache" if held else None, work, report, rejects, inputs,
+                                          engine=engine, ray_address=ray_address)
                 found.articles.close()
                 if report.files_found == len(rejects) + sum(report.ignored.values()):
                     raise NoRowsError(all_rejected_message(src, Counter(r.reason for r in rejects)))

@@ -25,7 +25,7 @@ from .cache import (MAX_LAYERS, MAX_STORED_PER_LIVE, BuildCache, Entry, IndexWri
 from .card import InputManifest
 from .errors import CacheError, Reject
 from .report import BuildReport
-from .run import Executor, Inline, LocalPool, worker
+from .run import Inline, executor_for, worker
 from .run.worker import Chunk
 from .runs import SEQ, SIGNATURE, PartitionedSpill, partition_count, read_renumbered, signature_column, spill_schema
 from .settings import BuildSettings
@@ -62,8 +62,8 @@ class Staged:
 
 def read_all(found, settings: BuildSettings, workers: int | None, progress: bool,
               previous: PreviousBuild | None, staged: Path | None, work: Path,
-              report: BuildReport, rejects: list[Reject],
-              inputs: InputManifest) -> tuple[PartitionedSpill, Staged | None]:
+              report: BuildReport, rejects: list[Reject], inputs: InputManifest, *,
+              engine: str = "local", ray_address: str | None = None) -> tuple[PartitionedSpill, Staged | None]:
     """Read every article (in workers): rows go to disk as they come, in id-range partitions,
     each with its MinHash signature and its place in path order; rejects to `rejects`. No
     per-row state stays in memory. With the cached `previous` build, a file it knows is taken
@@ -84,7 +84,8 @@ def read_all(found, settings: BuildSettings, workers: int | None, progress: bool
     index = IndexWriter(staged / "files.arrow") if staged is not None else None
     taker = _Taker(settings, report, rejects, inputs, spill, remaps, stage, index)
     for plan, chunk in _process_all(_tasks(found.articles, lookup), settings, workers, progress,
-                                    total=len(found.articles), found=report.files_found):
+                                    total=len(found.articles), found=report.files_found,
+                                    engine=engine, ray_address=ray_address):
         taker.take(plan, chunk)
     seq, new_rows = taker.seq, taker.new_rows
     if index is not None:
@@ -317,7 +318,7 @@ def _set_index_column(table: pa.Table, name: str, values: np.ndarray) -> pa.Tabl
 
 
 def _process_all(tasks: Iterator[tuple[_Plan, list]], settings: BuildSettings, workers: int | None,
-                 progress: bool, *, total: int, found: int) -> Iterator[tuple[_Plan, Chunk | None]]:
+                 progress: bool, *, total: int, found: int, engine: str = "local", ray_address: str | None = None) -> Iterator[tuple[_Plan, Chunk | None]]:
     """(plan, what reading its files gave) for each task, in order; files are read by workers
     (or here, for one worker or a few files). The bar counts every file found (as the summary
     does): those that are no article are done from the start; tqdm's own settings, such as
@@ -325,11 +326,10 @@ def _process_all(tasks: Iterator[tuple[_Plan, list]], settings: BuildSettings, w
     from tqdm import tqdm
 
     workers = readers.count(workers)
-    if workers == 1 or total < INLINE_BELOW:
+    executor = executor_for(engine, workers, inline=total < INLINE_BELOW, initializer=worker.init_process,
+                            describe=worker.describe, ray_address=ray_address)
+    if isinstance(executor, Inline):
         readers.stop()  # if the `corpus` command started one early: not needed
-        executor: Executor = Inline()
-    else:
-        executor = LocalPool(workers, initializer=worker.init_process, describe=worker.describe)
     bar = tqdm(total=found, initial=found - total, unit="file", desc="reading", leave=False,
                **({} if progress else {"disable": True}))
     done = executor.map(worker.task(settings), ((plan, items or None) for plan, items in tasks))

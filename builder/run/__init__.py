@@ -6,4 +6,18 @@ time limit. The pipeline plans tasks and composes their results; it never runs a
 """
 from .executor import Executor, Inline, LocalPool
 
-__all__ = ["Executor", "Inline", "LocalPool"]
+__all__ = ["ENGINES", "Executor", "Inline", "LocalPool", "executor_for"]
+
+ENGINES = ("local",)
+
+
+def executor_for(engine: str, workers: int, *, inline: bool = False, initializer=None, describe=repr,
+                 ray_address: str | None = None) -> Executor:
+    """The executor a build's tasks run on: `engine` "local" (this process when `inline` or one
+    worker, else a pool of `workers` processes). `ray_address` is for engines that start a cluster."""
+    if engine not in ENGINES:
+        from ..errors import ConfigError
+        raise ConfigError(f"engine {engine!r} is not known; use one of {', '.join(ENGINES)}")
+    if inline or workers == 1:
+        return Inline()
+    return LocalPool(workers, initializer=initializer, describe=describe)
