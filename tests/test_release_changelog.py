@@ -106,3 +106,21 @@ def test_release_identity_ignores_only_what_a_release_writes():
         release_identity(released)
     assert release_identity(CARD.replace("None.", "Cite us.")) != release_identity(CARD)
     assert release_identity(CARD.replace("pretty_name: News", "pretty_name: Other")) != release_identity(CARD)
+
+
+def test_release_identity_reads_the_tag_only_where_the_card_names_the_release():
+    # The tag where a card loads its release is the version; the owner's own words naming a
+    # version are text, compared as written (a card saying "v3.1.4" in its prose, released as
+    # 3.1.4 and then as 3.2.0 with the same words, is the same content).
+    def card(version):
+        body = (f'Fixes the dates of v3.1.4.\n\n```python\nds = load_dataset("o/n", revision="v{version}")\n```\n\n'
+                f"```bash\nhf download o/n --repo-type dataset --revision v{version} --local-dir x\n"
+                f"corpus checkout path/to/registry v{version} -o release-v{version}\n```\n\n"
+                f'load_dataset("release-v{version}")\n')
+        return apply_release(CARD.replace("load_dataset(\"x\")", body), version=version, entry=entry(version))
+
+    assert release_identity(card("3.1.4")) == release_identity(card("3.2.0"))
+    assert "Fixes the dates of v3.1.4." in release_identity(card("3.1.4"))
+    assert 'revision="v<version>"' in release_identity(card("3.1.4"))
+    assert release_identity(card("3.1.4").replace("dates of v3.1.4", "dates of v3.1.5")) != \
+        release_identity(card("3.1.4"))

@@ -72,6 +72,12 @@ _VERSION_SENTENCE = re.compile(
 _FRONT = re.compile(r"\A(---[ \t]*\r?\n)(.*?^)(---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
 _VERSION_LINE = re.compile(r"^version:[^\n]*\n?", re.M)
 _ENTRY_VERSION = re.compile(r"^###\s+v?(\d+\.\d+\.\d+)\b")
+# Where a release's card names its own tag: how to load it and how to check its splits
+# (`revision="v1.2.0"`, `--revision v1.2.0`; a registry's `corpus checkout path/to/registry
+# v1.2.0 -o release-v1.2.0` and `load_dataset("release-v1.2.0")`). Only there is the tag the
+# release's identity; a `v1.2.0` anywhere else is the owner's text and compared as written.
+_TAG_SPOT = (r'(?:(?<=revision=")|(?<=--revision )|(?<=corpus checkout path/to/registry )'
+             r'|(?<![\w-]release-)(?<=release-)){tag}(?![\w.+-])')
 
 
 def card_version(card_text: str) -> str | None:
@@ -115,9 +121,10 @@ def apply_release(card_text: str, *, version: Version | str, entry: str, previou
 
 
 def release_identity(card_text: str) -> str:
-    """The card without what a release sets (the `version:` line and the changelog section):
-    two releases of the same content have the same identity, whatever their versions and dates
-    (the release's tag, named in how to load it, counts as the version)."""
+    """The card without what a release sets (the `version:` line, the version sentence and the
+    changelog section): two releases of the same content have the same identity, whatever their
+    versions and dates. The release's tag where the card names it to load the release (see
+    _TAG_SPOT) counts as the version; elsewhere it is text like any other."""
     version = card_version(card_text)
     m = _FRONT.match(card_text)
     if m:
@@ -127,7 +134,7 @@ def release_identity(card_text: str) -> str:
         card_text = before + after
     card_text = _edit_body(card_text, lambda body: _VERSION_SENTENCE.sub("", body, count=1))
     if version is not None:
-        card_text = re.sub(rf"\bv{re.escape(version)}\b", "v<version>", card_text)
+        card_text = re.sub(_TAG_SPOT.format(tag=re.escape(f"v{version}")), "v<version>", card_text)
     return card_text.strip() + "\n"
 
 
