@@ -5,9 +5,17 @@ Rows arrive in id order, a batch at a time, and are written with ROW_SCHEMA and 
 `row_group_bytes` and shards of at most `shard_bytes` (uncompressed Arrow bytes), so the
 same rows always give the same files and `load_dataset` gives timestamps and lists. The
 shard count is in the file names, so shards are named once the split is complete.
+
+The files are laid out for the Hub's Xet storage, which stores and uploads a file as
+~64 KiB content-defined chunks and sends only the chunks it does not hold yet: data pages
+are cut where the content says (Parquet's content-defined chunking, with the options
+`datasets` >= 4 writes by default), so rows that did not change encode to the same pages
+(the same bytes) in the next release, wherever they moved in the file. The page index is
+written, so readers and the dataset viewer fetch a page, not a whole row group.
 """
 from __future__ import annotations
 
+import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +27,14 @@ from .schema import ROW_SCHEMA, schema_with_features
 
 ROW_GROUP_BYTES = 32 * 2**20   # a row group is what a reader holds at once: keep it modest
 SHARD_BYTES = 500 * 2**20
+# Parquet's content-defined chunking, as `datasets` (config.DEFAULT_CDC_OPTIONS, >= 4) writes
+# it: pages of 256 KiB to 1 MiB (before encoding), cut by a rolling hash of the values. Named in
+# each file's footer under the key `datasets` uses ("content_defined_chunking").
+CDC_OPTIONS = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
+CDC_KEY = "content_defined_chunking"
+# The dataset viewer reads a row group at once up to ~286 MiB (uncompressed), past that only
+# through the page index: ROW_GROUP_BYTES stays far below, and the page index is written too.
+VIEWER_ROW_GROUP_BYTES = 286 * 2**20
 # A shard's footer key: the UTF-8 bytes of its `text` column. With it the card counts the
 # shard's size in memory without reading (and decompressing) the texts, 80 % of the bytes.
 TEXT_BYTES_KEY = "corpus_builder.text_bytes"
@@ -30,6 +46,14 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
 
 def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """The writer of one shard: zstd, statistics, the Arrow schema (with the Features) stored,
+    content-defined pages (CDC_OPTIONS) and the page index. The same rows in the same row groups
+    give the same bytes: nothing here depends on time, host or thread."""
+    return pq.ParquetWriter(path, schema, compression="zstd", write_statistics=True, store_schema=True,
+                            use_content_defined_chunking=CDC_OPTIONS, write_page_index=True)
 
 
 class WriteLane:
@@ -71,6 +95,9 @@ class ShardWriter:
 
     def __init__(self, data_dir: Path, split: str, *, shard_bytes: int = SHARD_BYTES,
                  row_group_bytes: int = ROW_GROUP_BYTES, lane: WriteLane | None = None):
+        if not 0 < row_group_bytes <= VIEWER_ROW_GROUP_BYTES:
+            raise ValueError(f"row_group_bytes={row_group_bytes}: a row group the dataset viewer reads holds "
+                             f"1 to {VIEWER_ROW_GROUP_BYTES} bytes")
         self.data_dir, self.split, self.lane = data_dir, split, lane
         self.shard_bytes, self.row_group_bytes = shard_bytes, row_group_bytes
         self.schema = schema_with_features()
@@ -121,8 +148,7 @@ class ShardWriter:
         if self._writer is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             path = self.data_dir / f".{self.split}-{len(self._parts):05d}.partial"
-            self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", write_statistics=True,
-                                            store_schema=True)
+            self._writer = parquet_writer(path, self.schema)
             self._parts.append(path)
             self._shard_bytes = self._text_bytes = 0
         self._writer.write_table(group, row_group_size=group.num_rows)
@@ -130,8 +156,8 @@ class ShardWriter:
         self._text_bytes += pc.sum(pc.binary_length(group.column("text"))).as_py() or 0
 
     def _close_shard(self) -> None:
-        if hasattr(self._writer, "add_key_value_metadata"):  # pyarrow 17 and later (else the card reads the texts)
-            self._writer.add_key_value_metadata({TEXT_BYTES_KEY: str(self._text_bytes)})
+        self._writer.add_key_value_metadata({TEXT_BYTES_KEY: str(self._text_bytes),
+                                             CDC_KEY: json.dumps(CDC_OPTIONS)})
         self._writer.close()
         self._writer = None
 
