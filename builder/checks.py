@@ -15,6 +15,7 @@ from splits import SplitSpec
 
 from .errors import ConfigError
 from .rules import load_rules
+from .run import check_engine
 from .schema import ROW_SCHEMA
 from .settings import BuildSettings
 
@@ -34,10 +35,12 @@ _HINTS = {
 }
 
 
-def check_before_reading(settings: BuildSettings, spec: SplitSpec, workers: int | None = None) -> None:
+def check_before_reading(settings: BuildSettings, spec: SplitSpec, workers: int | None = None, *,
+                         engine: str = "local") -> None:
     """Raise ConfigError (RuleError for rule files) for anything that would fail later."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a whole number >= 1 (or left out for one per core), got {workers!r}")
+    check_engine(engine)
     load_rules.cache_clear()  # a rule file edited since this process last read it is read again
     load_rules(settings.rules_dirs)
     check_split_columns(spec, ROW_SCHEMA)

@@ -18,7 +18,7 @@ log = logging.getLogger("builder")
 def _build(args: argparse.Namespace) -> int:
     from . import readers
 
-    if readers.count(args.workers) > 1:
+    if args.engine == "local" and readers.count(args.workers) > 1:
         # The workers' fork server imports the reader on another core while this process does.
         readers.start()
     from .pipeline import build
@@ -43,7 +43,8 @@ def _build(args: argparse.Namespace) -> int:
     spec = _split_spec(args)
     report = build(args.source, args.output, settings=settings, split_spec=spec, workers=args.workers,
                    progress=_progress(args), card_template=args.card_template, card=_card_options(args),
-                   cache_dir=None if args.no_cache else _cache_folder(args), subset_by=args.subset_by)
+                   cache_dir=None if args.no_cache else _cache_folder(args), subset_by=args.subset_by,
+                   engine=args.engine, ray_address=args.ray_address)
     for line in report.summary_lines():
         print(line, file=sys.stderr)
     _print_audit(report.audit)
@@ -225,6 +226,12 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("source", nargs="?", help="folder of article files (default: the bundled sample corpus)")
     b.add_argument("-o", "--output", default="out", help="dataset folder to write (default: out)")
     b.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
+    b.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="where the tasks run: this machine's processes (local, the default) or a Ray cluster "
+                        "(ray: pip install 'corpus-builder[ray]'; the cluster's CPUs replace --workers)")
+    b.add_argument("--ray-address", metavar="ADDRESS",
+                   help="the Ray cluster to join with --engine ray: auto, HOST:6379 or ray://HOST:10001 "
+                        "(default: $RAY_ADDRESS, else a Ray started on this machine)")
     b.add_argument("--suffixes", help="comma-separated article suffixes (default: .md,.markdown,.html,.htm)")
     b.add_argument("--timezone", default="UTC", help="zone for dates written without one (default: UTC)")
     b.add_argument("--rules", action="append", help="extra folder of boilerplate rule files (repeatable)")
