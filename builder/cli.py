@@ -295,7 +295,9 @@ def make_parser() -> argparse.ArgumentParser:
     pub.add_argument("--create-pr", action="store_true",
                      help="open a pull request against main holding the release as one commit (the Hub only); not "
                           "tagged: once merged, publish the same version without --create-pr to tag it")
-    pub.add_argument("--dry-run", action="store_true", help="print the plan and the changelog; upload nothing")
+    pub.add_argument("--dry-run", action="store_true",
+                     help="say what the release would send (files added, changed, deleted and unchanged; the bytes "
+                          "to upload) and print its changelog; send nothing")
     pub.set_defaults(func=_publish)
 
     ver = sub.add_parser("versions", help="list the releases of a Hub repo or a local registry",

@@ -20,7 +20,8 @@ Hub's "initial commit" holding the default ``.gitattributes``, like the real Hub
 
 Test hooks (all thread-safe):
 
-* ``requests`` / ``log`` / ``count()`` / ``calls()``: every request received.
+* ``requests`` / ``log`` / ``count()`` / ``calls()`` / ``received()``: every request received
+  (``log``: with its body's size, and the body itself for API requests such as commits).
 * ``inject_fault()``: drop the connection (before or after the request took effect),
   answer an HTTP error, or cut a download short, on the Nth matching request.
 * ``on_request()``: run a callback just before the Nth matching request is handled,
@@ -160,6 +161,8 @@ class RequestRecord:
     query: dict[str, list[str]]
     headers: dict[str, str]
     status: int | None = None  # set once answered; stays None when the connection was dropped
+    size: int = 0  # the body's length in bytes, as received
+    body: bytes | None = None  # the body of an API request (a commit's NDJSON); not kept for LFS transfers
 
 
 @dataclass
@@ -316,6 +319,12 @@ class HubServer:
         pattern = re.compile(path)
         with self._lock:
             return [p for m, p in self.requests if method.upper() in ("*", m) and pattern.search(p)]
+
+    def received(self, method: str = "*", path: str = "") -> int:
+        """Bytes of request bodies received on requests matching ``method`` and the ``path`` regex."""
+        pattern = re.compile(path)
+        with self._lock:
+            return sum(r.size for r in self.log if method.upper() in ("*", r.method) and pattern.search(r.path))
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -1094,6 +1103,9 @@ class _Handler(BaseHTTPRequestHandler):
             hub.requests.append((method, path))
             hub.log.append(record)
         body = self._read_body()
+        with hub._lock:
+            record.size = len(body)
+            record.body = None if path.startswith("/_lfs/") else body
         fault = hub._before(method, path)
         if fault is not None and fault.action == "drop":
             self.close_connection = True

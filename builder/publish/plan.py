@@ -46,6 +46,7 @@ class FileChange:
     path: str
     size: int
     old_size: int | None = None
+    stored: bool = False  # the target holds this content already (e.g. at another path): nothing is sent
 
 
 @dataclass
@@ -85,7 +86,15 @@ class Plan:
 
     @property
     def upload_bytes(self) -> int:
-        return sum(f.size for f in self.add + self.change)
+        """The bytes of the files the commit sends: added and changed ones, but those the target
+        stores already (see Target.already_stored). Over the Hub's Xet transfer the client may send
+        fewer: only the chunks the Hub does not have."""
+        return sum(f.size for f in self.add + self.change if not f.stored)
+
+    @property
+    def unchanged_bytes(self) -> int:
+        unchanged = set(self.unchanged)
+        return sum(f.size for f in self.staged if f.path in unchanged)
 
     def lines(self) -> list[str]:
         if self.action == "none" and self.existing is not None:
@@ -114,9 +123,13 @@ class Plan:
         for kind, files in (("add", self.add), ("change", self.change), ("delete", self.delete)):
             for f in files:
                 was = f" (was {_size(f.old_size)})" if f.old_size is not None and kind == "change" else ""
-                out.append(f"  {kind:<7} {f.path:<{width}}  {_size(f.size)}{was}")
-        out.append(f"  {len(self.unchanged)} file{'s' * (len(self.unchanged) != 1)} unchanged (not uploaded); "
-                   f"to upload: {_size(self.upload_bytes)} in {len(self.add) + len(self.change)} files")
+                stored = " (stored already: not uploaded)" if f.stored else ""
+                out.append(f"  {kind:<7} {f.path:<{width}}  {_size(f.size)}{was}{stored}")
+        sent = [f for f in self.add + self.change if not f.stored]
+        exact = f" ({self.upload_bytes:,} bytes)" if self.upload_bytes >= 1000 else ""
+        out.append(f"  {len(self.add)} added, {len(self.change)} changed, {len(self.delete)} deleted, "
+                   f"{len(self.unchanged)} unchanged ({_size(self.unchanged_bytes)}, not uploaded)")
+        out.append(f"  to upload: {_size(self.upload_bytes)}{exact} in {len(sent)} file{'s' * (len(sent) != 1)}")
         out += ["", *self.entry.splitlines()]
         return out
 
@@ -219,12 +232,13 @@ def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | V
         plan.action = "tag" if plan.tagged else "none"
         return plan
     by_path = {f.path: f for f in staged}
+    stored = target.already_stored([*head_files.values(), *latest_files.values()])
     for f in staged:
         remote = head_files.get(f.path)
         if remote is None:
-            plan.add.append(FileChange(f.path, f.size))
+            plan.add.append(FileChange(f.path, f.size, stored=stored(f)))
         elif not remote.same_as(f):
-            plan.change.append(FileChange(f.path, f.size, remote.size))
+            plan.change.append(FileChange(f.path, f.size, remote.size, stored=stored(f)))
         else:
             plan.unchanged.append(f.path)
     plan.delete = [FileChange(p, r.size) for p, r in sorted(head_files.items())

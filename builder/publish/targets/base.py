@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from ...errors import ConfigError
 from ...release import Version
@@ -71,6 +71,11 @@ class Target(ABC):
     @abstractmethod
     def dates(self, releases: list[Release]) -> dict[str, datetime]:
         """When each release (by tag) was made, for listings."""
+
+    def already_stored(self, listed: Iterable[RemoteFile]) -> Callable[[StagedFile], bool]:
+        """A test of whether committing a file sends none of its bytes, because the target holds
+        its content already (listed in `listed`, at any path): what a plan counts as not uploaded."""
+        return lambda file: False
 
     def check(self) -> None:
         """Raise PublishError when `prepare` would refuse this target (a dry run checks it too)."""

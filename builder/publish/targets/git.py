@@ -7,9 +7,10 @@ import subprocess
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Callable, Iterable
 
 from ...errors import PublishError
-from ..files import RemoteFile
+from ..files import RemoteFile, StagedFile
 from .base import BRANCH, Refs, Release, Target
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,11 @@ class GitTarget(Target):
         if not self._exists() and self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise PublishError(f"{self.url} exists and is not a git repository: give a new or empty folder, "
                                "or an existing registry")
+
+    def already_stored(self, listed: Iterable[RemoteFile]) -> Callable[[StagedFile], bool]:
+        # A blob git has is not written again (hash-object finds it by its id).
+        blobs = {f.blob_id for f in listed}
+        return lambda file: file.blob_id in blobs
 
     def prepare(self) -> None:
         self.check()

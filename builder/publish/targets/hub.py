@@ -10,7 +10,7 @@ import re
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 from urllib.parse import quote
 
 from ...errors import PublishError
@@ -103,6 +103,12 @@ class HubTarget(Target):
                     by_commit[r.commit] = api.list_repo_commits(self.repo_id, repo_type="dataset",
                                                                 revision=r.commit)[0].created_at
         return {r.tag: by_commit[r.commit] for r in releases}
+
+    def already_stored(self, listed: Iterable[RemoteFile]) -> Callable[[StagedFile], bool]:
+        # An LFS object is stored once for the repo, whatever its path: the client's LFS batch
+        # request finds it there and skips the upload. A regular file travels inside the commit.
+        lfs = {f.sha256 for f in listed if f.sha256}
+        return lambda file: file.sha256 in lfs
 
     def prepare(self) -> None:
         with self._errors("cannot create the repository"):
