@@ -1,5 +1,7 @@
 """Find the files of a source folder: articles by suffix, the rest counted as ignored.
 
+A local folder is walked; a folder on object storage (builder.sources) is listed, to the same result.
+
 The walk is recursive and sorted at every level, so its order never depends on the file
 system; symbolic links are followed only while they stay inside the source root (a link that
 leaves it is reported, never read), and a folder reached twice through links is walked once.
@@ -16,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from . import sources
 from .errors import Reject
 
 
@@ -160,6 +163,7 @@ class Discovered:
     articles: ArticleList                                            # (shown path, file path), in path order
     ignored: Counter = field(default_factory=Counter)                # suffix -> count
     rejects: list[Reject] = field(default_factory=list)
+    sizes: array | None = None  # of a remote source's articles, in their order, from the listing
 
     @property
     def n_found(self) -> int:
@@ -179,7 +183,10 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
     A file whose path within `root` matches an `exclude` glob (fnmatch: `SOURCES.md`,
     `docs/*`, `*/README.md`; a pattern without '/' also matches a file's name, a leading '/'
     anchors it at the root) is counted in
-    `ignored` under "excluded", never read."""
+    `ignored` under "excluded", never read. A remote `root` (a URL: builder.sources) is listed
+    instead of walked, each article's size kept in `sizes`."""
+    if sources.is_remote(root):
+        return _discover_listed(root, suffixes, spool, exclude)
     root_real = os.path.realpath(root)
     out = Discovered(ArticleList(root_real, spool))
     seen_dirs = {root_real}
@@ -227,6 +234,23 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
         else:
             out.rejects.append(Reject(display_path(rel), "unreadable",
                                       "not a regular file (a broken link, a socket, ...)"))
+    return out
+
+
+def _discover_listed(url: str, suffixes: tuple[str, ...], spool, exclude: tuple[str, ...]) -> Discovered:
+    """discover() of a remote folder, from its listing: the same articles, order, ignored and
+    excluded counts as for the same files in a local folder (object storage has no links)."""
+    out = Discovered(ArticleList(sources.root(url), spool), sizes=array("Q"))
+    for rel, size in sources.listing(url):
+        name = rel.rpartition("/")[2]
+        suffix = _suffix(name)
+        if exclude and _excluded(rel, name, exclude):
+            out.ignored[EXCLUDED] += 1
+        elif suffix in suffixes:
+            out.articles.append(rel)
+            out.sizes.append(size)
+        else:
+            out.ignored[suffix or "(none)"] += 1
     return out
 
 
