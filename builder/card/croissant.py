@@ -15,7 +15,7 @@ from typing import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 
-from .schema import DESCRIPTIONS, ROW_SCHEMA
+from ..schema import DESCRIPTIONS, ROW_SCHEMA
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
 RECORD_SET = "default"

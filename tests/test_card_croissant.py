@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from builder.croissant import DataFile, croissant_metadata, field_type
+from builder.card.croissant import DataFile, croissant_metadata, field_type
 from builder.schema import ROW_SCHEMA
 from test_card import build_corpus
 

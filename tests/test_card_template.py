@@ -1,18 +1,24 @@
-"""The card speaks of the user's data: languages and title from the rows, license, title and
-tags from the flags or a [card] table, and `corpus split` re-renders from the dataset's own card."""
+"""The card template: the owner's edits flow through and bad templates fail early and cleanly;
+the card speaks of the user's data (languages and title from the rows; license, title and tags
+from the flags or a [card] table, CardOptions); and `corpus split` re-renders from the
+dataset's own card, read back as its template."""
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 from huggingface_hub import DatasetCard
 
-from builder.card import CardOptions, template_from_card
-from builder.errors import ConfigError
+from builder.card import DEFAULT_TEMPLATE, CardOptions, render_card, template_from_card
+from builder.errors import CardError, ConfigError
+from builder.pipeline import build
 from builder.resplit import resplit
 from conftest import article, write_corpus
 from splits import SplitSpec
+from test_card import SPEC, build_corpus, built, read_card  # noqa: F401  (built: a fixture)
 
 ENGLISH = {f"posts/anime/{i}.md": article(f"Episode {i}", "<p>" + " ".join(
     f"The studio announced season {i} of the show, word {w} of the English news." for w in range(6)) + "</p>",
@@ -106,3 +112,61 @@ def test_a_card_reads_back_as_its_own_template(english):
     assert "configs" not in tpl.metadata and "dataset_info" not in tpl.metadata
     unmarked = template_from_card(yaml.safe_dump({"license": "mit"}).join(["---\n", "---\n# old card\n"]))
     assert unmarked.metadata["license"] == "mit" and "{{statistics}}" in unmarked.body
+
+
+def test_template_edits_flow_through_and_the_owners_text_survives(tmp_path):
+    template = tmp_path / "card.md"
+    owner_text = "We collected these articles to study 财经 headlines; do not use them to rank people."
+    edited = (DEFAULT_TEMPLATE.read_text(encoding="utf-8")
+              .replace("license: unknown", "license: cc-by-4.0")
+              .replace('citation: ""', "citation: '@misc{news, title={News}}'")
+              .replace("## Schema", f"## Why this exists\n\n{owner_text}\n\n## Schema"))
+    template.write_text(edited, encoding="utf-8")
+    out = build_corpus(tmp_path, card_template=template)
+    meta, body = read_card(out)
+    assert meta["license"] == "cc-by-4.0" and owner_text in body and "@misc{news, title={News}}" in body
+    croissant = json.loads((out / "croissant.json").read_text())
+    assert croissant["license"] == "cc-by-4.0" and croissant["citeAs"] == "@misc{news, title={News}}"
+
+    build_corpus(tmp_path)  # the default template again: the card follows
+    meta, body = read_card(out)
+    assert meta["license"] == "unknown" and owner_text not in body and "No citation given." in body
+
+
+def test_unknown_metadata_key_fails_and_leaves_the_old_output(built, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    before = (out / "README.md").read_bytes()
+    template = tmp_path / "card.md"
+    template.write_text(DEFAULT_TEMPLATE.read_text(encoding="utf-8").replace("license: unknown", "licence: mit"),
+                        encoding="utf-8")
+    with pytest.raises(CardError, match=r"'licence'.*fix the spelling"):
+        build(_src(built), out, progress=False, split_spec=SPEC, card_template=template)
+    assert (out / "README.md").read_bytes() == before
+
+
+def _src(built: Path) -> Path:
+    return built.parent / "src"
+
+
+def test_unknown_placeholder_and_unreadable_template_are_card_errors(built, tmp_path):
+    summary = json.loads((built / "build_summary.json").read_text())
+    manifest = json.loads((built / "splits.json").read_text())
+    template = tmp_path / "card.md"
+    template.write_text("---\nlicense: mit\n---\n# {{pretty_name}}\n\n{{statistcs}}\n", encoding="utf-8")
+    with pytest.raises(CardError, match=r"\{\{statistcs\}\}.*\{\{statistics\}\}"):
+        render_card(built, summary=summary, manifest=manifest, template=template)
+    with pytest.raises(CardError, match="cannot read the card template"):
+        render_card(built, summary=summary, manifest=manifest, template=tmp_path / "missing.md")
+    template.write_text("no front matter here\n", encoding="utf-8")
+    with pytest.raises(CardError, match="YAML block"):
+        render_card(built, summary=summary, manifest=manifest, template=template)
+    template.write_text("---\nversion: 1.0.0\n---\n# {{pretty_name}}\n", encoding="utf-8")
+    with pytest.raises(CardError, match="a release sets the version"):
+        render_card(built, summary=summary, manifest=manifest, template=template)
+
+
+def test_bad_template_is_one_clean_line_from_the_cli(built, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "builder.cli", "build", str(_src(built)), "-o", str(tmp_path / "out"),
+                           "--quiet", "--card-template", str(tmp_path / "missing.md")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "cannot read the card template" in proc.stderr and "Traceback" not in proc.stderr

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder import plots
+from builder.card import plots
 
 pytest.importorskip("matplotlib")
 
