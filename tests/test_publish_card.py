@@ -47,3 +47,20 @@ def test_a_release_croissant_stands_alone(hub, corpora, tmp_path):
         with urllib.request.urlopen(obj["contentUrl"]) as answer:
             assert __import__("hashlib").sha256(answer.read()).hexdigest() == obj["sha256"]
 
+
+
+@pytest.mark.parametrize("repo_id", [REPO, None], ids=["hub", "registry"])
+def test_a_branch_release_card_names_the_branch_where_a_tagged_one_names_its_tag(corpora, repo_id):
+    from builder.card import render_release
+
+    tagged, _ = render_release(corpora["v2"], version="1.1.0", repo_id=repo_id)
+    branch, _ = render_release(corpora["v2"], version="1.1.0", repo_id=repo_id, revision="staging")
+    names = {'revision="v1.1.0"': 'revision="staging"', "--revision v1.1.0": "--revision staging",
+             "corpus checkout path/to/registry v1.1.0 -o release-v1.1.0":
+                 "git clone --branch staging path/to/registry release-staging",
+             'load_dataset("release-v1.1.0")': 'load_dataset("release-staging")'}
+    assert sum(tagged.count(tag) for tag in names) >= (3 if repo_id else 2)
+    expected = tagged
+    for tag, name in names.items():
+        expected = expected.replace(tag, name)
+    assert branch == expected  # the same card, the branch named wherever the tag was

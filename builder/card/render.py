@@ -84,12 +84,13 @@ def croissant_text(folder: Path, tpl: Template, stats: CardStats, *, repo_id: st
 
 
 def render_release(folder: str | Path, *, version: str, repo_id: str | None = None,
-                   base_url: str | None = None) -> tuple[str, str] | None:
+                   base_url: str | None = None, revision: str | None = None) -> tuple[str, str] | None:
     """The card and croissant.json text of release `version` of the dataset in `folder`,
     re-rendered from the folder's own card: how to load names `repo_id` (else a local
-    registry's checkout) and the release's tag, and croissant.json gives the version, the
-    repo's URL and, with `base_url`, a download link for every shard. None when the folder
-    lacks its card, build_summary.json or splits.json (not built by corpus build)."""
+    registry's checkout) and the release's tag, or `revision`, the branch a release off the
+    main line is committed to (it has no tag); croissant.json gives the version, the repo's URL
+    and, with `base_url`, a download link for every shard. None when the folder lacks its card,
+    build_summary.json or splits.json (not built by corpus build)."""
     folder = Path(folder)
     try:
         own = (folder / "README.md").read_text(encoding="utf-8")
@@ -100,7 +101,7 @@ def render_release(folder: str | Path, *, version: str, repo_id: str | None = No
     tpl, version = template_from_card(own, path=folder / "README.md"), _version(version)
     stats = folder_stats(folder, summary, manifest)
     text = _render(folder, tpl, stats, plotting.found_in(folder), summary=summary, manifest=manifest,
-                   repo_id=repo_id, version=version, changelog=None, registry=repo_id is None)
+                   repo_id=repo_id, version=version, changelog=None, registry=repo_id is None, revision=revision)
     return text, croissant_text(folder, tpl, stats, repo_id=repo_id, version=version, base_url=base_url)
 
 
@@ -125,12 +126,13 @@ def _composition(stats: CardStats) -> list[tuple[str, list[float]]]:
 
 
 def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summary: dict, manifest: dict,
-            repo_id: str | None, version: str | None, changelog: str | None, registry: bool = False) -> str:
+            repo_id: str | None, version: str | None, changelog: str | None, registry: bool = False,
+            revision: str | None = None) -> str:
     owner = dict(tpl.metadata)
     owner.setdefault("pretty_name", default_name(stats))
     subsets = subset_stats(folder, summary, manifest)
     values = placeholder_values(owner, stats, subsets, plots, summary=summary, manifest=manifest, repo_id=repo_id,
-                                version=version, changelog=changelog, registry=registry)
+                                version=version, changelog=changelog, registry=registry, revision=revision)
     if tpl.changelog and not changelog:
         values["changelog"] = tpl.changelog  # a re-rendered release card keeps its history
     text = f"---\n{header(owner, stats, subsets, version)}---\n\n{fill(tpl.body, values).strip()}\n"

@@ -16,9 +16,10 @@ from .stats import PERCENTILES, CardStats, Subsets
 
 def placeholder_values(owner: dict, stats: CardStats, subsets: Subsets | None, plots: list[plotting.Plot], *,
                        summary: dict, manifest: dict, repo_id: str | None, version: str | None,
-                       changelog: str | None, registry: bool = False) -> dict[str, str]:
+                       changelog: str | None, registry: bool = False, revision: str | None = None) -> dict[str, str]:
     """The value of every placeholder. `owner` is the template's YAML (with its pretty_name),
-    `plots` the images to link, `registry`: how to load names a local registry's checkout."""
+    `plots` the images to link, `registry`: how to load names a local registry's checkout,
+    `revision`: the branch a release is on, named instead of its tag (v`version`)."""
     plot_links = {p.path: f"![{p.alt}]({p.path})" for p in plots}
     return {
         "pretty_name": str(owner.get("pretty_name") or "Dataset"),
@@ -26,10 +27,10 @@ def placeholder_values(owner: dict, stats: CardStats, subsets: Subsets | None, p
         "source_description": str(owner.get("source_description") or "").strip(),
         "citation": _citation(owner.get("citation")),
         "summary": _summary(summary, stats, subsets),
-        "how_to_load": _how_to_load(repo_id, version, stats, registry=registry, subsets=subsets),
+        "how_to_load": _how_to_load(repo_id, version, stats, registry=registry, subsets=subsets, revision=revision),
         "schema": _schema_table(),
         "statistics": _statistics(summary, stats, plot_links, subsets),
-        "splits": _splits(manifest, repo_id, version),
+        "splits": _splits(manifest, repo_id, version, revision),
         "provenance": _provenance(summary),
         "changelog": (changelog or "").strip() or UNRELEASED_CHANGELOG,
     }
@@ -61,16 +62,20 @@ def _day(value: datetime | None) -> str:
 
 
 def _how_to_load(repo_id: str | None, version: str | None, stats: CardStats, *, registry: bool = False,
-                 subsets: Subsets | None = None) -> str:
+                 subsets: Subsets | None = None, revision: str | None = None) -> str:
     target = f'"{repo_id}"' if repo_id else '"path/to/this/folder"'
     lines = ["```python", "from datasets import load_dataset", ""]
+    ref = revision or f"v{version}"
     if version and registry:
-        # datasets ignores `revision` for a local folder: a registry's release is checked out first.
-        lines = ["```bash", f"corpus checkout path/to/registry v{version} -o release-v{version}", "```", "",
+        # datasets ignores `revision` for a local folder: a registry's release is checked out
+        # first (a branch is cloned by its name: corpus checkout takes tags).
+        fetch = (f"git clone --branch {revision} path/to/registry release-{ref}" if revision
+                 else f"corpus checkout path/to/registry {ref} -o release-{ref}")
+        lines = ["```bash", fetch, "```", "",
                  "```python", "from datasets import load_dataset", "",
-                 f'ds = load_dataset("release-v{version}")  # this release (the registry\'s own folder is its newest)']
+                 f'ds = load_dataset("release-{ref}")  # this release (the registry\'s own folder is its newest)']
     elif version:
-        lines.append(f'ds = load_dataset({target}, revision="v{version}")  # this release, pinned')
+        lines.append(f'ds = load_dataset({target}, revision="{ref}")  # this release, pinned')
     else:
         lines += [f"ds = load_dataset({target})",
                   '# a release, pinned: load_dataset(..., revision="v1.2.0"); the releases are under Changelog']
@@ -216,7 +221,7 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _splits(manifest: dict, repo_id: str | None, version: str | None) -> str:
+def _splits(manifest: dict, repo_id: str | None, version: str | None, revision: str | None = None) -> str:
     spec = manifest.get("pinned_spec") or manifest["spec"]
     ratios = ", ".join(f"{name} {ratio:g}" for name, ratio in spec["splits"])
     group = f"rows are grouped by `{spec.get('group') or 'id'}` and every group lands in one split"
@@ -243,9 +248,10 @@ def _splits(manifest: dict, repo_id: str | None, version: str | None) -> str:
     lines += ["", "`splits.json` records the spec and the sha256 of each split's sorted ids. To check the "
               "published splits, and to regenerate them from the published data (with corpus-builder's "
               "`splits` package):", ""]
-    revision = f', revision="v{version}"' if version else ""
+    ref = revision or f"v{version}"
+    revision = f', revision="{ref}"' if version else ""
     if repo_id:
-        tag = f" --revision v{version}" if version else ""
+        tag = f" --revision {ref}" if version else ""
         lines += ["```bash", f"hf download {repo_id} --repo-type dataset{tag} --local-dir data_copy "
                   "&& python -m splits verify data_copy", "```", "", "```python", "import json",
                   "from datasets import load_dataset", "from huggingface_hub import hf_hub_download",

@@ -167,18 +167,14 @@ def plan_release(dataset: str | os.PathLike, target: Target, *, version: str | V
     # line: there is no tag there) and download links.
     on_branch = branch != BRANCH
     rendered = render_release(dataset, version=str(version), repo_id=target.repo_id,
-                              base_url=target.download_base(branch if on_branch else version.tag))
+                              base_url=target.download_base(branch if on_branch else version.tag),
+                              revision=branch if on_branch else None)
     compared = card  # what the releases' cards are compared with: the main line's rendering
     if rendered is not None:
         card, croissant = rendered
-        compared = card
-        if on_branch and target.repo_id:  # the card's examples pin the branch: there is no tag to pin
-            card = card.replace(f'revision="{version.tag}"', f'revision="{branch}"').replace(
-                f"--revision {version.tag}", f"--revision {branch}")
-        elif on_branch:  # a registry's branch: cloned by its name (corpus checkout takes tags)
-            card = card.replace(f"corpus checkout path/to/registry {version.tag} -o release-{version.tag}",
-                                f"git clone --branch {branch} path/to/registry release-{branch}").replace(
-                f'load_dataset("release-{version.tag}")', f'load_dataset("release-{branch}")')
+        # The releases are tagged on main, and their cards name their tags: a branch's card,
+        # which names the branch, is compared as the main line would render it.
+        compared = render_release(dataset, version=str(version), repo_id=target.repo_id)[0] if on_branch else card
         staged = sorted([f for f in staged if f.path != CROISSANT]
                         + [StagedFile.from_bytes(CROISSANT, croissant.encode("utf-8"))], key=lambda f: f.path)
     refs = target.refs()
