@@ -307,8 +307,7 @@ def main() -> None:
     print(" " * width + "".join(f"{name:<32}" for name in scenarios))
     for label, show in lines.items():
         print(f"{label:<{width}}" + "".join(f"{show(s):<32}" for s in scenarios.values()))
-    print("\n" + json.dumps({"files": n_files, "full": full, "first": first,
-                             **{k: {x: y for x, y in s.items()} for k, s in scenarios.items()}}))
+    print("\n" + json.dumps({"files": n_files, "full": full, "first": first, **scenarios}))
     if args.keep:
         print(f"kept {work}")
 
