@@ -24,7 +24,7 @@ from .checks import check_split_columns
 from .errors import SourceError
 from .integrity import check_intact
 from .output import output_lock, storage_errors
-from .runs import spill_folder
+from .parts import work_folder as spill_folder
 from .pipeline import assign_splits, write_dataset
 from .schema import ROW_SCHEMA
 from .subsets import check_subset_column, subsets_of

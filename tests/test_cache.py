@@ -18,8 +18,8 @@ SCHEMA = pa.schema([pa.field("id", pa.string(), False)])
 
 
 def _entry(path, seq=0, **kw):
-    base = dict(stat=Stat(10, 1, 2, 3), sha256="ab", trusted=True, seq=seq, layer=0, lseq=seq, reason=None,
-                message=None, warnings=[])
+    base = dict(stat=Stat(10, 1, 2, 3), sha256="ab", trusted=True, part=0 if seq >= 0 else -1, row=seq,
+                reason=None, message=None, warnings=[])
     return Entry(path, **{**base, **kw})
 
 
@@ -32,7 +32,7 @@ def test_entries_round_trip_in_batches(tmp_path):
         writer.add_table(index_table(entries[k:k + 3]))
     writer.close()
     assert pa.ipc.open_file(str(tmp_path / "files.arrow")).num_record_batches == 2  # 6 rows, then the last 5
-    got = list(PreviousBuild(tmp_path, {"n_partitions": 1, "layers": {}, "live_rows": 10}).entries())
+    got = list(PreviousBuild(tmp_path, {"n_tasks": 1}).entries())
     assert got == entries
     assert not got[-1].reusable and got[0].reusable
     assert not _entry("t.md", seq=-1, reason="timeout", message="slow").reusable  # may pass next time
@@ -43,7 +43,7 @@ def _index_of(tmp_path, paths, batch=3):
     for k, p in enumerate(paths):
         writer.add_table(index_table([_entry(p, seq=k)]))
     writer.close()
-    return PreviousBuild(tmp_path, {"n_partitions": 1, "layers": {}, "live_rows": len(paths)})
+    return PreviousBuild(tmp_path, {"n_tasks": 1})
 
 
 def test_lookup_merges_two_path_orders(tmp_path):
@@ -83,20 +83,23 @@ def test_cache_key_binds_source_and_settings(tmp_path):
     assert a.key != BuildCache.for_build(tmp_path / "c", tmp_path / "src", strict, SCHEMA).key
 
 
-def _stage(folder, rows, layer=0):
-    (folder / f"L{layer}").mkdir(parents=True)
-    writer = IndexWriter(folder / "files.arrow")
-    writer.add_table(index_table([_entry(f"{k}.md", seq=k)._replace(layer=layer) for k in range(rows)]))
-    writer.close()
+def _stage(folder, rows):
+    """A build's index (folder/index) and one partition of `rows` rows (folder/parts)."""
     import pyarrow.ipc as ipc
 
-    with ipc.new_file(str(folder / f"L{layer}" / "part-00000.arrow"), SCHEMA) as w:
+    (folder / "index").mkdir(parents=True)
+    (folder / "parts").mkdir()
+    writer = IndexWriter(folder / "index" / "files.arrow")
+    writer.add_table(index_table([_entry(f"{k}.md", seq=k) for k in range(rows)]))
+    writer.close()
+    with ipc.new_file(str(folder / "parts" / "t000000.arrow"), SCHEMA) as w:
         w.write_table(pa.table({"id": [str(k) for k in range(rows)]}, schema=SCHEMA))
     return folder
 
 
-def _layers(*ids, rows=3):
-    return {k: {"seq_space": rows, "rows": rows} for k in ids}
+def _install(cache, folder, rows):
+    staged = _stage(folder, rows)
+    cache.install(staged / "index", staged / "parts", n_tasks=1)
 
 
 def test_install_swaps_in_a_whole_build_and_one_build_holds_the_lock(tmp_path):
@@ -104,17 +107,14 @@ def test_install_swaps_in_a_whole_build_and_one_build_holds_the_lock(tmp_path):
     assert cache.acquire() and cache.previous() is None
     other = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
     assert not other.acquire() and other.previous() is None  # a second build goes without
-    other.install(_stage(tmp_path / "x", 1), n_partitions=1, layers=_layers(0), live_rows=1)  # leaves it alone
-    cache.install(_stage(tmp_path / "one", 3), n_partitions=1, layers=_layers(0), live_rows=3)
-    assert cache.previous().layers == _layers(0)
-    # The next build adds layer 1 and keeps layer 0, which is moved over from the cached build.
-    cache.install(_stage(tmp_path / "two", 5, layer=1), n_partitions=1, layers=_layers(0, 1), live_rows=5)
+    _install(other, tmp_path / "x", 1)  # leaves it alone
+    _install(cache, tmp_path / "one", 3)
+    assert cache.previous().n_tasks == 1
+    _install(cache, tmp_path / "two", 5)  # the next build's index and partitions replace the first's
     prev = cache.previous()
     assert [e.path for e in prev.entries()] == [f"{k}.md" for k in range(5)]
-    assert prev.layers == _layers(0, 1) and prev.part(0, 0).exists() and prev.part(1, 0).exists()
-    assert prev.stored_rows == 6 and prev.live_rows == 5
-    cache.install(_stage(tmp_path / "three", 2, layer=2), n_partitions=1, layers=_layers(2), live_rows=2)
-    assert sorted(p.name for p in cache.store.iterdir()) == ["L2", "files.arrow", "meta.json"]  # 0, 1 dropped
+    assert sorted(p.name for p in cache.store.iterdir()) == ["files.arrow", "meta.json", "parts"]
+    assert pa.ipc.open_file(str(prev.parts / "t000000.arrow")).read_all().num_rows == 5
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [f"build-{cache.key}", f"build-{cache.key}.lock"]
     cache.release()
     assert other.acquire()  # free once released
@@ -124,10 +124,10 @@ def test_install_swaps_in_a_whole_build_and_one_build_holds_the_lock(tmp_path):
 def test_a_damaged_or_foreign_cached_build_is_ignored(tmp_path):
     cache = BuildCache.for_build(tmp_path / "c", tmp_path / "src", S, SCHEMA)
     assert cache.acquire()
-    cache.install(_stage(tmp_path / "one", 3), n_partitions=1, layers=_layers(0), live_rows=3)
-    (cache.store / "L0" / "part-00000.arrow").write_bytes(b"truncated")
+    _install(cache, tmp_path / "one", 3)
+    (cache.store / "parts" / "t000000.arrow").write_bytes(b"truncated")
     assert cache.previous() is None
-    cache.install(_stage(tmp_path / "two", 3), n_partitions=1, layers=_layers(0), live_rows=3)
+    _install(cache, tmp_path / "two", 3)
     other_schema = BuildCache(cache.folder, cache.key, pa.schema([pa.field("x", pa.int8())]))
     assert other_schema.acquire() is False  # the lock is per process's open file: still ours
     cache.release()
@@ -154,7 +154,7 @@ def test_installing_drops_this_sources_builds_of_other_code_or_rules_only(tmp_pa
     fake("build-othersource", **{**ours, "source": str(tmp_path / "elsewhere"), "version": "0.0.1"})
     fake("build-othersettings", **{**ours, "settings": "0123456789abcdef", "rules": "0123456789abcdef"})
     assert cache.acquire()
-    cache.install(_stage(tmp_path / "one", 1), n_partitions=1, layers=_layers(0), live_rows=1)
+    _install(cache, tmp_path / "one", 1)
     left = sorted(p.name for p in (tmp_path / "c").iterdir() if p.is_dir())
     assert left == [f"build-{cache.key}", "build-othersettings", "build-othersource"]
     cache.release()
@@ -265,7 +265,7 @@ def _installed(folder, tmp_path, name, *, age, max_bytes=2**40):
 
     cache = BuildCache.for_build(folder, tmp_path / name, S, SCHEMA, max_bytes=max_bytes)
     assert cache.acquire()
-    cache.install(_stage(tmp_path / f"staged-{name}", 3), n_partitions=1, layers=_layers(0), live_rows=3)
+    _install(cache, tmp_path / f"staged-{name}", 3)
     cache.release()
     then = time.time() - age
     os.utime(cache.store / "meta.json", (then, then))

@@ -5,6 +5,7 @@ import shutil
 from datetime import datetime, timezone
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -132,9 +133,10 @@ def test_duplicate_ids_are_rejected_not_lost(tmp_path):
 
 
 def test_many_partitions_some_with_duplicates(tmp_path, monkeypatch):
-    # Partitions of a few rows: the shards join partitions with and without duplicate
-    # clusters and repeated ids, which must not change the rows or their schema.
-    import builder.runs
+    # Read tasks of a few files, so partitions of a few rows: the shards gather rows from
+    # partitions with and without duplicate clusters and repeated ids, which must not change
+    # the rows or their schema.
+    import builder.reading
 
     files = {f"source/_posts/c/f/s/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>") for i in range(60)}
     files["source/_posts/c/f/s/copy.md"] = article("副本", f"<p>{distinct_text(7)}</p>")
@@ -142,7 +144,7 @@ def test_many_partitions_some_with_duplicates(tmp_path, monkeypatch):
     files["source/_posts/c/f/s/same-id2.md"] = f"---\ntitle: Y\nid: fixed\n---\n{distinct_text(91)}"
     src = write_corpus(tmp_path / "src", files)
     whole = build(src, tmp_path / "whole", progress=False, workers=1)
-    monkeypatch.setattr(builder.runs, "ROWS_PER_PARTITION", 3)
+    monkeypatch.setattr(builder.reading, "_CHUNK", 3)
     parts = build(src, tmp_path / "parts", progress=False, workers=1)
     assert whole.rejected == parts.rejected == {"duplicate": 1, "duplicate_id": 1}
     assert whole.rows == parts.rows == 61
@@ -209,22 +211,27 @@ def test_a_file_is_trusted_by_how_old_it_was_when_read_not_when_the_build_began(
     assert again.trusted and again.stat == first.stat and again.sha256 == first.sha256
 
 
-def test_a_chunk_reaches_the_main_process_whole(tmp_path):
-    # A worker's chunk is sent as an Arrow stream: the rows (with the schema's metadata), the
-    # files' outcomes and the signatures arrive as they left.
+def test_a_read_task_writes_its_rows_and_hands_back_only_facts(tmp_path):
+    # The rows go to the task's partition; what crosses to the main process (pickled, as a
+    # process pool sends it) is each file's outcome and each row's small columns: no text.
     import pickle
 
     from multiprocessing.reduction import ForkingPickler
 
-    from builder.run.worker import read_batch
+    from builder.parts import part_path, read_part
+    from builder.run.worker import ReadTask, read_task
 
     write_corpus(tmp_path, {"a.md": article("甲", "<p>" + distinct_text(1) + "</p>"),
                             "b.md": "not an article", "c.md": article("丙", "<p>" + distinct_text(3) + "</p>")})
-    chunk = read_batch(BuildSettings(), [(name, str(tmp_path / name), None) for name in ("a.md", "b.md", "c.md")])
-    back = pickle.loads(ForkingPickler.dumps(chunk))
-    assert chunk.table.num_rows == 2 and back.table.equals(chunk.table, check_metadata=True)
-    assert back.table.schema.metadata == chunk.table.schema.metadata
-    assert back.files == chunk.files and (back.signatures == chunk.signatures).all()
+    (tmp_path / "parts").mkdir()
+    items = [(k, name, str(tmp_path / name), None) for k, name in enumerate(("a.md", "b.md", "c.md"))]
+    result = read_task(BuildSettings(), ReadTask(7, str(tmp_path / "parts"), items, [], None))
+    rows = read_part(part_path(tmp_path / "parts", 7))
+    assert rows.column("source_path").to_pylist() == ["a.md", "c.md"] and "text" in rows.column_names
+    back = pickle.loads(ForkingPickler.dumps(result))
+    assert back.facts.equals(result.facts) and "text" not in back.facts.column_names
+    assert back.facts.column("k").to_pylist() == [0, 2] and back.facts.column("id").equals(rows.column("id"))
+    assert [f[0] for f in back.files] == [0, 1, 2] and back.files[1][3].reason == "no_title"
 
 
 def test_cache_is_per_source_folder(corpus, tmp_path):
@@ -288,13 +295,13 @@ def test_a_damaged_cache_stops_the_build_and_is_deleted(corpus, tmp_path):
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
     (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
-    for part in store.rglob("part-*.arrow"):  # rows gone, index intact
+    for part in store.rglob("t*.arrow"):  # rows gone, index intact
         import pyarrow.ipc as ipc
 
         schema = ipc.open_file(str(part)).schema
         with ipc.new_file(str(part), schema) as writer:
             writer.write_table(schema.empty_table())
-    with pytest.raises(CacheError, match="gave 0 of the"):
+    with pytest.raises(CacheError, match="gave no rows where its index says"):
         build(corpus, tmp_path / "second", progress=False, cache_dir=cache)
     assert not store.exists() and (tmp_path / "first").exists()
     report = build(corpus, tmp_path / "third", progress=False, cache_dir=cache)
@@ -346,42 +353,41 @@ def test_the_corpus_command_with_its_plot_helper_writes_the_same_bytes(tmp_path)
     assert_same_files(tmp_path / "late", tmp_path / "here")
 
 
-def test_rebuilds_add_layers_then_compact_and_always_equal_a_clean_build(corpus, tmp_path):
-    from builder.cache import MAX_LAYERS
-
+def test_each_rebuild_equals_a_clean_build_and_the_cache_holds_one_build(corpus, tmp_path):
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "out", progress=False, cache_dir=cache)
     (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
     titles = {"一": "第一篇", "二": "第二篇", "三": "第三篇", "四": "第四篇", "重复": "重复的一篇"}
-    seen = []
-    for k, (name, title) in enumerate(titles.items()):  # each rebuild computes one new row: a new layer
+    for name, title in titles.items():  # each rebuild computes one new row, takes the others
         (edited,) = corpus.rglob(f"{name}.md")
         edited.write_text(edited.read_text(encoding="utf-8").replace(title, f"{title}（更新）"), encoding="utf-8")
         report = build(corpus, tmp_path / "out", progress=False, cache_dir=cache)
         assert sum(report.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS) - 1
         build(corpus, tmp_path / "clean", progress=False)
         assert_same_files(tmp_path / "out", tmp_path / "clean")
-        seen.append(sorted(p.name for p in store.glob("L*")))
-    assert MAX_LAYERS == 4
-    # L0 from the first build; then a layer a build, until a fifth would be one too many.
-    assert seen == [["L0", "L1"], ["L0", "L1", "L2"], ["L0", "L1", "L2", "L3"], ["L4"], ["L4", "L5"]]
+        # One build's partitions: every row copied into this build's own, nothing older kept.
+        assert sorted(p.name for p in store.iterdir()) == ["files.arrow", "meta.json", "parts"]
+        held = sum(pa.ipc.open_file(str(p)).read_all().num_rows for p in (store / "parts").glob("t*.arrow"))
+        dropped_later = ("duplicate", "near_duplicate", "contained", "duplicate_id")
+        assert held == report.rows + sum(report.rejected.get(r, 0) for r in dropped_later)
 
 
-def test_a_corpus_cut_into_other_partitions_copies_the_cached_rows(corpus, tmp_path, monkeypatch):
-    import builder.runs
+def test_tasks_cut_otherwise_than_the_cached_build_take_its_rows(corpus, tmp_path, monkeypatch):
+    import builder.reading
 
     cache = tmp_path / "cache"
-    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)  # one partition
-    monkeypatch.setattr(builder.runs, "ROWS_PER_PARTITION", 2)  # as if the corpus had grown 50-fold
+    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)  # one task
+    monkeypatch.setattr(builder.reading, "_SPAN", 2)  # tasks of two files: rows from one cached partition each
     edited = corpus / "source/_posts/金融/新浪财经/国内/二.md"
     edited.write_text(edited.read_text(encoding="utf-8").replace("第二篇", "第二篇（更新）"), encoding="utf-8")
     report = build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
     assert sum(report.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS) - 1
     (store,) = [p for p in cache.glob("build-*") if p.is_dir()]
-    assert [p.name for p in store.glob("L*")] == ["L1"] and len(list((store / "L1").glob("part-*"))) > 1
+    assert len(list((store / "parts").glob("t*.arrow"))) > 1
     build(corpus, tmp_path / "clean", progress=False)
     assert_same_files(tmp_path / "cached", tmp_path / "clean")
-    again = build(corpus, tmp_path / "again", progress=False, cache_dir=cache)  # and the new cut is used
+    monkeypatch.setattr(builder.reading, "_SPAN", 2048)
+    again = build(corpus, tmp_path / "again", progress=False, cache_dir=cache)  # and back to one task
     assert sum(again.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS)
     assert_same_files(tmp_path / "again", tmp_path / "clean")
 
@@ -449,7 +455,7 @@ def test_the_ledger_is_the_same_whichever_strategy_splits(tmp_path, monkeypatch)
     # The hash strategy's split is planned by the shard pass, the time strategy's by a pass
     # of its own: the duplicates' ledger lines (which copy, of which kept file, met before or
     # after it, across partitions) and the rows kept must not depend on which.
-    import builder.runs
+    import builder.reading
     from splits import SplitSpec
 
     files = {f"source/_posts/c/f/s/{i:04d}.md": article(f"标题{i}", f"<p>{distinct_text(i)}</p>",
@@ -461,7 +467,7 @@ def test_the_ledger_is_the_same_whichever_strategy_splits(tmp_path, monkeypatch)
     files["source/_posts/c/f/s/same-id.md"] = f"---\ntitle: X\nid: fixed\n---\n{distinct_text(90)}"
     files["source/_posts/c/f/s/same-id2.md"] = f"---\ntitle: Y\nid: fixed\n---\n{distinct_text(91)}"
     src = write_corpus(tmp_path / "src", files)
-    monkeypatch.setattr(builder.runs, "ROWS_PER_PARTITION", 4)
+    monkeypatch.setattr(builder.reading, "_CHUNK", 4)
     hashed = build(src, tmp_path / "hash", progress=False, workers=1)
     timed = build(src, tmp_path / "time", progress=False, workers=1,
                   split_spec=SplitSpec.from_sizes(test_size=0.2, strategy="time", group="dup_cluster"))

@@ -6,20 +6,18 @@ settings and the tool version are the same. A build with a cache folder keeps, p
 folder, settings, tool version), what its reading pass produced:
 
 - `files.arrow`: one entry per article file, in path order: the file's stat (size, mtime,
-  ctime, inode), its sha256, and what it became: a row (its place in path order) or a reject
-  (reason and message), with its warnings;
-- `L<n>/part-*.arrow`: the rows themselves with their MinHash signatures, in layers: each
-  build adds the rows it computed as a layer (the spill's own files, moved here, not copied)
-  and keeps the earlier layers whose rows it took. A row is known by (layer, its place in
-  path order in the build that wrote it). When the layers hold too many rows no longer used,
-  or too many layers, a build writes all its rows as one layer instead.
+  ctime, inode), its sha256, and what it became: a row (its handle: partition and place) or a
+  reject (reason and message), with its warnings;
+- `parts/t*.arrow`: the build's partitions (builder.parts), moved here as the read tasks
+  wrote them: the rows with their MinHash signatures. Every build writes all its rows (a read
+  task copies a cached row into its own partition), so one build's files are the whole cache.
 
 A rebuild walks the new file list and the old entries side by side (both in path order). A
 file whose stat is unchanged is taken as it was, unread, if it was already TRUST_MARGIN_NS old
 when it was hashed (git's rule against a file changed within the same clock tick); a file
 whose stat changed is read and hashed, and taken as it was if its sha256 is the same; only
-the others are processed. Rows taken come from the old part files by position, as Arrow,
-without passing through Python.
+the others are processed. Rows taken are copied by the read tasks from the old partitions by
+handle, as Arrow, without passing through Python.
 
 The key of a cached build (`cache_key`) covers everything that shapes a row, so a result is
 never served to a build that would compute it otherwise:
@@ -44,12 +42,12 @@ it. Deleting the folder is always safe; `clear_cache` deletes what no build hold
 
 from __future__ import annotations
 
-from .index import (FORMAT, INDEX_SCHEMA, MAX_LAYERS, MAX_STORED_PER_LIVE, TRUST_MARGIN_NS, Entry, IndexWriter,
+from .index import (FORMAT, INDEX_SCHEMA, TRUST_MARGIN_NS, Entry, IndexWriter,
                     Lookup, PreviousBuild, Stat, entry_at, index_table, reusable, stat_of, trusted)
 from .store import (DEFAULT_MAX_BYTES, MAX_BYTES_ENV, BuildCache, CacheInfo, Cleared, Variant, cache_info,
                     cache_key, clear_cache, default_dir, max_bytes_setting)
 
-__all__ = ["FORMAT", "INDEX_SCHEMA", "MAX_LAYERS", "MAX_STORED_PER_LIVE", "TRUST_MARGIN_NS", "Entry", "IndexWriter",
+__all__ = ["FORMAT", "INDEX_SCHEMA", "TRUST_MARGIN_NS", "Entry", "IndexWriter",
            "Lookup", "PreviousBuild", "Stat", "entry_at", "index_table", "reusable", "stat_of", "trusted",
            "DEFAULT_MAX_BYTES", "MAX_BYTES_ENV", "BuildCache", "CacheInfo", "Cleared", "Variant", "cache_info",
            "cache_key", "clear_cache", "default_dir", "max_bytes_setting"]

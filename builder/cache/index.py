@@ -1,7 +1,7 @@
 """The cache's file index: what each article file became, and how to know the file again.
 
 One entry per article file, in path order (INDEX_SCHEMA): its stat, its sha256, and what it
-became (a row: its place in path order and where the row is stored; or a reject). A file is
+became (a row: its handle, the partition and row that hold it; or a reject). A file is
 known by its stat only if it was hashed while already TRUST_MARGIN_NS old (`trusted`).
 """
 from __future__ import annotations
@@ -13,15 +13,11 @@ from typing import Iterator, NamedTuple
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-FORMAT = 3  # v1, v2: an SQLite table of pickled results per (path, sha256); removed when met
+FORMAT = 4  # v1, v2: an SQLite table of pickled results per (path, sha256); v3: layers of id ranges
 # A file is trusted by its stat only if it was hashed while its mtime and ctime were this far
 # in the past: a write in the same clock tick as the hashing (coarse file system clocks tick
 # every 1-2 s) would otherwise leave the stat unchanged and the content stale.
 TRUST_MARGIN_NS = 2_000_000_000
-# A build writes all its rows as one layer when the cached layers would be more than this many,
-# or hold more than this many times the rows in use.
-MAX_LAYERS = 4
-MAX_STORED_PER_LIVE = 1.5
 
 INDEX_SCHEMA = pa.schema([
     pa.field("path", pa.string(), False),
@@ -31,9 +27,8 @@ INDEX_SCHEMA = pa.schema([
     pa.field("ino", pa.uint64(), False),
     pa.field("sha256", pa.string()),          # None: the file was not read (too large, unreadable)
     pa.field("trusted", pa.bool_(), False),   # hashed while older than TRUST_MARGIN_NS
-    pa.field("seq", pa.int64(), False),       # the row's place in path order; -1 for a reject
-    pa.field("layer", pa.int32(), False),     # where the row is: its layer, and its place in
-    pa.field("lseq", pa.int64(), False),      # path order in the build that wrote that layer
+    pa.field("part", pa.int32(), False),      # the row's handle: its partition (-1: a reject)
+    pa.field("row", pa.int64(), False),       # and its place there
     pa.field("reason", pa.string()),          # the reject's reason and message
     pa.field("message", pa.string()),
     pa.field("warnings", pa.list_(pa.string()), False),
@@ -63,9 +58,8 @@ class Entry(NamedTuple):
     stat: Stat
     sha256: str | None
     trusted: bool
-    seq: int                 # -1: a reject
-    layer: int               # the row's layer and its seq there
-    lseq: int
+    part: int                # the row's partition (builder.parts); -1: a reject
+    row: int                 # its place there
     reason: str | None
     message: str | None
     warnings: list[str]
@@ -97,18 +91,12 @@ def entry_at(table: pa.Table, j: int) -> Entry:
 
 class PreviousBuild:
     """The cached build of a source, opened for reading: its entries, streamed in path order,
-    and its part files."""
+    and its partitions."""
 
     def __init__(self, folder: Path, meta: dict) -> None:
         self.folder = folder
-        self.n_partitions: int = meta["n_partitions"]
-        # layer -> {"seq_space": rows of the build that wrote it, "rows": rows it holds}
-        self.layers: dict[int, dict] = {int(k): v for k, v in meta["layers"].items()}
-        self.live_rows: int = meta["live_rows"]  # rows the entries use
-
-    @property
-    def stored_rows(self) -> int:
-        return sum(layer["rows"] for layer in self.layers.values())
+        self.parts = folder / "parts"
+        self.n_tasks: int = meta["n_tasks"]
 
     def entries(self) -> Iterator[Entry]:
         for batch in self.batches():
@@ -123,9 +111,6 @@ class PreviousBuild:
             reader = ipc.open_file(source)
             for k in range(reader.num_record_batches):
                 yield reader.get_batch(k)
-
-    def part(self, layer: int, k: int) -> Path:
-        return self.folder / f"L{layer}" / f"part-{k:05d}.arrow"
 
 
 class Lookup:

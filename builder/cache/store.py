@@ -158,11 +158,10 @@ class BuildCache:
         try:
             meta = json.loads((self.store / "meta.json").read_text(encoding="utf-8"))
             prev = PreviousBuild(self.store, meta)
-            for layer in prev.layers:  # every part file whole (its footer readable) and ours
-                for k in range(prev.n_partitions):
-                    path = prev.part(layer, k)
-                    if path.exists() and not ipc.open_file(str(path)).schema.equals(self.row_schema):
-                        raise ValueError(f"{path.name} has another schema")
+            for k in range(prev.n_tasks):  # every partition whole (its footer readable) and ours
+                path = prev.parts / f"t{k:06d}.arrow"
+                if path.exists() and not ipc.open_file(str(path)).schema.equals(self.row_schema):
+                    raise ValueError(f"{path.name} has another schema")
             if not ipc.open_file(str(self.store / "files.arrow")).schema.equals(INDEX_SCHEMA):
                 raise ValueError("files.arrow has another schema")
         except FileNotFoundError:
@@ -176,22 +175,18 @@ class BuildCache:
             pass
         return prev
 
-    def install(self, staged: Path, *, n_partitions: int, layers: dict[int, dict], live_rows: int) -> None:
-        """Make `staged` (files.arrow and its new layer) the cached build of this source; the
-        other `layers` it uses are moved over from the cached build. Then drops this source's
-        outdated builds and keeps the folder within `max_bytes`."""
+    def install(self, index: Path, parts: Path, *, n_tasks: int) -> None:
+        """Make this build's index (files.arrow in `index`) and partitions (`parts`) the cached
+        build of this source, in place of the one before. Then drops this source's outdated
+        builds and keeps the folder within `max_bytes`."""
         if self._lock is None:
             return
-        meta = {"n_partitions": n_partitions, "layers": {str(k): v for k, v in sorted(layers.items())},
-                "live_rows": live_rows, "source": self.source, "version": __version__, "format": FORMAT,
-                **self.ids}
-        (staged / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        meta = {"n_tasks": n_tasks, "source": self.source, "version": __version__, "format": FORMAT, **self.ids}
+        (index / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         incoming = Path(tempfile.mkdtemp(prefix=f".build-{self.key}.in-", dir=self.folder))
         try:
-            shutil.move(str(staged), str(incoming / "b"))  # a rename when on one disk, else a copy
-            for layer in layers:
-                if not (incoming / "b" / f"L{layer}").exists():
-                    os.rename(self.store / f"L{layer}", incoming / "b" / f"L{layer}")
+            shutil.move(str(index), str(incoming / "b"))  # a rename when on one disk, else a copy
+            shutil.move(str(parts), str(incoming / "b" / "parts"))
             old = self.folder / f".build-{self.key}.old"
             shutil.rmtree(old, ignore_errors=True)
             if self.store.exists():

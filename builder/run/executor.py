@@ -24,11 +24,21 @@ K = TypeVar("K")
 
 
 class Executor(ABC):
-    """Runs tasks; gives (key, result) back in task order."""
+    """Runs tasks; gives (key, result) back in task order. One executor serves a build's
+    stages one after another (its workers started once); `close` (or `with`) ends it."""
 
     @abstractmethod
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[tuple[K, Any]]) -> Iterator[tuple[K, Any]]:
         ...
+
+    def close(self) -> None:
+        """Stop the workers (if any)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class Inline(Executor):
@@ -52,13 +62,22 @@ class LocalPool(Executor):
         self.initializer = initializer
         self.window = window or 4 * workers
         self.describe = describe
+        self._pool: ProcessPoolExecutor | None = None
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=readers.context(), initializer=self.initializer)
 
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+            readers.stop()
+
     def map(self, fn, tasks):
-        readers.claim()
-        pool = self._start()
+        if self._pool is None:
+            readers.claim()
+            self._pool = self._start()
+        pool = self._pool
         pending: deque = deque()  # (key, payload, future or None)
         tasks = iter(tasks)
         more = True
@@ -94,12 +113,13 @@ class LocalPool(Executor):
                     broke_at = head
                     log.warning("a reading worker process died; reading %d tasks again in new workers", len(pending))
                     pool.shutdown(cancel_futures=True)
-                    pool = self._start()
+                    pool = self._pool = self._start()
                     pending = deque((k, p, pool.submit(fn, p) if p is not None else None) for k, p, _ in pending)
                     continue
                 if result is not None:
                     broke_at, ran_any = None, True
                 yield key, result
         finally:
-            pool.shutdown(cancel_futures=True)
-            readers.stop()
+            for _, _, future in pending:  # a caller that stops early: nothing left running for it
+                if future is not None:
+                    future.cancel()

@@ -1,10 +1,10 @@
-"""The read task: a worker reads a run of files and hands back their outcomes and rows.
+"""The read task: a worker reads a run of files, writes their rows itself, hands back facts.
 
-A task is a list of files, each (shown path, file path, sha256 of the cached bytes or None).
-A file whose bytes are the cached ones is only reported the same; the others are processed
-together (builder.steps.run_together, a few megabytes at a time) within the per-file time
-limit, and their rows signed together (one numpy pass over the task, not one per text).
-What comes back is a `Chunk`: columnar, so the main process never unpickles a row.
+A task (`ReadTask`) is a run of files in path order. A file whose bytes are the cached ones
+takes its cached row; the others are processed together (builder.steps.run_together, a few
+megabytes at a time) within the per-file time limit, and their rows signed together (one
+numpy pass over the task). The rows go to the task's partition (builder.parts); what comes
+back (`ReadResult`) is each file's outcome and each row's small columns, never a text.
 """
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import memory
 from ..article import FileResult, file_steps
 from ..cache import Stat, stat_of, trusted
 from ..dedup import signatures
-from ..errors import Reject
-from ..schema import ROW_SCHEMA
+from ..errors import CacheError, Reject
+from ..parts import FACTS, SIGNATURE, part_path, part_schema, signature_column, take_rows, write_part
 from ..settings import BuildSettings
 from ..steps import run_together
 from . import timeout
@@ -34,55 +35,68 @@ TOGETHER_BYTES = 4 * 2**20
 
 
 @dataclass
-class Chunk:
-    """What reading a run of files gives back, in their order: (path, file sha256, reject,
-    warnings, stat, trusted, same as the cached bytes) for every file, and the rows (the files
-    neither rejected nor the same) as one Arrow table with their MinHash signatures."""
+class ReadTask:
+    """A read task's files, all in path order: `items` to read, each (place in the task, shown
+    path, path, what the cached build knew of it or None: (sha256, partition, row), partition
+    -1 for a reject), and `taken`, rows the cached build holds for files not read again
+    (place, partition, row). Its rows go to partition `no` in `folder`, cached rows come from
+    the partitions in `cache`; `extra` names the row columns handed back beside parts.FACTS."""
 
-    files: list[tuple[str, str | None, Reject | None, list[str], Stat | None, bool, bool]]
-    table: pa.Table
-    signatures: np.ndarray
-
-    def __reduce__(self):
-        # To the main process as one Arrow IPC stream, not Arrow's pickling of each buffer:
-        # ~1.5 instead of ~5.4 us a file to send, read back without a copy.
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, self.table.schema) as writer:
-            writer.write_table(self.table)
-        return _chunk_from_stream, (self.files, sink.getvalue(), self.signatures)
+    no: int
+    folder: str
+    items: list[tuple[int, str, str, tuple | None]]
+    taken: list[tuple[int, int, int]]
+    cache: str | None
+    extra: tuple[str, ...] = ()
 
 
-def _chunk_from_stream(files: list, stream: pa.Buffer, sigs: np.ndarray) -> Chunk:
-    return Chunk(files, pa.ipc.open_stream(stream).read_all(), sigs)
+@dataclass
+class ReadResult:
+    """What a read task hands back: for every file it read, (place, shown path, file sha256,
+    reject, warnings, stat, trusted, the same bytes as cached); and `facts`, one row for each
+    row it wrote to its partition, in the partition's order: its place in the task (`k`),
+    parts.FACTS, the task's `extra` columns and the MinHash signature."""
+
+    files: list[tuple[int, str, str | None, Reject | None, list[str], Stat | None, bool, bool]]
+    facts: pa.Table
 
 
 def task(settings: BuildSettings):
-    """The read task of a build with `settings`, as a function of the task's files."""
-    return partial(read_batch, settings)
+    """The read task of a build with `settings`, as a function of a ReadTask."""
+    return partial(read_task, settings)
 
 
-def describe(items: list[tuple[str, str, str | None]]) -> str:
-    """A read task's files, for a message: the first and last, and how many."""
-    return f"reading {items[0][0]} .. {items[-1][0]} ({len(items)} files)"
+def describe(payload) -> str:
+    """A task, for a message: a read task's first and last file, and how many; another's name."""
+    if not isinstance(payload, ReadTask):
+        return f"the task {getattr(payload, 'name', type(payload).__name__)}"
+    items = payload.items
+    if not items:
+        return f"taking {len(payload.taken)} cached rows"
+    return f"reading {items[0][1]} .. {items[-1][1]} ({len(items)} files)"
 
 
-def read_batch(settings: BuildSettings, items: list[tuple[str, str, str | None]]) -> Chunk:
-    """Read a run of files (see the module's docstring)."""
-    files: list = [None] * len(items)
-    results: list[FileResult] = []
+def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
+    """Read a run of files, take the cached rows of the others, write the rows to the task's
+    partition (in path order) and hand back their facts."""
+    files: list = []
+    results: list[tuple[int, FileResult]] = []
+    taken = list(payload.taken)
     group: list[tuple[int, Read]] = []
     size = 0
 
     def flush() -> None:
         for (k, read), result in zip(group, process_together([read for _, read in group], settings)):
-            results.append(result)
-            files[k] = (read.rel, result.sha256, result.reject, result.warnings, read.stat, read.trusted, False)
+            results.append((k, result))
+            files.append((k, read.rel, result.sha256, result.reject, result.warnings, read.stat, read.trusted, False))
         group.clear()
 
-    for k, (rel, path, known) in enumerate(items):
+    for k, rel, path, known in payload.items:
         read = read_file((rel, path), settings)
-        if known is not None and read.sha256 == known:
-            files[k] = (rel, known, None, [], read.stat, read.trusted, True)
+        if known is not None and read.sha256 == known[0]:
+            files.append((k, rel, known[0], None, [], read.stat, read.trusted, True))
+            if known[1] >= 0:
+                taken.append((k, known[1], known[2]))
             continue
         n = len(read.data) if read.data is not None else 0
         if group and size + n > TOGETHER_BYTES:
@@ -92,24 +106,51 @@ def read_batch(settings: BuildSettings, items: list[tuple[str, str, str | None]]
         size += n
     if group:
         flush()
-    rows = [r for r in results if r.row is not None]
-    sigs = (signatures([r.row["text"] for r in rows], settings.dedup) if rows
-            else np.empty((0, settings.dedup.num_perm), dtype=np.uint32))
-    return Chunk(files=files, table=rows_table([placeholders(dict(r.row)) for r in rows]), signatures=sigs)
+    files.sort(key=lambda f: f[0])
+    schema = part_schema(settings.dedup.num_perm)
+    rows = [(k, r.row) for k, r in results if r.row is not None]
+    tables, places = [], []
+    if rows:
+        sigs = signatures([row["text"] for _, row in rows], settings.dedup)
+        tables.append(pa.Table.from_arrays(
+            [pa.array([row[f.name] for _, row in rows], type=f.type) for f in schema if f.name != SIGNATURE]
+            + [signature_column(sigs)], schema=schema))
+        places += [k for k, _ in rows]
+    if taken:
+        taken.sort()
+        t = np.array(taken, dtype=np.int64).reshape(-1, 3)
+        tables.append(_cached_rows(payload.cache, t[:, 1], t[:, 2], schema))
+        places += t[:, 0].tolist()
+    if not tables:
+        return ReadResult(files, _facts(schema.empty_table(), [], payload.extra))
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    order = np.argsort(np.array(places, dtype=np.int64), kind="stable")
+    table = table.take(pa.array(order))
+    write_part(part_path(payload.folder, payload.no), table)
+    return ReadResult(files, _facts(table, np.array(places)[order].tolist(), payload.extra))
 
 
-def placeholders(row: dict) -> dict:
-    # Filled in once every row has been seen: the cluster by dedup, the group by the split.
-    row["dup_cluster"] = row["id"]
-    row["split_group"] = ""
-    row["split_bucket"] = 0
-    return row
+def _cached_rows(cache: str, parts: np.ndarray, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
+    """The cached build's rows at these handles; CacheError if it no longer holds them."""
+    try:
+        table = take_rows(cache, parts, rows)
+        if table.schema.equals(schema):
+            return table
+        problem = "rows of another shape"
+    except (OSError, IndexError, pa.ArrowException) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    raise CacheError(f"the build cache gave no rows where its index says it holds {len(rows)} "
+                     f"({problem}): its files were changed or damaged. It is deleted now; build again.")
 
 
-def rows_table(rows: list[dict]) -> pa.Table:
-    """Row dicts -> a ROW_SCHEMA table, column by column: seven times faster than from_pylist."""
-    return pa.Table.from_arrays([pa.array([r[f.name] for r in rows], type=f.type) for f in ROW_SCHEMA],
-                                schema=ROW_SCHEMA)
+def _facts(table: pa.Table, places: list[int], extra: tuple[str, ...]) -> pa.Table:
+    """The small columns of a partition's rows (see ReadResult)."""
+    text = pc.binary_length(table.column("text"))
+    # A row's size for the shard plan: its strings' bytes, and a little for the other columns.
+    nbytes = pc.add(pc.add(text, pc.binary_length(table.column("extra"))), 160).cast(pa.int64())
+    names = [name for name in FACTS if name != "nbytes"] + [c for c in extra if c not in FACTS]
+    return pa.table({"k": pa.array(places, pa.int64()), **{name: table.column(name) for name in names},
+                     "nbytes": nbytes, SIGNATURE: table.column(SIGNATURE)})
 
 
 def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResult:

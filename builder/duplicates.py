@@ -1,0 +1,138 @@
+"""Applying dedup to a build: repeated ids, exact, near and contained copies, from the rows' facts.
+
+The driver works on the read stage's facts alone (ids, text hashes, signatures, dates, sizes):
+rows in id order, a row whose id an earlier file (in path order) took is dropped, the others
+go to the detector (builder.dedup) in that order. Containment candidates are verified against
+their texts by tasks that read the texts from the partitions. What comes back is by position
+in that id-ordered sequence: each row's verdict, its cluster, the ledger lines of the copies.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .dedup import NO_DATE, DedupArrays, DedupIndex, DedupSettings, contain
+from .errors import Reject
+from .parts import take_rows
+from .reading import Facts
+from .report import BuildReport
+from .run import Executor
+
+log = logging.getLogger(__name__)
+_BATCH = 8192  # rows handed to the detector at a time
+_PAIRS_PER_TASK = 512  # containment candidates a verification task reads the texts of
+
+
+@dataclass
+class Duplicates:
+    """What dedup decided. `order`: the facts' rows in id order, repeated ids gone (position i
+    of the sequence is facts row order[i]); the rest is by position."""
+
+    order: np.ndarray
+    verdicts: DedupArrays
+    clusters: list[str]                 # dup_cluster: the kept member's id (a row's own when unique)
+    copies: np.ndarray                  # (position, position) of every verified near or contained pair
+    rejects: list[Reject]               # the ledger lines: repeated ids and the copies not kept
+
+
+def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: BuildReport,
+                    executor: Executor) -> Duplicates:
+    table = facts.table
+    order, first = _id_order(table)
+    ids = table.column("id").to_pylist()
+    paths = table.column("source_path").to_pylist()
+    rejects = _repeated_ids(table, order, first, ids, paths, report)
+    order = order[first]
+    dedup = DedupIndex(settings, folder=work / "dedup")
+    dates = pc.fill_null(pc.cast(table.column("date"), pa.int64()), NO_DATE).to_numpy()
+    shas = table.column("content_sha256").to_pylist()
+    n_chars = table.column("n_chars").to_numpy()
+    for start in range(0, len(order), _BATCH):
+        rows = order[start:start + _BATCH]
+        dedup.add_many([ids[r] for r in rows.tolist()], [shas[r] for r in rows.tolist()],
+                       facts.signature_rows(rows), date_keys=dates[rows].tolist(), n_chars=n_chars[rows].tolist())
+    log.info("clustering %d rows for duplicates", len(dedup))
+    candidates = dedup.containment_candidates()
+    verdicts = dedup.results_arrays(_verify_contained(candidates, facts, order, settings, executor))
+    report.dedup = dedup.stats()
+    copies = dedup.copy_pairs()
+    dedup.close()
+    clusters = [ids[r] for r in order.tolist()]
+    moved = np.flatnonzero(verdicts.kept != np.arange(len(verdicts.kept)))
+    for i, k in zip(moved.tolist(), verdicts.kept[moved].tolist()):
+        clusters[i] = ids[order[k]]
+    for i in moved[~verdicts.keep[moved]].tolist():
+        k = int(verdicts.kept[i])
+        rejects.append(_dedup_reject(paths[order[i]], verdicts, i, ids[order[k]], paths[order[k]]))
+    return Duplicates(order, verdicts, clusters, copies, rejects)
+
+
+def _id_order(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """The rows in id order (ties in path order), and which of them is the first of its id:
+    the first file in path order keeps an id, later ones are dropped."""
+    order = pc.sort_indices(table.select(["id", "file"]), sort_keys=[("id", "ascending"), ("file", "ascending")])
+    ids = pc.take(table.column("id"), order)
+    first = np.ones(len(ids), dtype=bool)
+    if len(ids) > 1:
+        first[1:] = ~pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
+    return order.to_numpy(), first
+
+
+def _repeated_ids(table: pa.Table, order: np.ndarray, first: np.ndarray, ids: list[str], paths: list[str],
+                  report: BuildReport) -> list[Reject]:
+    """The ledger lines of the rows whose id an earlier file took; their warnings uncounted."""
+    rejects = []
+    gone = np.flatnonzero(~first)
+    if not len(gone):
+        return rejects
+    warnings = table.column("warnings")
+    kept_path = {}
+    for k in np.flatnonzero(first).tolist():
+        kept_path[ids[order[k]]] = paths[order[k]]
+    for k in gone.tolist():
+        r = int(order[k])
+        report.warnings.subtract(warnings[r].as_py())
+        rejects.append(Reject(paths[r], "duplicate_id", f"same id {ids[r]} as {kept_path[ids[r]]}",
+                              duplicate_of=ids[r]))
+    report.warnings = +report.warnings  # drop the zero counts
+    return rejects
+
+
+def _verify_contained(pairs: np.ndarray, facts: Facts, order: np.ndarray, settings: DedupSettings,
+                      executor: Executor) -> np.ndarray:
+    """The containment candidates (shorter, longer: positions) verified exactly against their
+    texts by tasks, each reading the texts of a few hundred pairs from the partitions."""
+    if not len(pairs):
+        return pairs
+    pairs = pairs[np.argsort(pairs[:, 1], kind="stable")]  # a longer text's pairs in one task
+    tasks = []
+    for start in range(0, len(pairs), _PAIRS_PER_TASK):
+        mine = pairs[start:start + _PAIRS_PER_TASK]
+        rows = order[np.unique(mine)]
+        tasks.append((start, (str(facts.folder), mine, np.unique(mine),
+                              facts.table.column("task").to_numpy()[rows], facts.table.column("row").to_numpy()[rows])))
+    verified = [result for _, result in executor.map(partial(verify_task, settings), tasks)]
+    return np.concatenate(verified) if verified else pairs[:0]
+
+
+def verify_task(settings: DedupSettings, payload: tuple) -> np.ndarray:
+    """A verification task: (partitions, pairs of positions, the positions they use, their
+    handles) -> the pairs that pass, with their containment (contain.verify_texts)."""
+    folder, pairs, positions, tasks, rows = payload
+    texts = take_rows(folder, tasks, rows, ["text"]).column("text").to_pylist()
+    text_of = dict(zip(positions.tolist(), texts))
+    return contain.verify_texts(pairs, text_of.__getitem__, settings)
+
+
+def _dedup_reject(path: str, verdicts: DedupArrays, row: int, kept_id: str, kept_path: str) -> Reject:
+    reason = verdicts.REASONS[verdicts.reason[row]]
+    what = {"duplicate": "the same text as",
+            "near_duplicate": f"a near duplicate (similarity {float(verdicts.similarity[row]):.2f}) of",
+            "contained": f"contained ({float(verdicts.similarity[row]):.2f} of its text) in a story kept as"}[reason]
+    return Reject(path, reason, f"{what} {kept_path} (id {kept_id})", duplicate_of=kept_id)

@@ -1,0 +1,72 @@
+"""The split of a build: each kept row's split, group and bucket, from the rows' facts.
+
+Pure over columns: the rows dedup kept, in id order, with the columns the split spec reads
+(its group, which by default is the duplicate cluster, stratify and time columns). The hash
+strategy places each row by its own group key, so rows are fed to `splits.StreamingSplit` a
+batch at a time (its manifest equals build_manifest's); the time strategy needs every
+group's dates first and assigns them all at once.
+
+What moves rows between splits (the spec's salt, ratios, group or the bucket hash) is a
+major version of a published dataset: see splits/hashing.py.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from splits import SplitSpec, StreamingSplit, assign, build_manifest
+
+from .duplicates import Duplicates
+from .reading import Facts
+from .schema import ROW_SCHEMA
+
+log = logging.getLogger(__name__)
+_BATCH = 50_000  # rows fed to the streaming split at a time
+
+
+@dataclass
+class SplitPlan:
+    """Where the kept rows go, by their place among the kept rows (`kept`: their positions in
+    the id-ordered sequence): the split's index in spec.names (-1: dropped by the split, e.g.
+    a time embargo), the group key and its bucket; and the manifest."""
+
+    kept: np.ndarray
+    code: np.ndarray
+    group: list[str]
+    bucket: list[int]
+    manifest: dict
+
+
+def split_columns(spec: SplitSpec) -> list[str]:
+    """The columns the split and its manifest read (the dates only for the time strategy)."""
+    time = spec.time_column if spec.strategy == "time" else None
+    return sorted({"id", "content_sha256", spec.group, spec.stratify, time} - {None} & set(ROW_SCHEMA.names))
+
+
+def plan_splits(facts: Facts, dups: Duplicates, spec: SplitSpec) -> SplitPlan:
+    kept = np.flatnonzero(dups.verdicts.keep)
+    rows = dups.order[kept]
+    columns = {}
+    for name in split_columns(spec):
+        if name == "dup_cluster":
+            columns[name] = [dups.clusters[i] for i in kept.tolist()]
+        else:
+            columns[name] = facts.table.column(name).take(rows).to_pylist()
+    if spec.strategy == "hash":
+        stream = StreamingSplit(spec)
+        split, group, bucket = [], [], []
+        for start in range(0, len(kept), _BATCH):
+            placed = stream.add({name: values[start:start + _BATCH] for name, values in columns.items()})
+            split += placed.split
+            group += placed.group
+            bucket += placed.bucket
+        manifest = stream.manifest()
+    else:
+        assignment = assign(columns, spec)
+        split, group, bucket = assignment.split, assignment.group, assignment.bucket
+        manifest = build_manifest(columns, assignment, spec)
+    code_of = {name: k for k, name in enumerate(spec.names)}
+    code = np.fromiter((code_of.get(s, -1) for s in split), np.int64, len(split))
+    return SplitPlan(kept, code, group, bucket, manifest)
