@@ -228,3 +228,16 @@ def storage_errors(target: str | os.PathLike) -> Iterator[None]:
         cause = exc.strerror or str(exc).split("Detail:")[-1].strip() or type(exc).__name__
         raise StorageError(f"cannot finish writing {str(target)!r}: {cause}{where}; the previous output is "
                            "unchanged: free some space or fix the folder, then build again") from None
+
+
+def check_apart(src: Path, out: Path) -> None:
+    """The output is swapped in whole and its old folder deleted: an output that is or holds the
+    source would delete the articles (`-o data` for `data/articles`), and one inside the source
+    would be read as articles by the next build (its README.md becomes a row)."""
+    s, o = src.resolve(), out.resolve()
+    if o == s or s.is_relative_to(o):
+        raise OutputError(f"output {str(out)!r} is or holds the source folder {str(src)!r}: the build "
+                          "replaces the output whole, which would delete the articles; choose another folder")
+    if o.is_relative_to(s):
+        raise OutputError(f"output {str(out)!r} is inside the source folder {str(src)!r}: the next build "
+                          "would read the dataset as articles; choose a folder outside it")

@@ -6,38 +6,32 @@ folder and swapped in at the end, so a failed or interrupted build leaves the ol
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from splits import SplitSpec, assign, build_manifest, copy_leaks, write_manifest
+from splits import SplitSpec
 
 from . import __version__, memory, readers
 from .cache import BuildCache, default_dir
-from .card import CardOptions, InputManifest, read_template, write_card
+from .card import CardOptions, InputManifest, read_template
+from .card.plots import BackgroundPlots, plots_in_background
 from .checks import all_rejected_message, check_before_reading, no_articles_message
 from .discover import discover
-from .duplicates import Duplicates, find_duplicates
-from .errors import CacheError, NoRowsError, OutputError, Reject, SourceError
-from .output import atomic_output, output_lock, storage_errors as _storage_errors
-from .card.plots import BackgroundPlots, plots_in_background
+from .duplicates import find_duplicates
+from .errors import CacheError, NoRowsError, Reject, SourceError
+from .folder import write_metadata
+from .output import atomic_output, check_apart, output_lock, storage_errors as _storage_errors
 from .parts import FACTS, LATER, part_schema, work_folder
-from .reading import INLINE_BELOW, Facts, executor_of_build, install_cache, read_all
+from .reading import INLINE_BELOW, executor_of_build, install_cache, read_all
 from .report import BuildReport
-from .run import Executor
 from .schema import ROW_SCHEMA
-from .shards import plan_split, write_shard
-from .splitting import SplitPlan, plan_splits, split_columns
 from .settings import BuildSettings
-from .subsets import SUMMARY_KEY as SUBSETS_KEY, check_subset_column, subset_name, subsets_summary
-from .write import ROW_GROUP_BYTES, ShardWriter, WriteLane, write_split
+from .shards import write_shards
+from .splitting import audit_copies, plan_splits, split_columns
+from .subsets import SUMMARY_KEY as SUBSETS_KEY, check_subset_column, subsets_summary
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).with_name("sample")
@@ -50,8 +44,6 @@ DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
 # no longer add to the peak of duplicate clustering and the shard pass (a rebuild of a
 # million files peaked there).
 _PLOTS_WITH_CARD_FROM = 250_000
-# --subset-by: the row group of a (subset, split) writer (a split's own writers: write.ROW_GROUP_BYTES).
-SUBSET_ROW_GROUP_BYTES = 4 * 2**20
 
 
 class _UserCache:
@@ -88,7 +80,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     if not src.is_dir():
         raise SourceError(f"source folder {str(src)!r} does not exist or is not a folder")
     out = Path(output)
-    _check_apart(src, out)
+    check_apart(src, out)
     check_before_reading(settings, split_spec, workers)
     check_subset_column(subset_by, ROW_SCHEMA)
     read_template(card_template, card)  # a bad template fails now, not after the whole read
@@ -139,8 +131,8 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 report.rows = len(plan.kept)
                 log.info("writing shards")
                 with atomic_output(out) as tmp:
-                    subsets = _write_shards(executor, facts, dups, plan, split_spec, tmp / "data", subset_by)
-                    _audit_copies(plan, dups, facts, list(split_spec.names))
+                    subsets = write_shards(executor, facts, dups, plan, split_spec, tmp / "data", subset_by)
+                    audit_copies(plan, dups, facts, list(split_spec.names))
                     report.rejected = Counter(r.reason for r in rejects)
                     report.splits = plan.manifest["counts"]
                     report.audit = plan.manifest["audit"]
@@ -184,152 +176,3 @@ def _fact_columns(spec: SplitSpec, subset_by: str | None) -> tuple[str, ...]:
     """The row columns the split and the subsets read, beyond what every build hands back."""
     wanted = set(split_columns(spec)) | {subset_by} - {None}
     return tuple(sorted(wanted - set(FACTS) - set(LATER)))
-
-
-def _write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: SplitPlan, spec: SplitSpec,
-                  data_dir: Path, subset_by: str | None) -> dict | None:
-    """Every shard written by a task, from the plan: each split's rows in id order (with
-    `subset_by`, each (subset, split)'s, under data_dir/<subsets.subset_name(value)>/).
-    Returns the subsets' rows per split (None without subsets)."""
-    table = facts.table
-    rows_of = dups.order[plan.kept]  # facts rows of the kept rows, in id order
-    task, row, nbytes = (table.column(c).to_numpy() for c in ("task", "row", "nbytes"))
-    clusters = np.array([dups.clusters[i] for i in plan.kept.tolist()], dtype=object)
-    groups, buckets = np.array(plan.group, dtype=object), np.array(plan.bucket, dtype=np.int64)
-    subsets: dict | None = None if subset_by is None else {}
-    shards = []
-    for k, name in enumerate(spec.names):
-        mine = np.flatnonzero(plan.code == k)
-        units = [(data_dir, mine)]
-        if subset_by is not None:
-            values = table.column(subset_by).take(rows_of[mine]).to_pylist()
-            units = []
-            for value in sorted(set(values), key=lambda v: (v is not None, v or "")):
-                ours = mine[np.array([v == value for v in values], dtype=bool)]
-                units.append((data_dir / subset_name(value), ours))
-                subsets.setdefault(value, {})[name] = len(ours)
-        for folder, ours in units:
-            if not len(ours):
-                continue  # an empty split writes nothing: `datasets` cannot load a split without rows
-            r = rows_of[ours]
-            shards += plan_split(str(facts.folder), folder, name, task[r], row[r], nbytes[r], clusters[ours].tolist(),
-                                 groups[ours].tolist(), buckets[ours].tolist(),
-                                 row_group_bytes=SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES)
-    for _ in executor.map(write_shard, enumerate(shards)):
-        pass
-    return subsets
-
-
-def _audit_copies(plan: SplitPlan, dups: Duplicates, facts: Facts, names: list[str]) -> None:
-    """Add the rows of later splits with a near or contained copy in the first split to the
-    audit (splits.copy_leaks): from the detector's verified pairs, not from its clusters, so a
-    split that keeps a story's copies apart shows here whatever the clusters say."""
-    placed = np.full(len(dups.order), -1, dtype=np.int64)
-    placed[plan.kept] = plan.code
-    ids = facts.table.column("id")
-
-    def split(position: int) -> str | None:
-        return names[placed[position]] if placed[position] >= 0 else None
-
-    def id_of(position: int) -> str:
-        return ids[int(dups.order[position])].as_py()
-
-    leaks = copy_leaks([(id_of(a), split(a), id_of(b), split(b)) for a, b in dups.copies.tolist()], names[0])
-    audit = plan.manifest["audit"]
-    audit.update(leaks)
-    audit["ok"] = audit["ok"] and not leaks["copies_across_splits"]
-
-
-def _check_apart(src: Path, out: Path) -> None:
-    """The output is swapped in whole and its old folder deleted: an output that is or holds the
-    source would delete the articles (`-o data` for `data/articles`), and one inside the source
-    would be read as articles by the next build (its README.md becomes a row)."""
-    s, o = src.resolve(), out.resolve()
-    if o == s or s.is_relative_to(o):
-        raise OutputError(f"output {str(out)!r} is or holds the source folder {str(src)!r}: the build "
-                          "replaces the output whole, which would delete the articles; choose another folder")
-    if o.is_relative_to(s):
-        raise OutputError(f"output {str(out)!r} is inside the source folder {str(src)!r}: the next build "
-                          "would read the dataset as articles; choose a folder outside it")
-
-
-def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, summary: dict, *,
-                  rejects: list[dict], card_template: str | os.PathLike | None = None,
-                  subset_by: str | None = None) -> None:
-    """Write a dataset folder atomically from rows in memory (a re-split): shards per split
-    (per subset and split with `subset_by`), ledger, manifest, summary, card. `table` carries a `_split` column (None: dropped by the
-    split, e.g. a time embargo). The caller holds `output_lock(out)`."""
-    with atomic_output(out) as tmp:
-        counts: dict[str | None, dict[str, int]] = {}
-        for name, _ in spec.splits:
-            part = table.filter(pc.equal(table.column("_split"), name)).drop_columns(["_split"])
-            if subset_by is None:
-                write_split(part, tmp / "data", name)
-                continue
-            writers: dict = {}
-            _write_subsets(part.sort_by("id"), subset_by, name, writers, counts, tmp / "data", None)
-            for writer in writers.values():
-                writer.close()
-        summary = dict(summary)
-        summary.pop(SUBSETS_KEY, None)
-        if subset_by is not None:
-            summary[SUBSETS_KEY] = subsets_summary(subset_by, counts, [name for name, _ in spec.splits])
-        write_metadata(tmp, manifest, summary, rejects=rejects, card_template=card_template)
-
-
-def _write_subsets(rows: pa.Table, column: str, split: str, writers: dict, counts: dict, data_dir: Path,
-                   lane: WriteLane | None) -> None:
-    """One split's rows (id order) to the writers of their subsets, each in id order: a writer
-    per (subset, split), made when its first row comes."""
-    values = rows.column(column)
-    for value in sorted(set(values.to_pylist()), key=lambda v: (v is not None, v or "")):
-        mask = pc.is_null(values) if value is None else pc.fill_null(pc.equal(values, value), False)
-        mine = rows.filter(mask)
-        key = (subset_name(value), split)
-        if key not in writers:
-            # Smaller row groups than a split's: a writer's pending rows wait for its row group,
-            # and a column of many values has many writers open at once.
-            writers[key] = ShardWriter(data_dir / key[0], split, lane=lane, row_group_bytes=SUBSET_ROW_GROUP_BYTES)
-        writers[key].write(mine)
-        per_split = counts.setdefault(value, {})
-        per_split[split] = per_split.get(split, 0) + mine.num_rows
-
-
-def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[dict],
-                   card_template: str | os.PathLike | None = None, card: CardOptions | None = None,
-                   plotter: BackgroundPlots | None = None) -> None:
-    """Everything beside the shards: ledger, split manifest, build summary, card."""
-    with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as fh:
-        for r in rejects:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    write_manifest(tmp, manifest)
-    (tmp / "build_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                            encoding="utf-8")
-    # README.md (the card, checked first), croissant.json and the plots under assets/.
-    write_card(tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None,
-               plotter=plotter, options=card)
-
-
-def _set_split_columns(table: pa.Table, groups: list, buckets: list, clusters: list | None = None) -> pa.Table:
-    # The schema's own fields (not null): the shard writer joins tables made here and elsewhere.
-    names = [("split_group", groups, pa.string()), ("split_bucket", buckets, pa.int32())]
-    if clusters is not None:
-        names.append(("dup_cluster", clusters, pa.string()))
-    for name, values, typ in names:
-        where = table.schema.get_field_index(name)
-        table = table.set_column(where, table.schema.field(where), pa.array(values, typ))
-    return table
-
-
-def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
-    """Assign every row a split by `spec` (pure: the rows' own columns decide); returns the
-    table with split_group, split_bucket and a `_split` column, and the manifest."""
-    if "_split" in table.column_names:
-        table = table.drop_columns(["_split"])
-    names = {"id", "content_sha256", spec.group, spec.stratify, spec.time_column} - {None}
-    columns = {name: table.column(name).to_pylist() for name in names if name in table.column_names}
-    assignment = assign(columns, spec)
-    manifest = build_manifest(columns, assignment, spec)
-    table = _set_split_columns(table, assignment.group, assignment.bucket)
-    table = table.append_column("_split", pa.array(assignment.split, pa.string()))
-    return table, manifest

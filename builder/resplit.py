@@ -22,11 +22,12 @@ from splits import SplitSpec
 from .card import template_from_card, template_text
 from .checks import check_split_columns
 from .errors import SourceError
+from .folder import write_dataset
 from .integrity import check_intact
 from .output import output_lock, storage_errors
 from .parts import work_folder as spill_folder
-from .pipeline import assign_splits, write_dataset
 from .schema import ROW_SCHEMA
+from .splitting import assign_splits
 from .subsets import check_subset_column, subsets_of
 
 

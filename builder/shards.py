@@ -16,8 +16,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from splits import SplitSpec
+
+from .duplicates import Duplicates
+from .folder import SUBSET_ROW_GROUP_BYTES
 from .parts import SIGNATURE, take_rows
+from .reading import Facts
+from .run import Executor
 from .schema import ROW_SCHEMA
+from .splitting import SplitPlan
+from .subsets import subset_name
 from .write import ROW_GROUP_BYTES, SHARD_BYTES, ShardWriter, shard_name
 
 
@@ -88,3 +96,37 @@ def write_shard(task: ShardTask) -> Written:
     written.rename(final)
     shutil.rmtree(scratch, ignore_errors=True)
     return Written(str(final), table.num_rows, final.stat().st_size)
+
+
+def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: SplitPlan, spec: SplitSpec,
+                  data_dir: Path, subset_by: str | None) -> dict | None:
+    """Every shard written by a task, from the plan: each split's rows in id order (with
+    `subset_by`, each (subset, split)'s, under data_dir/<subsets.subset_name(value)>/).
+    Returns the subsets' rows per split (None without subsets)."""
+    table = facts.table
+    rows_of = dups.order[plan.kept]  # facts rows of the kept rows, in id order
+    task, row, nbytes = (table.column(c).to_numpy() for c in ("task", "row", "nbytes"))
+    clusters = np.array([dups.clusters[i] for i in plan.kept.tolist()], dtype=object)
+    groups, buckets = np.array(plan.group, dtype=object), np.array(plan.bucket, dtype=np.int64)
+    subsets: dict | None = None if subset_by is None else {}
+    shards = []
+    for k, name in enumerate(spec.names):
+        mine = np.flatnonzero(plan.code == k)
+        units = [(data_dir, mine)]
+        if subset_by is not None:
+            values = table.column(subset_by).take(rows_of[mine]).to_pylist()
+            units = []
+            for value in sorted(set(values), key=lambda v: (v is not None, v or "")):
+                ours = mine[np.array([v == value for v in values], dtype=bool)]
+                units.append((data_dir / subset_name(value), ours))
+                subsets.setdefault(value, {})[name] = len(ours)
+        for folder, ours in units:
+            if not len(ours):
+                continue  # an empty split writes nothing: `datasets` cannot load a split without rows
+            r = rows_of[ours]
+            shards += plan_split(str(facts.folder), folder, name, task[r], row[r], nbytes[r], clusters[ours].tolist(),
+                                 groups[ours].tolist(), buckets[ours].tolist(),
+                                 row_group_bytes=SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES)
+    for _ in executor.map(write_shard, enumerate(shards)):
+        pass
+    return subsets

@@ -15,8 +15,9 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
-from splits import SplitSpec, StreamingSplit, assign, build_manifest
+from splits import SplitSpec, StreamingSplit, assign, build_manifest, copy_leaks
 
 from .duplicates import Duplicates
 from .reading import Facts
@@ -70,3 +71,48 @@ def plan_splits(facts: Facts, dups: Duplicates, spec: SplitSpec) -> SplitPlan:
     code_of = {name: k for k, name in enumerate(spec.names)}
     code = np.fromiter((code_of.get(s, -1) for s in split), np.int64, len(split))
     return SplitPlan(kept, code, group, bucket, manifest)
+
+
+def _set_split_columns(table: pa.Table, groups: list, buckets: list, clusters: list | None = None) -> pa.Table:
+    # The schema's own fields (not null): the shard writer joins tables made here and elsewhere.
+    names = [("split_group", groups, pa.string()), ("split_bucket", buckets, pa.int32())]
+    if clusters is not None:
+        names.append(("dup_cluster", clusters, pa.string()))
+    for name, values, typ in names:
+        where = table.schema.get_field_index(name)
+        table = table.set_column(where, table.schema.field(where), pa.array(values, typ))
+    return table
+
+
+def assign_splits(table: pa.Table, spec: SplitSpec) -> tuple[pa.Table, dict]:
+    """Assign every row a split by `spec` (pure: the rows' own columns decide); returns the
+    table with split_group, split_bucket and a `_split` column, and the manifest."""
+    if "_split" in table.column_names:
+        table = table.drop_columns(["_split"])
+    names = {"id", "content_sha256", spec.group, spec.stratify, spec.time_column} - {None}
+    columns = {name: table.column(name).to_pylist() for name in names if name in table.column_names}
+    assignment = assign(columns, spec)
+    manifest = build_manifest(columns, assignment, spec)
+    table = _set_split_columns(table, assignment.group, assignment.bucket)
+    table = table.append_column("_split", pa.array(assignment.split, pa.string()))
+    return table, manifest
+
+
+def audit_copies(plan: SplitPlan, dups: Duplicates, facts: Facts, names: list[str]) -> None:
+    """Add the rows of later splits with a near or contained copy in the first split to the
+    audit (splits.copy_leaks): from the detector's verified pairs, not from its clusters, so a
+    split that keeps a story's copies apart shows here whatever the clusters say."""
+    placed = np.full(len(dups.order), -1, dtype=np.int64)
+    placed[plan.kept] = plan.code
+    ids = facts.table.column("id")
+
+    def split(position: int) -> str | None:
+        return names[placed[position]] if placed[position] >= 0 else None
+
+    def id_of(position: int) -> str:
+        return ids[int(dups.order[position])].as_py()
+
+    leaks = copy_leaks([(id_of(a), split(a), id_of(b), split(b)) for a, b in dups.copies.tolist()], names[0])
+    audit = plan.manifest["audit"]
+    audit.update(leaks)
+    audit["ok"] = audit["ok"] and not leaks["copies_across_splits"]
