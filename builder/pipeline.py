@@ -14,7 +14,7 @@ from pathlib import Path
 
 from splits import SplitSpec
 
-from . import __version__, memory, readers
+from . import __version__, memory, readers, sources
 from .cache import BuildCache, default_dir
 from .card import CardOptions, InputManifest, read_template
 from .card.plots import BackgroundPlots, plots_in_background
@@ -76,12 +76,15 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     t0 = time.perf_counter()
     settings = settings or BuildSettings()
     split_spec = split_spec or DEFAULT_SPLIT
-    src = Path(source) if source is not None else SAMPLE_DIR
-    if not src.is_dir():
+    src = source if sources.is_remote(source) else Path(source) if source is not None else SAMPLE_DIR
+    if sources.is_remote(src):
+        sources.check_folder(src)  # on object storage, listed through fsspec (builder.sources)
+    elif not src.is_dir():
         raise SourceError(f"source folder {str(src)!r} does not exist or is not a folder")
     out = Path(output)
-    check_apart(src, out)
-    check_before_reading(settings, split_spec, workers)
+    if not sources.is_remote(src):
+        check_apart(src, out)
+    check_before_reading(settings, split_spec, workers, engine=engine)
     check_subset_column(subset_by, ROW_SCHEMA)
     read_template(card_template, card)  # a bad template fails now, not after the whole read
     report = BuildReport(source=str(src), output=str(out))

@@ -79,7 +79,8 @@ def read_all(found, settings: BuildSettings, executor: Executor, progress: bool,
         cache_work.mkdir(parents=True, exist_ok=True)
         index = IndexWriter(cache_work / "files.arrow")
     gather = _Gather(report, rejects, inputs, index, work / "signatures.u32", settings.dedup.num_perm)
-    tasks = _tasks(found.articles, lookup, str(folder), str(previous.parts) if previous is not None else None, extra)
+    tasks = _tasks(found.articles, lookup, str(folder), str(previous.parts) if previous is not None else None, extra,
+                   found.sizes)
     for plan, result in _run(tasks, settings, executor, progress, total=len(found.articles),
                              found=report.files_found):
         gather.take(plan, result)
@@ -106,7 +107,7 @@ class _Plan:
 
 
 def _tasks(articles, lookup: Lookup | None, folder: str, cache: str | None,
-           extra: tuple[str, ...]) -> Iterator[tuple[_Plan, ReadTask]]:
+           extra: tuple[str, ...], sizes=None) -> Iterator[tuple[_Plan, ReadTask]]:
     """The articles in path order as read tasks. A file the cached build knows by an unchanged
     stat is not read: its row is taken from the cached partition. A task reads at most _CHUNK
     files and covers at most _SPAN articles."""
@@ -131,7 +132,7 @@ def _tasks(articles, lookup: Lookup | None, folder: str, cache: str | None,
             sha, reason, trust, part, row = (rows.column(c).to_pylist()
                                              for c in ("sha256", "reason", "trusted", "part", "row"))
             stats = list(zip(*(rows.column(c).to_pylist() for c in ("size", "mtime_ns", "ctime_ns", "ino"))))
-        for (shown, path), j in zip(block, where):
+        for n, ((shown, path), j) in enumerate(zip(block, where), start):
             if j >= 0 and not reusable(sha[j], reason[j]):
                 j = -1
             at = len(old)
@@ -143,7 +144,8 @@ def _tasks(articles, lookup: Lookup | None, folder: str, cache: str | None,
             else:
                 old.append(base + j if j >= 0 else -1)
                 read.append(len(items))
-                items.append((at, shown, path, (sha[j], part[j], row[j]) if j >= 0 else None))
+                items.append((at, shown, path, (sha[j], part[j], row[j]) if j >= 0 else None,
+                              sizes[n] if sizes is not None else None))
             if len(items) >= _CHUNK or len(read) >= _SPAN:
                 yield task()
                 no, first = no + 1, first + len(read)
@@ -185,7 +187,7 @@ class _Gather:
             if k < 0 or files[at][7]:  # taken unread, or read again and the same bytes: the cached result
                 entry = entry_at(cached, j)
                 if k >= 0:
-                    entry = entry._replace(stat=files[at][5], trusted=files[at][6])
+                    entry = entry._replace(stat=files[at][5] or _NO_STAT, trusted=files[at][6])
                     report.from_cache["bytes"] += 1
                 else:
                     report.from_cache["stat"] += 1

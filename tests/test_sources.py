@@ -127,9 +127,6 @@ def test_urls_and_missing_file_system_packages():
         sources.check_folder("gs://bucket/archive")
 
 
-@pytest.mark.xfail(strict=True, raises=SourceError,
-                   reason="build() takes no URL until the pipeline asks builder.sources (issue 23's "
-                          "wiring); strict: this marker goes when it does")
 def test_a_build_from_s3_equals_the_build_from_disk(corpus, tmp_path):
     local, url = corpus
     a = build(local, tmp_path / "disk", workers=1, progress=False, cache_dir=None)

@@ -16,7 +16,7 @@ from typing import Mapping
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from .. import __version__
+from .. import __version__, sources
 from ..errors import CacheFolderError, ConfigError
 from ..fingerprint import code_fingerprint, rules_digest
 from ..output import try_lock as _lock
@@ -124,7 +124,7 @@ class BuildCache:
         """The cache of this build in `folder` (created if missing; CacheFolderError if it cannot
         be used). `max_bytes`: the bound on the folder's size (default: max_bytes_setting())."""
         folder = _usable_folder(Path(folder))
-        real = os.path.realpath(source)
+        real = sources.root(str(source)) if sources.is_remote(source) else os.path.realpath(source)
         rules, code = rules_digest(settings.rules_dirs), code_fingerprint()
         ids = {"settings": settings.fingerprint, "rules": rules, "code": _digest(json.dumps(code, sort_keys=True))}
         return cls(folder, cache_key(real, settings, rules=rules, code=code), row_schema, real, ids,

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import memory
+from .. import memory, sources
 from ..article import FileResult, file_steps
 from ..cache import Stat, stat_of, trusted
 from ..dedup import signatures
@@ -38,13 +38,13 @@ TOGETHER_BYTES = 4 * 2**20
 class ReadTask:
     """A read task's files, all in path order: `items` to read, each (place in the task, shown
     path, path, what the cached build knew of it or None: (sha256, partition, row), partition
-    -1 for a reject), and `taken`, rows the cached build holds for files not read again
+    -1 for a reject; its size from a remote source's listing, else None), and `taken`, rows the cached build holds for files not read again
     (place, partition, row). Its rows go to partition `no` in `folder`, cached rows come from
     the partitions in `cache`; `extra` names the row columns handed back beside parts.FACTS."""
 
     no: int
     folder: str
-    items: list[tuple[int, str, str, tuple | None]]
+    items: list[tuple[int, str, str, tuple | None, int | None]]
     taken: list[tuple[int, int, int]]
     cache: str | None
     extra: tuple[str, ...] = ()
@@ -91,8 +91,8 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
             files.append((k, read.rel, result.sha256, result.reject, result.warnings, read.stat, read.trusted, False))
         group.clear()
 
-    for k, rel, path, known in payload.items:
-        read = read_file((rel, path), settings)
+    for k, rel, path, known, listed in payload.items:
+        read = read_file((rel, path), settings, listed)
         if known is not None and read.sha256 == known[0]:
             files.append((k, rel, known[0], None, [], read.stat, read.trusted, True))
             if known[1] >= 0:
@@ -171,27 +171,45 @@ class Read(NamedTuple):
     trusted: bool
 
 
-def read_file(item: tuple[str, str], settings: BuildSettings) -> Read:
+def read_file(item: tuple[str, str], settings: BuildSettings, size: int | None = None) -> Read:
     """The file read, its size limit respected. The stat is taken before the bytes are read (a
     later write shows in it), and trusted if the file was already TRUST_MARGIN_NS old then:
     the time of this read, not of the build's start, so a file written just before a long
     build is not read again by the next one."""
     rel, path = item
+    if sources.is_remote(path):
+        return _read_remote(rel, path, settings, size)
     try:
         with open(path, "rb") as fh:
             stat = stat_of(os.fstat(fh.fileno()))
             trust = trusted(stat, time.time_ns())
             if stat.size > settings.max_file_bytes:
-                # Not read, so in the input manifest by size: what the reject was decided on.
-                return Read(rel, None, None, FileResult(
-                    rel, reject=Reject(rel, "too_large",
-                                       f"{stat.size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
-                    sha256=f"size:{stat.size}"), stat, trust)
+                return Read(rel, None, None, _too_large(rel, stat.size, settings), stat, trust)
             data = fh.read()
     except OSError as exc:
         return Read(rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable",
                                                                    f"cannot read: {exc.strerror or exc}")), None, False)
     return Read(rel, data, hashlib.sha256(data).hexdigest(), None, stat, trust)
+
+
+def _too_large(rel: str, size: int, settings: BuildSettings) -> FileResult:
+    # Not read, so in the input manifest by size: what the reject was decided on.
+    return FileResult(rel, reject=Reject(rel, "too_large",
+                                         f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
+                      sha256=f"size:{size}")
+
+
+def _read_remote(rel: str, url: str, settings: BuildSettings, size: int | None) -> Read:
+    """A file on object storage (builder.sources), its size limit decided from the listing's
+    `size` before it is read. No stat: the cache knows it by its bytes' sha256 alone."""
+    try:
+        size, data = sources.read_bytes(url, settings.max_file_bytes, size)
+    except OSError as exc:
+        return Read(rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc}")),
+                    None, False)
+    if data is None:
+        return Read(rel, None, None, _too_large(rel, size, settings), None, False)
+    return Read(rel, data, hashlib.sha256(data).hexdigest(), None, None, False)
 
 
 def process_together(reads: list[Read], settings: BuildSettings) -> list[FileResult]:
