@@ -9,7 +9,7 @@ F1, and docs/s of hashing + signing + LSH + clustering on one core.
 
 Files sharing the truth's `group` are duplicates (exact_dup, near_dup, same_story copies of an
 original); every other pair is not. Only files the truth expects to be rows, and that the
-extraction turns into text, are scored. Texts come from `builder.article.process_file` (the
+extraction turns into text, are scored. Texts come from `builder.process.process_file` (the
 build's own reader) or, with --extract crude, from a regex strip of front matter and tags.
 --texts FILE saves the extracted texts (JSON Lines) on the first run and reuses them later,
 so tuning runs skip extraction. Also reports what the quality filters would reject, by the
@@ -79,7 +79,7 @@ def extract(corpus: Path, truth: list[dict], mode: str) -> tuple[list[dict], Cou
     from builder.language import detect_language
 
     if mode == "builder":
-        from builder.article import process_file
+        from builder.process import process_file
         from builder.settings import BuildSettings
         settings = BuildSettings()
     out, skipped = [], Counter()

@@ -6,7 +6,7 @@
     python bench/text_quality.py SOURCE --dataset out/     # the rows of a built dataset instead
 
 Every article file of CORPUS is read as a build reads it (builder.discover, with the --exclude
-globs; builder.article.process_files), or its row is taken from a built dataset's Parquet
+globs; builder.process.process_files), or its row is taken from a built dataset's Parquet
 files with --dataset; then for each row:
 - markup residue by kind: HTML tags and entities, Markdown image, link, emphasis,
   strikethrough, table, heading and code syntax, JavaScript;
@@ -32,8 +32,10 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-from builder import article, clean, front_matter
+from builder import clean, front_matter, process
+from builder import title as title_of
 from builder.decode import decode
+from builder.fields import text_value
 from builder.discover import discover
 from builder.rules import RuleSet, load_rules
 from builder.settings import BuildSettings
@@ -120,10 +122,10 @@ def body_of(rel: str, data: bytes) -> tuple[str, bool, str]:
     text = decode(data)[0]
     fm = front_matter.parse(text)
     body = fm.body
-    is_html = rel.lower().endswith((".html", ".htm")) or (body.lstrip().startswith("<") and not article.has_markdown(body))
+    is_html = title_of.is_html(rel, body)
     title = ""
-    if not article._text_value(fm.meta.get("title")):
-        title, body = article._title_from_body(body, is_html)
+    if not text_value(fm.meta.get("title")):
+        title, body = title_of.title_from_body(body, is_html)
     return body, is_html, title or ""
 
 
@@ -150,7 +152,7 @@ def rows_from_build(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, tupl
     out = {}
     for i in range(0, len(pairs), 64):
         chunk = pairs[i:i + 64]
-        for (rel, data), res in zip(chunk, article.process_files(chunk, BuildSettings())):
+        for (rel, data), res in zip(chunk, process.process_files(chunk, BuildSettings())):
             out[rel] = (data, res.row, res.reject.reason if res.reject else None)
     return out
 

@@ -18,7 +18,6 @@ from lxml import etree
 
 from . import markdown
 from .rules import RuleSet, apply_paragraph_rules, apply_raw_rules, apply_strip_rules
-from .steps import Steps, run_steps
 
 # Not td and th: a table row is one line, its cells separated by a tab (CELL marks where each
 # cell starts until the lines are made).
@@ -32,7 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 # Never text: controls, non-characters lxml refuses to set as text, surrogates.
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
-# What the last pass of _paragraph_steps changes inside a line once the lines are stripped.
+# What the last pass of lines_of changes inside a line once the lines are stripped.
 _ODD_IN_LINE = re.compile(f"{_NOT_TEXT.pattern}|[{_WS_CHARS}]|  ")
 _NUMERIC_REF = re.compile(r"&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));?")
 _EDGE = " \t\n\r\f\v\u00a0\u3000\u200b\ufeff"
@@ -97,22 +96,31 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dept
                max_elements: int = MAX_HTML_ELEMENTS) -> Cleaned:
     """Pure: body text and the rule sets that apply -> paragraphs, extracted metadata, warnings.
     Raises HtmlLimit when the markup nests deeper than `max_depth` or holds more than
-    `max_elements` elements."""
-    return run_steps(clean_steps(body, is_html=is_html, rules=rules, max_depth=max_depth, max_elements=max_elements))
-
-
-def clean_steps(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_depth: int = MAX_HTML_DEPTH,
-                max_elements: int = MAX_HTML_ELEMENTS) -> Steps[Cleaned]:
-    """`clean_body` as a generator of steps (builder.steps): no parsed tree lives across a step."""
+    `max_elements` elements. The build runs the same stages one at a time over a batch of
+    files (builder.process): to_html, within_limits, mark_blocks, text_of, lines_of, then the
+    paragraph rules."""
     meta: dict[str, object] = {}
+    warnings: list[str] = []
+    html = to_html(body, is_html=is_html, rules=rules, meta=meta)
+    html = within_limits(html, max_depth=max_depth, max_elements=max_elements, warnings=warnings)
+    paragraphs = html_to_paragraphs(html, drop_rule(rules))
+    return Cleaned(apply_paragraph_rules(paragraphs, rules, meta), meta, warnings)
+
+
+def to_html(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], meta: dict[str, object]) -> str:
+    """The body as HTML with what the rules strip gone; what the raw rules find goes to `meta`."""
     apply_raw_rules(body, rules, meta)
     if is_html:  # Markdown pasted into an HTML body (`**重点**`) is read as Markdown there too
         html = markdown.inline_leftovers(body) if markdown.has_leftovers(body) else body
     else:
         html = _markdown_to_html(body)
-    html = apply_strip_rules(html, rules)
-    yield
-    warnings: list[str] = []
+    return apply_strip_rules(html, rules)
+
+
+def within_limits(html: str, *, max_depth: int = MAX_HTML_DEPTH, max_elements: int = MAX_HTML_ELEMENTS,
+                  warnings: list[str]) -> str:
+    """`html`, its elements nested past what the parser keeps flattened ('html_truncated' added
+    to `warnings`); HtmlLimit past `max_elements` elements or `max_depth` deep."""
     n_tags = html.count("<")
     if n_tags > max_elements:
         # Start tags, closely enough: every '<' that opens neither an end tag nor a comment.
@@ -128,43 +136,47 @@ def clean_steps(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dep
         if flat is not html:
             html = flat
             warnings.append("html_truncated")
-    yield
-    paragraphs = yield from _paragraph_steps(html, _drop_rule(rules))
-    yield
-    paragraphs = apply_paragraph_rules(paragraphs, rules, meta)
-    return Cleaned(paragraphs, meta, warnings)
+    return html
 
 
 def html_to_paragraphs(html: str, drop: _DropRule | None = None) -> list[str]:
     """HTML -> paragraphs: comments and dropped elements gone, entities unescaped, whitespace
     collapsed inside a paragraph, leading U+3000 indentation stripped."""
-    return run_steps(_paragraph_steps(html, drop))
+    marked = mark_blocks(html)
+    text = text_of(marked, html, drop) if marked is not None else None
+    return lines_of(text) if text is not None else []
 
 
-def _paragraph_steps(html: str, drop: _DropRule | None) -> Steps[list[str]]:
+def mark_blocks(html: str) -> bytes | None:
+    """The HTML as UTF-8 without control characters, a line break before every block element's
+    tags and a CELL mark before every table cell; None when it is blank.
+
+    Marking the source and letting libxml2 serialise the text in one C call (text_of) cost
+    less than marking the parsed tree or walking it in Python. UTF-8 bytes with the parser's
+    encoding fixed: a `<meta charset>` or an XML declaration in the body (which made lxml
+    refuse a str) must not change how the text is read. Controls are single bytes there
+    (never inside a multi-byte sequence), so deleting them is what _CONTROL.sub would do to
+    the text, at C speed."""
     if not html.strip():
-        return []
-    # Mark where each block element opens and closes with a line break in the source, then let
-    # libxml2 serialise the text in one C call: marking the parsed tree (or walking it in
-    # Python) cost more than the parse. Control characters are never text. UTF-8 bytes with
-    # the parser's encoding fixed: a `<meta charset>` or an XML declaration in the body (which
-    # made lxml refuse a str) must not change how the text is read.
-    # On the UTF-8 bytes: controls are single bytes there (never inside a multi-byte
-    # sequence), so deleting them is what _CONTROL.sub would do to the text, at C speed.
-    data = html.encode("utf-8", "replace").translate(None, _CONTROL_BYTES)
-    marked = _mark(data)
-    yield
+        return None
+    return _mark(html.encode("utf-8", "replace").translate(None, _CONTROL_BYTES))
+
+
+def text_of(marked: bytes, html: str, drop: _DropRule | None) -> str | None:
+    """The text of `marked` (mark_blocks of `html`), dropped elements left out; None for no
+    document. HtmlLimit when the parser stopped early."""
     try:
-        text = _text_of(marked, drop)
+        return _text_of(marked, drop)
     except ValueError:
         # A reference such as &#1; (or a U+FFFE) parses to a character that lxml then refuses
         # to set back as text, and a refused assignment has already cleared the old text: read
         # the body again without them. Rare, so the common path pays nothing for it.
         safe = _xml_safe(html).encode("utf-8", "replace").translate(None, _CONTROL_BYTES)
-        text = _text_of(_mark(safe), drop)
-    if text is None:
-        return []
-    yield
+        return _text_of(_mark(safe), drop)
+
+
+def lines_of(text: str) -> list[str]:
+    """The serialised text's paragraphs: one a line, edges stripped, whitespace collapsed."""
     # A line break in the source also separates paragraphs in these feeds (36kr briefs).
     lines = [part for part in map(_strip_edge, text.split("\n")) if part]
     # The runs of spaces are nearly all the indentation around the block marks, gone with the
@@ -329,7 +341,7 @@ _CLASS_SEP = re.compile(r"[ \t\r\n\f]+")
 
 
 @lru_cache(maxsize=64)
-def _drop_rule(rules: tuple[RuleSet, ...]) -> _DropRule | None:
+def drop_rule(rules: tuple[RuleSet, ...]) -> _DropRule | None:
     # A Python walk with set lookups, not one XPath of `self::x or contains(...)` tests: with
     # ~30 tests per element the XPath cost three times the parse.
     tags, classes, ids = set(), set(), set()

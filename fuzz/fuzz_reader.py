@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 with atheris.instrument_imports(include=["builder"]):  # every reader module, for coverage feedback
-    from builder import article, clean, dates, decode, front_matter, language, quality, rules  # noqa: F401
+    from builder import clean, dates, decode, fields, front_matter, ids, language, process, quality, rules, title  # noqa: F401
     from builder.errors import REJECT_REASONS
     from builder.quality import QualitySettings
     from builder.rules import load_rules

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.article import make_id, process_file, process_files
+from builder.ids import make_id
+from builder.process import process_file, process_files
 from builder.quality import QualitySettings
 from builder.settings import BuildSettings
 
@@ -126,7 +127,7 @@ def test_nothing_lost_extra_keeps_unmapped_keys():
 def test_has_markdown_equals_the_markdown_pattern():
     from hypothesis import given, settings, strategies as st
 
-    from builder.article import _MARKDOWN, has_markdown
+    from builder.title import _MARKDOWN, has_markdown
 
     pieces = st.sampled_from(["\n", " ", "\t", "   ", "    ", "!", "[", "]", "(", ")", ">", "#", "##", "x", "中",
                               "](http://", "](https://", "](ftp://", "<p>", "\r\n", "#######"])
@@ -152,3 +153,36 @@ def test_files_processed_together_get_what_each_gets_alone():
     assert sum(r.row is not None for r in alone) >= 40
     assert process_files(files, S) == alone
     assert process_files(files[::-1], S) == alone[::-1]
+
+
+def test_the_steps_run_a_step_at_a_time_over_the_batch_and_skip_the_rejected():
+    from builder.article import Article
+    from builder.process import run_steps
+
+    log = []
+
+    def first(a, s):
+        log.append(("first", a.path))
+        return a.rejected("empty_file", "nothing in it") if a.path == "b.md" else a
+
+    def second(a, s):
+        log.append(("second", a.path))
+        if a.path == "c.md":
+            raise KeyError("oops")
+        a.fields["seen"] = True
+        return a
+
+    out = run_steps([Article("a.md"), Article("b.md"), Article("c.md")], S, steps=(first, second))
+    assert log == [("first", "a.md"), ("first", "b.md"), ("first", "c.md"), ("second", "a.md"), ("second", "c.md")]
+    assert [a.path for a in out] == ["a.md", "b.md", "c.md"] and out[0].fields == {"seen": True}
+    assert out[1].reject.reason == "empty_file" and out[1].reject.path == "b.md"
+    # A bug costs its file only, and says so.
+    assert out[2].reject.reason == "internal_error" and out[2].reject.message == "KeyError: 'oops'"
+
+
+def test_an_article_ends_with_a_row_or_a_reject_and_its_steps_leave_nothing_behind():
+    result = process_file("a.md", "---\ntitle: t\n---\n<p>正文一段。</p>".encode(), S)
+    assert result.reject is None and result.row["title"] == "t" and result.row["warnings"] == ["date_missing"]
+    # The bytes and the cleaner's work in progress are let go once used.
+    assert result.data is None and result.html is None and result.marked is None and result.lines is None
+    assert process_file("a.md", b"", S).row is None

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from builder import clean, front_matter
-from builder.article import process_file, process_files
+from builder.process import process_file, process_files
 from builder.errors import REJECT_REASONS, WARNINGS
 from builder.quality import QualitySettings
 from builder.rules import load_rules

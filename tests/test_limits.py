@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from builder import clean, reading
-from builder.article import process_file
+from builder.process import process_file
 from builder.cli import main
 from builder.pipeline import build
 from builder.run.timeout import on_alarm
@@ -53,7 +53,7 @@ _MEASURE = textwrap.dedent("""
     import json, resource, sys, time
     sys.path.insert(0, {tests!r})
     from test_limits import big_article, billion_laughs, deep_html
-    from builder.article import process_file
+    from builder.process import process_file
     from builder.settings import BuildSettings
 
     data = {make}

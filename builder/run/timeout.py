@@ -1,9 +1,9 @@
 """The per-file time limit: a periodic SIGALRM that stops the step whose file ran out of time.
 
-Files processed together (builder.steps.run_together) share one timer for the whole batch
-instead of one per step, whose two system calls each would cost more than many steps: the
-handler compares the clock with `DEADLINE.at`, the running step's limit on the monotonic
-clock (infinite between steps). A SIGALRM interrupts Python code and regular expressions; a
+Files processed together (builder.process.run_steps, a step at a time over a batch) share
+one timer for the whole batch instead of one per step, whose two system calls each would cost
+more than many steps: the handler compares the clock with `DEADLINE.at`, the running step's
+limit on the monotonic clock (infinite between steps). A SIGALRM interrupts Python code and regular expressions; a
 long C call (an lxml parse) is interrupted when it returns. Signals reach only a process's
 main thread: elsewhere (build() called from a thread, or no setitimer) files are read
 without a limit.
@@ -76,23 +76,22 @@ def _restore_alarm(handler, delay: float, interval: float, started: float) -> No
 
 
 def timed_steps(limit: float, enforced: bool, n: int):
-    """A step hook for steps.run_together: each of the `n` files gets `limit` seconds over all
-    its steps; a file past it ends with no result (None: the caller's timeout)."""
+    """A step runner for process.run_steps: each of the `n` articles gets `limit` seconds over
+    all its steps; one past it is rejected ('timeout') and runs no further step."""
     spent = [0.0] * n
 
-    def timed_step(k: int, steps) -> None:
+    def timed_step(k: int, step, article, settings):
         start = time.monotonic()
         try:
             try:
                 if enforced:
                     DEADLINE.at = start + limit - spent[k]
-                next(steps)
+                return step(article, settings)
             finally:
                 DEADLINE.at = float("inf")
         except FileTimeout:  # in its step, or just after it (then it was at the limit anyway)
             DEADLINE.at = float("inf")
-            steps.close()
-            raise StopIteration(None) from None
+            return article.rejected("timeout", f"reading took longer than {limit:g} s (max_seconds_per_file)")
         finally:
             spent[k] += time.monotonic() - start
 

@@ -1,7 +1,7 @@
 """The read task: a worker reads a run of files, writes their rows itself, hands back facts.
 
 A task (`ReadTask`) is a run of files in path order. A file whose bytes are the cached ones
-takes its cached row; the others are processed together (builder.steps.run_together, a few
+takes its cached row; the others are processed together (builder.process.run_steps, a few
 megabytes at a time) within the per-file time limit, and their rows signed together (one
 numpy pass over the task). The rows go to the task's partition (builder.parts); what comes
 back (`ReadResult`) is each file's outcome and each row's small columns, never a text.
@@ -20,13 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import memory, sources
-from ..article import FileResult, file_steps
+from ..article import Article
 from ..cache import Stat, stat_of, trusted
 from ..dedup import signatures
 from ..errors import CacheError, Reject
 from ..parts import FACTS, SIGNATURE, part_path, part_schema, signature_column, take_rows, write_part
+from ..process import run_steps
 from ..settings import BuildSettings
-from ..steps import run_together
 from . import timeout
 
 # Files processed together hold at most about this many bytes of input (a larger file goes
@@ -80,7 +80,7 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
     """Read a run of files, take the cached rows of the others, write the rows to the task's
     partition (in path order) and hand back their facts."""
     files: list = []
-    results: list[tuple[int, FileResult]] = []
+    results: list[tuple[int, Article]] = []
     taken = list(payload.taken)
     group: list[tuple[int, Read]] = []
     size = 0
@@ -88,7 +88,8 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
     def flush() -> None:
         for (k, read), result in zip(group, process_together([read for _, read in group], settings)):
             results.append((k, result))
-            files.append((k, read.rel, result.sha256, result.reject, result.warnings, read.stat, read.trusted, False))
+            warnings = result.warnings if result.reject is None else []
+            files.append((k, read.rel, result.sha256, result.reject, warnings, read.stat, read.trusted, False))
         group.clear()
 
     for k, rel, path, known, listed in payload.items:
@@ -153,7 +154,7 @@ def _facts(table: pa.Table, places: list[int], extra: tuple[str, ...]) -> pa.Tab
                      "nbytes": nbytes, SIGNATURE: table.column(SIGNATURE)})
 
 
-def read_and_process(item: tuple[str, str], settings: BuildSettings) -> FileResult:
+def read_and_process(item: tuple[str, str], settings: BuildSettings) -> Article:
     """Read one file (respecting the size limit before reading) and process its bytes, within
     the time limit (a batch of one for process_together)."""
     return process_together([read_file(item, settings)], settings)[0]
@@ -166,7 +167,7 @@ class Read(NamedTuple):
     rel: str
     data: bytes | None
     sha256: str | None
-    failed: FileResult | None
+    failed: Article | None
     stat: Stat | None
     trusted: bool
 
@@ -187,16 +188,15 @@ def read_file(item: tuple[str, str], settings: BuildSettings, size: int | None =
                 return Read(rel, None, None, _too_large(rel, stat.size, settings), stat, trust)
             data = fh.read()
     except OSError as exc:
-        return Read(rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable",
-                                                                   f"cannot read: {exc.strerror or exc}")), None, False)
+        return Read(rel, None, None, Article(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}")),
+                    None, False)
     return Read(rel, data, hashlib.sha256(data).hexdigest(), None, stat, trust)
 
 
-def _too_large(rel: str, size: int, settings: BuildSettings) -> FileResult:
+def _too_large(rel: str, size: int, settings: BuildSettings) -> Article:
     # Not read, so in the input manifest by size: what the reject was decided on.
-    return FileResult(rel, reject=Reject(rel, "too_large",
-                                         f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"),
-                      sha256=f"size:{size}")
+    return Article(rel, sha256=f"size:{size}",
+                   reject=Reject(rel, "too_large", f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"))
 
 
 def _read_remote(rel: str, url: str, settings: BuildSettings, size: int | None) -> Read:
@@ -205,30 +205,24 @@ def _read_remote(rel: str, url: str, settings: BuildSettings, size: int | None) 
     try:
         size, data = sources.read_bytes(url, settings.max_file_bytes, size)
     except OSError as exc:
-        return Read(rel, None, None, FileResult(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc}")),
-                    None, False)
+        return Read(rel, None, None, Article(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc}")), None, False)
     if data is None:
         return Read(rel, None, None, _too_large(rel, size, settings), None, False)
     return Read(rel, data, hashlib.sha256(data).hexdigest(), None, None, False)
 
 
-def process_together(reads: list[Read], settings: BuildSettings) -> list[FileResult]:
-    """Each read file processed, or its reject as read; the files' steps run in rounds
-    (steps.run_together), each file stopped once its steps have taken `max_seconds_per_file`
-    in all (builder.run.timeout)."""
+def process_together(reads: list[Read], settings: BuildSettings) -> list[Article]:
+    """Each read file processed, or its reject as read; the files run a step at a time
+    (process.run_steps), each stopped once its steps have taken `max_seconds_per_file` in all
+    (builder.run.timeout)."""
     limit = settings.max_seconds_per_file
     todo = [i for i, read in enumerate(reads) if read.failed is None]
     with timeout.watch(limit) as enforced:
-        done = run_together([file_steps(reads[i].rel, reads[i].data, settings) for i in todo],
-                            timeout.timed_steps(limit, enforced, len(todo)))
-    results: list[FileResult] = [read.failed for read in reads]
-    for i, result in zip(todo, done):
-        rel = reads[i].rel
-        if result is None:
-            result = FileResult(rel, reject=Reject(rel, "timeout", f"reading took longer than {limit:g} s "
-                                                                   "(max_seconds_per_file)"))
-        result.sha256 = reads[i].sha256
-        results[i] = result
+        done = run_steps([Article(reads[i].rel, reads[i].data, reads[i].sha256) for i in todo], settings,
+                         timeout.timed_steps(limit, enforced, len(todo)))
+    results: list[Article] = [read.failed for read in reads]
+    for i, article in zip(todo, done):
+        results[i] = article
     return results
 
 
