@@ -115,3 +115,13 @@ def _add(h, name: str, data: bytes) -> None:
 # the cache, and so this): the digest is of the code the process runs, not of files edited under
 # it later. (A process that reloads its modules is not seen: restart it.)
 _own_source_digest()
+
+
+def rows_fingerprint(settings_fingerprint: str, rules_dirs: Iterable[str] = ()) -> str:
+    """A digest of all that makes rows from a file's bytes, but not where the files are: the
+    settings, the rule files' bytes and the code. Equal rows follow from equal files and this."""
+    import json
+
+    what = json.dumps({"settings": settings_fingerprint, "rules": rules_digest(rules_dirs),
+                       "code": code_fingerprint()}, sort_keys=True)
+    return hashlib.sha256(what.encode()).hexdigest()

@@ -19,7 +19,7 @@ from .card import CardOptions, write_card
 from .card.plots import BackgroundPlots
 from .output import atomic_output
 from .subsets import SUMMARY_KEY as SUBSETS_KEY, subset_name, subsets_summary
-from .write import ShardWriter, write_split
+from .write import write_split
 
 # --subset-by: the row group of a (subset, split) writer (a split's own writers: write.ROW_GROUP_BYTES):
 # a column of many values has many writers open at once.
@@ -39,10 +39,7 @@ def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, s
             if subset_by is None:
                 write_split(part, tmp / "data", name)
                 continue
-            writers: dict = {}
-            _write_subsets(part.sort_by("id"), subset_by, name, writers, counts, tmp / "data", None)
-            for writer in writers.values():
-                writer.close()
+            _write_subsets(part, subset_by, name, counts, tmp / "data")
         summary = dict(summary)
         summary.pop(SUBSETS_KEY, None)
         if subset_by is not None:
@@ -50,20 +47,13 @@ def write_dataset(out: Path, table: pa.Table, spec: SplitSpec, manifest: dict, s
         write_metadata(tmp, manifest, summary, rejects=rejects, card_template=card_template)
 
 
-def _write_subsets(rows: pa.Table, column: str, split: str, writers: dict, counts: dict, data_dir: Path,
-                   lane=None) -> None:
-    """One split's rows (id order) to the writers of their subsets, each in id order: a writer
-    per (subset, split), made when its first row comes."""
+def _write_subsets(rows: pa.Table, column: str, split: str, counts: dict, data_dir: Path) -> None:
+    """One split's rows to their subsets' folders, each laid out as a build lays it out."""
     values = rows.column(column)
     for value in sorted(set(values.to_pylist()), key=lambda v: (v is not None, v or "")):
         mask = pc.is_null(values) if value is None else pc.fill_null(pc.equal(values, value), False)
         mine = rows.filter(mask)
-        key = (subset_name(value), split)
-        if key not in writers:
-            # Smaller row groups than a split's: a writer's pending rows wait for its row group,
-            # and a column of many values has many writers open at once.
-            writers[key] = ShardWriter(data_dir / key[0], split, lane=lane, row_group_bytes=SUBSET_ROW_GROUP_BYTES)
-        writers[key].write(mine)
+        write_split(mine, data_dir / subset_name(value), split, row_group_bytes=SUBSET_ROW_GROUP_BYTES)
         per_split = counts.setdefault(value, {})
         per_split[split] = per_split.get(split, 0) + mine.num_rows
 

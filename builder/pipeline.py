@@ -23,7 +23,8 @@ from .discover import discover
 from .duplicates import find_duplicates
 from .errors import CacheError, NoRowsError, Reject, SourceError
 from .folder import write_metadata
-from .output import atomic_output, check_apart, output_lock, storage_errors as _storage_errors
+from .fingerprint import rows_fingerprint
+from .output import MARKER, atomic_output, check_apart, output_lock, storage_errors as _storage_errors
 from .parts import FACTS, LATER, part_schema, work_folder
 from .reading import INLINE_BELOW, executor_of_build, install_cache, read_all
 from .report import BuildReport
@@ -134,7 +135,9 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 report.rows = len(plan.kept)
                 log.info("writing shards")
                 with atomic_output(out) as tmp:
-                    subsets = write_shards(executor, facts, dups, plan, split_spec, tmp / "data", subset_by)
+                    subsets = write_shards(executor, facts, dups, plan, split_spec, tmp / "data", subset_by,
+                                           salt=rows_fingerprint(settings.fingerprint, settings.rules_dirs),
+                                           previous=out / "data" if (out / MARKER).is_file() else None)
                     audit_copies(plan, dups, facts, list(split_spec.names))
                     report.rejected = Counter(r.reason for r in rejects)
                     report.splits = plan.manifest["counts"]

@@ -49,8 +49,8 @@ def install_cache(cache: BuildCache, work: Path, n_tasks: int) -> None:
 @dataclass
 class Facts:
     """What the read stage gives the rest of the build: one row of `table` per row written
-    (its file's place in path order `file`, its handle `task`/`row`, parts.FACTS and the split's
-    columns) and its MinHash signature, row for row, in `signatures` (a file of uint32)."""
+    (its file's place in path order `file` and the start of its sha256 `file_digest`, its
+    handle `task`/`row`, parts.FACTS and the split's columns) and its MinHash signature, row for row, in `signatures` (a file of uint32)."""
 
     table: pa.Table
     signatures: Path
@@ -217,8 +217,10 @@ class _Gather:
         self._sigs.write(np.ascontiguousarray(sigs, dtype=np.uint32).tobytes())
         n = facts.num_rows
         file = pa.array(np.asarray(facts.column("k").to_numpy(), dtype=np.int64) + plan.first)
+        digest = pa.array([pairs[k][1][:16] for k in facts.column("k").to_pylist()], pa.string())
         self.facts.append(facts.drop_columns(["k", SIGNATURE])
                           .append_column("file", file)
+                          .append_column("file_digest", digest)
                           .append_column("task", pa.array(np.full(n, plan.no, dtype=np.int32)))
                           .append_column("row", pa.array(np.arange(n, dtype=np.int64))))
 

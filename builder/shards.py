@@ -1,24 +1,31 @@
 """The shard stage: the driver plans every shard's rows; tasks write the Parquet files.
 
 A plan names each shard's file and its rows, as handles into the partitions (builder.parts),
-in the shard's order, with the columns set once every row was seen (dup_cluster,
-split_group, split_bucket). A shard task reads its rows from the partitions, writes its file
-(builder.write.ShardWriter: the same row groups, options and footer as any shard) and hands
-back its figures. Rows of a split are in id order; a split's rows are cut into shards of at
-most SHARD_BYTES (the rows' sizes as the read tasks measured them).
+in the shard's order (builder.layout: date, then id, cut at date windows), with the columns
+set once every row was seen (dup_cluster, split_group, split_bucket). A shard task works out
+the shard's key, a digest of what decides its bytes (each row's id, its file's sha256 and its
+later-set columns; the code and settings that make rows from files; the writer's options).
+If the previous output holds a shard of that key, the task copies it byte for byte (the
+same bytes a write would give); else it reads its rows from the partitions and writes the
+file (builder.write.ShardWriter), the key in its footer. It hands back its figures.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from splits import SplitSpec
 
 from .duplicates import Duplicates
+from . import layout
 from .folder import SUBSET_ROW_GROUP_BYTES
 from .parts import SIGNATURE, take_rows
 from .reading import Facts
@@ -26,7 +33,10 @@ from .run import Executor
 from .schema import ROW_SCHEMA
 from .splitting import SplitPlan
 from .subsets import subset_name
-from .write import ROW_GROUP_BYTES, SHARD_BYTES, ShardWriter, shard_name
+from .write import ROW_GROUP_BYTES, ShardWriter, shard_name
+
+log = logging.getLogger(__name__)
+KEY = "corpus_builder.shard_key"  # a shard's footer key: the digest of what decides its bytes
 
 
 @dataclass
@@ -43,6 +53,10 @@ class ShardTask:
     dup_cluster: list[str]
     split_group: list[str]
     split_bucket: list[int]
+    ids: list[str]
+    files: list[str]                     # each row's file sha256 (its first 16 hex digits)
+    salt: str                            # the code and settings that make rows from files
+    previous: dict[str, str]             # shard key -> a shard of the previous output
     row_group_bytes: int = ROW_GROUP_BYTES
 
 
@@ -53,61 +67,77 @@ class Written:
     path: str
     rows: int
     bytes: int
+    copied: bool
 
 
-def cut(nbytes: np.ndarray, limit: int = SHARD_BYTES) -> list[slice]:
-    """A run of rows (their sizes, in order) cut into shards of at most `limit` bytes (a row
-    larger than that alone), in order; none for no rows."""
-    out, start, size = [], 0, 0
-    for k, n in enumerate(nbytes.tolist()):
-        if k > start and size + n > limit:
-            out.append(slice(start, k))
-            start, size = k, 0
-        size += n
-    if start < len(nbytes):
-        out.append(slice(start, len(nbytes)))
-    return out
+def shard_key(task: ShardTask) -> str:
+    """The digest of what decides a shard's bytes (see the module's docstring)."""
+    h = hashlib.sha256(f"{task.salt}\n{task.row_group_bytes}\n".encode())
+    for row in zip(task.ids, task.files, task.dup_cluster, task.split_group, task.split_bucket):
+        h.update(("\t".join(map(str, row)) + "\n").encode())
+    return h.hexdigest()
 
 
-def plan_split(folder: str, data_dir: Path, split: str, tasks: np.ndarray, rows: np.ndarray, nbytes: np.ndarray,
-               clusters: list[str], groups: list[str], buckets: list[int], *,
-               row_group_bytes: int = ROW_GROUP_BYTES) -> list[ShardTask]:
-    """One split's shards (its rows given in order, by handle), named as the Hub expects."""
-    pieces = cut(nbytes)
-    return [ShardTask(folder, str(data_dir), split, shard_name(split, i, len(pieces)), tasks[s], rows[s],
-                      clusters[s], groups[s], buckets[s], row_group_bytes) for i, s in enumerate(pieces)]
+def previous_shards(data_dir: Path) -> dict[str, str]:
+    """key -> path of each shard of a previous output's data folder that carries a key."""
+    found = {}
+    for path in sorted(data_dir.rglob("*.parquet")) if data_dir.is_dir() else ():
+        try:
+            key = (pq.read_metadata(path).metadata or {}).get(KEY.encode())
+        except (OSError, pa.ArrowException):
+            continue  # a damaged shard is never copied
+        if key:
+            found[key.decode()] = str(path)
+    return found
 
 
 def write_shard(task: ShardTask) -> Written:
-    """Write one shard: its rows from the partitions, in the planned order."""
+    """One shard: copied from the previous output if it holds the same, else written from its
+    rows in the partitions, in the planned order."""
+    key = shard_key(task)
+    data_dir = Path(task.data_dir)
+    final = data_dir / task.name
+    if key in task.previous:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(task.previous[key], final)
+            return Written(str(final), len(task.ids), final.stat().st_size, True)
+        except OSError:
+            pass  # gone since it was listed: written below
     table = take_rows(task.folder, task.tasks, task.rows).drop_columns([SIGNATURE])
     later = {"dup_cluster": pa.array(task.dup_cluster, pa.string()),
              "split_group": pa.array(task.split_group, pa.string()),
              "split_bucket": pa.array(task.split_bucket, pa.int32())}
     table = pa.Table.from_arrays([later[f.name] if f.name in later else table.column(f.name) for f in ROW_SCHEMA],
                                  schema=ROW_SCHEMA)
-    data_dir = Path(task.data_dir)
     scratch = data_dir / f".{task.name}.d"
-    writer = ShardWriter(scratch, task.split, shard_bytes=2**62, row_group_bytes=task.row_group_bytes)
+    writer = ShardWriter(scratch, task.split, shard_bytes=2**62, row_group_bytes=task.row_group_bytes,
+                         footer={KEY: key})
     for batch in table.to_batches(max_chunksize=4096):
         writer.write(pa.Table.from_batches([batch]))
     (written,) = writer.close()
-    final = data_dir / task.name
     written.rename(final)
     shutil.rmtree(scratch, ignore_errors=True)
-    return Written(str(final), table.num_rows, final.stat().st_size)
+    return Written(str(final), table.num_rows, final.stat().st_size, False)
 
 
 def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: SplitPlan, spec: SplitSpec,
-                  data_dir: Path, subset_by: str | None) -> dict | None:
-    """Every shard written by a task, from the plan: each split's rows in id order (with
-    `subset_by`, each (subset, split)'s, under data_dir/<subsets.subset_name(value)>/).
-    Returns the subsets' rows per split (None without subsets)."""
+                 data_dir: Path, subset_by: str | None, *, salt: str, previous: Path | None = None) -> dict | None:
+    """Every shard written (or copied from the `previous` output's data folder) by a task, from
+    the plan: each split's rows (with `subset_by`, each (subset, split)'s, under
+    data_dir/<subsets.subset_name(value)>/) in builder.layout's order and shards. Returns the
+    subsets' rows per split (None without subsets)."""
     table = facts.table
     rows_of = dups.order[plan.kept]  # facts rows of the kept rows, in id order
     task, row, nbytes = (table.column(c).to_numpy() for c in ("task", "row", "nbytes"))
+    dates = table.column("date").cast(pa.int64())
+    dated = pc.is_valid(dates).to_numpy(zero_copy_only=False)
+    dates = pc.fill_null(dates, 0).to_numpy()
+    ids = np.array(table.column("id").to_pylist(), dtype=object)
+    files = np.array(table.column("file_digest").to_pylist(), dtype=object)
     clusters = np.array([dups.clusters[i] for i in plan.kept.tolist()], dtype=object)
     groups, buckets = np.array(plan.group, dtype=object), np.array(plan.bucket, dtype=np.int64)
+    known = previous_shards(previous) if previous is not None else {}
     subsets: dict | None = None if subset_by is None else {}
     shards = []
     for k, name in enumerate(spec.names):
@@ -123,10 +153,15 @@ def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: Split
         for folder, ours in units:
             if not len(ours):
                 continue  # an empty split writes nothing: `datasets` cannot load a split without rows
+            ours = ours[layout.order(dates[rows_of[ours]], dated[rows_of[ours]])]
             r = rows_of[ours]
-            shards += plan_split(str(facts.folder), folder, name, task[r], row[r], nbytes[r], clusters[ours].tolist(),
-                                 groups[ours].tolist(), buckets[ours].tolist(),
-                                 row_group_bytes=SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES)
-    for _ in executor.map(write_shard, enumerate(shards)):
-        pass
+            pieces = layout.cut(dates[r], dated[r], nbytes[r])
+            for i, s in enumerate(pieces):
+                rs, mine_s = r[s], ours[s]
+                shards.append(ShardTask(str(facts.folder), str(folder), name, shard_name(name, i, len(pieces)),
+                                        task[rs], row[rs], clusters[mine_s].tolist(), groups[mine_s].tolist(),
+                                        buckets[mine_s].tolist(), ids[rs].tolist(), files[rs].tolist(), salt, known,
+                                        SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES))
+    copied = sum(written.copied for _, written in executor.map(write_shard, enumerate(shards)))
+    log.info("%d shards: %d copied from the previous output, %d written", len(shards), copied, len(shards) - copied)
     return subsets

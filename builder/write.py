@@ -1,6 +1,6 @@
 """Rows -> Parquet shards named as the Hub expects: data/{split}-{i:05d}-of-{n:05d}.parquet.
 
-Rows arrive in id order, a batch at a time, and are written with ROW_SCHEMA and the
+Rows arrive in the order they are to have (builder.layout), a batch at a time, and are written with ROW_SCHEMA and the
 `datasets` Features in the file metadata, zstd-compressed, in row groups of at most
 `row_group_bytes` and shards of at most `shard_bytes` (uncompressed Arrow bytes), so the
 same rows always give the same files and `load_dataset` gives timestamps and lists. The
@@ -89,12 +89,13 @@ class WriteLane:
 
 
 class ShardWriter:
-    """One split's shards, written as rows come (in id order). An empty split writes nothing:
+    """One split's shards, written as rows come, in that order. An empty split writes nothing:
     `datasets` cannot load a split without rows. With a `lane`, the Parquet writes run on its
     thread (same calls, same order: the same bytes)."""
 
     def __init__(self, data_dir: Path, split: str, *, shard_bytes: int = SHARD_BYTES,
-                 row_group_bytes: int = ROW_GROUP_BYTES, lane: WriteLane | None = None):
+                 row_group_bytes: int = ROW_GROUP_BYTES, lane: WriteLane | None = None,
+                 footer: dict[str, str] | None = None):
         if not 0 < row_group_bytes <= VIEWER_ROW_GROUP_BYTES:
             raise ValueError(f"row_group_bytes={row_group_bytes}: a row group the dataset viewer reads holds "
                              f"1 to {VIEWER_ROW_GROUP_BYTES} bytes")
@@ -108,15 +109,11 @@ class ShardWriter:
         self._text_bytes = 0
         self._parts: list[Path] = []
         self.rows = 0
-        self._last_id: str | None = None
+        self.footer = dict(footer or {})
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        first = table.column("id")[0].as_py()
-        if self._last_id is not None and first <= self._last_id:
-            raise ValueError(f"rows must come in id order: {first} after {self._last_id}")
-        self._last_id = table.column("id")[-1].as_py()
         self.rows += table.num_rows
         self._pending.append(table)
         self._pending_bytes += table.nbytes
@@ -157,7 +154,7 @@ class ShardWriter:
 
     def _close_shard(self) -> None:
         self._writer.add_key_value_metadata({TEXT_BYTES_KEY: str(self._text_bytes),
-                                             CDC_KEY: json.dumps(CDC_OPTIONS)})
+                                             CDC_KEY: json.dumps(CDC_OPTIONS), **self.footer})
         self._writer.close()
         self._writer = None
 
@@ -176,10 +173,21 @@ class ShardWriter:
         return final
 
 
-def write_split(table: pa.Table, data_dir: Path, split: str, **limits) -> list[Path]:
-    """Write one split's rows (any order) as shards sorted by id; return the files written."""
-    writer = ShardWriter(data_dir, split, **limits)
-    table = table.sort_by("id")
-    for batch in table.to_batches(max_chunksize=4096):
-        writer.write(pa.Table.from_batches([batch]))
-    return writer.close()
+def write_split(table: pa.Table, data_dir: Path, split: str, *,
+                row_group_bytes: int = ROW_GROUP_BYTES) -> list[Path]:
+    """Write one split's rows (any order) as a build lays them out (builder.layout: date, then
+    id, cut at date windows); return the files written."""
+    from .layout import arrange
+
+    pieces = arrange(table)
+    paths = []
+    for i, piece in enumerate(pieces):
+        writer = ShardWriter(data_dir / f".{split}-{i:05d}.d", split, shard_bytes=2**62, row_group_bytes=row_group_bytes)
+        for batch in piece.to_batches(max_chunksize=4096):
+            writer.write(pa.Table.from_batches([batch]))
+        (written,) = writer.close()
+        path = data_dir / shard_name(split, i, len(pieces))
+        written.rename(path)
+        written.parent.rmdir()
+        paths.append(path)
+    return paths

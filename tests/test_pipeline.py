@@ -86,8 +86,9 @@ def test_parquet_layout_schema_and_order(corpus, tmp_path):
         assert pf.schema_arrow.remove_metadata() == ROW_SCHEMA
         assert b"huggingface" in pf.schema_arrow.metadata
         assert pf.metadata.row_group(0).column(0).compression == "ZSTD"
-        ids = pf.read().column("id").to_pylist()
-        assert ids == sorted(ids)
+        rows = pf.read()  # date order, then id; undated rows last (builder/layout.py)
+        keys = [(d is None, d, i) for d, i in zip(rows.column("date").to_pylist(), rows.column("id").to_pylist())]
+        assert keys == sorted(keys, key=lambda k: (k[0], k[1] or 0, k[2]))
 
 
 def test_same_input_same_bytes_whatever_the_order_or_workers(corpus, tmp_path):
@@ -224,7 +225,7 @@ def test_a_read_task_writes_its_rows_and_hands_back_only_facts(tmp_path):
     write_corpus(tmp_path, {"a.md": article("甲", "<p>" + distinct_text(1) + "</p>"),
                             "b.md": "not an article", "c.md": article("丙", "<p>" + distinct_text(3) + "</p>")})
     (tmp_path / "parts").mkdir()
-    items = [(k, name, str(tmp_path / name), None) for k, name in enumerate(("a.md", "b.md", "c.md"))]
+    items = [(k, name, str(tmp_path / name), None, None) for k, name in enumerate(("a.md", "b.md", "c.md"))]
     result = read_task(BuildSettings(), ReadTask(7, str(tmp_path / "parts"), items, [], None))
     rows = read_part(part_path(tmp_path / "parts", 7))
     assert rows.column("source_path").to_pylist() == ["a.md", "c.md"] and "text" in rows.column_names

@@ -17,9 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .. import memory, sources
+from .. import layout, memory, sources
 from ..article import Article
 from ..cache import Stat, stat_of, trusted
 from ..dedup import signatures
@@ -146,9 +145,7 @@ def _cached_rows(cache: str, parts: np.ndarray, rows: np.ndarray, schema: pa.Sch
 
 def _facts(table: pa.Table, places: list[int], extra: tuple[str, ...]) -> pa.Table:
     """The small columns of a partition's rows (see ReadResult)."""
-    text = pc.binary_length(table.column("text"))
-    # A row's size for the shard plan: its strings' bytes, and a little for the other columns.
-    nbytes = pc.add(pc.add(text, pc.binary_length(table.column("extra"))), 160).cast(pa.int64())
+    nbytes = layout.row_bytes(table)  # for the shard plan
     names = [name for name in FACTS if name != "nbytes"] + [c for c in extra if c not in FACTS]
     return pa.table({"k": pa.array(places, pa.int64()), **{name: table.column(name) for name in names},
                      "nbytes": nbytes, SIGNATURE: table.column(SIGNATURE)})
