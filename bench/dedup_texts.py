@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from builder.dedup import DedupIndex, DedupSettings, DupResult, contain, content_sha256, signatures
-from builder.dedup.minhash import _CHARS_PER_CHUNK
 
 
 class Deduplicator:
@@ -44,7 +43,7 @@ class Deduplicator:
             self._pending[h] = text
             self._pending_chars += len(text)
         self._rows.append((id, h, date, n))
-        if len(self._pending) >= self.batch_size or self._pending_chars >= _CHARS_PER_CHUNK:
+        if len(self._pending) >= self.batch_size or self._pending_chars >= 4_000_000:
             self.flush()
         return h
 

@@ -96,6 +96,17 @@ def test_signatures_batch_equals_one_by_one_and_is_width_insensitive():
     assert not (batch[2] == EMPTY).any()  # shorter than a shingle: one shingle, densified
 
 
+def test_hash_and_sign_equals_the_two_calls_in_one_batch_or_in_chunks(monkeypatch):
+    from builder.dedup import hash_and_sign, minhash
+    texts = [body(0, 1), "", "　 ", "短", "a\u200bb", SENTENCES[5].replace("，", ","), body(2, 3, 4) * 3]
+    hashes, sigs = hash_and_sign(texts, S)
+    assert hashes == [content_sha256(t) for t in texts]
+    assert np.array_equal(sigs, signatures(texts, S))
+    monkeypatch.setattr(minhash, "_CHARS_PER_CHUNK", 40)  # a chunk per text or two
+    chunked = hash_and_sign(texts, S)
+    assert chunked[0] == hashes and np.array_equal(chunked[1], sigs)
+
+
 def test_signature_is_pinned():
     # Changing these values changes clusters in published datasets: a major version (see dedup.py).
     assert signature(SENTENCES[0], S)[:6].tolist() == PINNED

@@ -7,10 +7,10 @@ state compact; settings holds DedupSettings. Pure: standard library and numpy on
 from .cluster import NO_DATE, DedupArrays, DedupIndex, DupResult, date_key
 from .lsh import optimal_bands
 from . import contain
-from .minhash import ALGORITHM, EMPTY, signature, signatures, similarity
+from .minhash import ALGORITHM, EMPTY, hash_and_sign, signature, signatures, similarity
 from .normalize import NORMALIZATION_VERSION, content_sha256, normalize_text
 from .settings import DedupSettings
 
 __all__ = ["ALGORITHM", "EMPTY", "NORMALIZATION_VERSION", "NO_DATE", "DedupArrays", "DedupIndex", "DedupSettings",
-           "DupResult", "content_sha256", "date_key", "normalize_text", "optimal_bands", "signature", "signatures",
-           "similarity"]
+           "DupResult", "content_sha256", "date_key", "hash_and_sign", "normalize_text", "optimal_bands", "signature",
+           "signatures", "similarity"]

@@ -185,17 +185,8 @@ class DedupIndex:
     # -- near-duplicate pairs --
 
 
-    def _similarities(self, rows_a: np.ndarray, rows_b: np.ndarray, chunk: int = 1 << 14) -> np.ndarray:
-        sims = np.empty(len(rows_a))
-        for a in range(0, len(rows_a), chunk):
-            # Each signature read once per slice: a text in a big LSH bucket is in many pairs
-            # (one read per pair cost 8 million reads, 22 s, at a million files).
-            both = np.concatenate([rows_a[a:a + chunk], rows_b[a:a + chunk]])
-            rows, where = np.unique(both, return_inverse=True)
-            sigs = self._sigs.gather(rows)
-            m = len(both) // 2
-            sims[a:a + chunk] = np.count_nonzero(sigs[where[:m]] == sigs[where[m:]], axis=1)
-        return sims / self.settings.num_perm
+    def _similarities(self, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
+        return self._sigs.equal_slots(rows_a, rows_b) / self.settings.num_perm
 
     def _near(self) -> tuple:
         """(id rank, slot of each row, representative row of each slot, verified near edges between

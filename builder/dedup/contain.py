@@ -96,32 +96,31 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
         for path in paths:
             vals = np.fromfile(path, dtype=np.uint32)
             path.unlink()
-            order = np.argsort(vals, kind="stable")
-            v, s = vals[order], slots[order]
+            # By value, ties in slot order (a stable argsort's order): one sort of value << 32 | position
+            packed = np.sort((vals.astype(np.uint64) << np.uint64(32)) | np.arange(len(vals), dtype=np.uint64))
+            v, s = (packed >> np.uint64(32)).astype(np.uint32), slots[(packed & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+            del packed
             starts = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1]]))
             sizes = np.diff(np.append(starts, len(v)))
             size_of = np.repeat(sizes, sizes)
             usable = (size_of >= 2) & (size_of <= MAX_BUCKET) & (v != EMPTY)
             v, s = v[usable], s[usable]  # most values are held by one text: compare the rest only
-            found = []
-            for dist in range(1, MAX_BUCKET):
-                same = v[:-dist] == v[dist:]
-                if not same.any():
-                    break
-                a, b = s[:-dist][same], s[dist:][same]
-                lo, hi = np.minimum(a, b), np.maximum(a, b)
-                short, long = np.minimum(nchars[a], nchars[b]), np.maximum(nchars[a], nchars[b])
-                ok = ((comp_of_slot[a] != comp_of_slot[b]) & (short >= settings.min_contained_chars)
-                      & (long <= MAX_LENGTH_RATIO * short))
-                found.append((lo[ok].astype(np.uint64) << np.uint64(32)) | hi[ok].astype(np.uint64))
-            if not found:
+            a, b = _bucket_pairs(v)
+            a, b = s[a], s[b]
+            short, long = np.minimum(nchars[a], nchars[b]), np.maximum(nchars[a], nchars[b])
+            ok = ((comp_of_slot[a] != comp_of_slot[b]) & (short >= settings.min_contained_chars)
+                  & (long <= MAX_LENGTH_RATIO * short))
+            a, b = a[ok], b[ok]
+            if not len(a):
                 continue
-            keys = np.concatenate(found)
-            which = (keys >> np.uint64(32)).astype(np.int64) * n_files // n_slots
-            order = np.argsort(which, kind="stable")
-            bounds = np.searchsorted(which[order], np.arange(n_files + 1))
+            keys = np.sort((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
+            # File i holds the pairs whose smaller text t has t * n_files // n_slots == i: sorted keys
+            # are in file order, so each file's share is one slice.
+            first_text = (np.arange(n_files + 1, dtype=np.uint64) * np.uint64(n_slots) + np.uint64(n_files - 1)) \
+                // np.uint64(n_files)
+            bounds = np.searchsorted(keys, first_text << np.uint64(32))
             for i in np.flatnonzero(np.diff(bounds)).tolist():
-                pair_files[i].write(keys[order[bounds[i]:bounds[i + 1]]].tobytes())
+                pair_files[i].write(keys[bounds[i]:bounds[i + 1]].tobytes())
     finally:
         for fh in pair_files:
             fh.close()
@@ -133,6 +132,20 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
         passing.append(_estimated(uniq[keep], count[keep], nchars, settings))
     pairs = np.concatenate(passing)
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
+
+
+def _bucket_pairs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j), i < j, of every two positions holding the same value in sorted `v`: as many steps
+    as pairs, not a pass over `v` per distance."""
+    n = len(v)
+    if n < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    bound = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1], [True]]))  # run starts, then n
+    end = np.repeat(bound[1:], np.diff(bound))      # where each position's run ends
+    later = end - np.arange(1, n + 1)               # the positions after it in its run
+    i = np.repeat(np.arange(n), later)
+    j = np.arange(len(i)) - np.repeat(np.cumsum(later) - later, later) + i + 1
+    return i, j
 
 
 def _estimated(uniq: np.ndarray, count: np.ndarray, nchars: np.ndarray, settings: DedupSettings) -> np.ndarray:

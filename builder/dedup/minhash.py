@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .normalize import _codepoints, _normalized_codepoints
+from .normalize import _codepoints, _content_hashes, _normalized_codepoints
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -82,7 +82,10 @@ def _short_hash(cps: np.ndarray, seed: int) -> np.uint64:
     return _mix64(np.array([x], dtype=np.uint64) ^ _seed64(seed, 1))[0]
 
 
-_CHARS_PER_CHUNK = 4_000_000
+# Characters signed per numpy pass: a dozen temporaries of 8 bytes a character stay in the CPU's
+# caches at this size (2 MB each); at 4 million characters each pass went to memory and a
+# 20,000-text batch took 1.6x the CPU (bench/NOTES_dedup.md).
+_CHARS_PER_CHUNK = 1 << 18
 
 
 def signatures(texts: Sequence[str], settings: DedupSettings) -> np.ndarray:
@@ -96,24 +99,36 @@ def signatures(texts: Sequence[str], settings: DedupSettings) -> np.ndarray:
     slots of two signatures estimates the Jaccard similarity of their shingle sets. An empty
     text has an all-EMPTY signature. Batching amortises numpy's per-call cost.
     """
+    return _sign(texts, settings, False)[1]
+
+
+def hash_and_sign(texts: Sequence[str], settings: DedupSettings) -> tuple[list[str], np.ndarray]:
+    """(`content_sha256` of each text, `signatures(texts)`) from one normalisation of the batch:
+    the same values as the two calls, for about half the cost of the hashes (a call per text
+    spends more in numpy's fixed costs than in hashing)."""
+    return _sign(texts, settings, True)
+
+
+def _sign(texts: Sequence[str], settings: DedupSettings, hashes: bool) -> tuple[list[str], np.ndarray]:
     n = len(texts)
     if n > 1 and sum(map(len, texts)) > _CHARS_PER_CHUNK:  # bound the temporary arrays (8 bytes a char)
         out, start, size = [], 0, 0
         for i, t in enumerate(texts):
             if size and size + len(t) > _CHARS_PER_CHUNK:
-                out.append(signatures(texts[start:i], settings))
+                out.append(_sign(texts[start:i], settings, hashes))
                 start, size = i, 0
             size += len(t)
-        out.append(signatures(texts[start:], settings))
-        return np.concatenate(out)
+        out.append(_sign(texts[start:], settings, hashes))
+        return [h for part, _ in out for h in part], np.concatenate([sig for _, sig in out])
     K, k, seed = settings.num_perm, settings.shingle_size, settings.seed
     sig = np.full(n * K, EMPTY, dtype=np.uint32)
     if n == 0:
-        return sig.reshape(0, K)
+        return [], sig.reshape(0, K)
     cps, keep = _normalized_codepoints(_codepoints("".join(texts)))
     raw_ends = np.cumsum(np.fromiter((len(t) for t in texts), dtype=np.int64, count=n))
     kept_before = np.concatenate([[0], np.cumsum(keep)])
     ends = kept_before[raw_ends]  # where each normalised document ends in `cps`
+    digests = _content_hashes(cps, ends) if hashes else []
     nlens = np.diff(ends, prepend=0)
     h, d = _shingle_hashes(cps, ends, k, seed)
     for i in np.flatnonzero((nlens > 0) & (nlens < k)):  # rare: shorter than one shingle
@@ -124,7 +139,7 @@ def signatures(texts: Sequence[str], settings: DedupSettings) -> np.ndarray:
     np.minimum.at(sig, d * K + bins.astype(np.int64), vals)
     sig = sig.reshape(n, K)
     _densify(sig, settings)
-    return sig
+    return digests, sig
 
 
 def _densify(sig: np.ndarray, settings: DedupSettings, chunk: int = 1 << 15) -> None:

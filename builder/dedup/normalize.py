@@ -62,3 +62,14 @@ def normalize_text(text: str) -> str:
 def content_sha256(text: str) -> str:
     """sha256 (hex) of the UTF-8 of `normalize_text(text)`: the `content_sha256` column."""
     return hashlib.sha256(normalize_text(text).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _content_hashes(cps: np.ndarray, ends: np.ndarray) -> list[str]:
+    """`content_sha256` of each normalised text in `cps` (normalised code points, texts back to
+    back, ending at `ends`): the batched form for minhash.hash_and_sign, the same digests."""
+    joined = cps.tobytes().decode("utf-32-le", "surrogatepass")
+    out, start = [], 0
+    for end in ends.tolist():
+        out.append(hashlib.sha256(joined[start:end].encode("utf-8", "surrogatepass")).hexdigest())
+        start = end
+    return out

@@ -127,6 +127,19 @@ class _SignatureFile:
                     del sigs  # the map cannot close while an array views it
         return out
 
+    def equal_slots(self, rows_a: np.ndarray, rows_b: np.ndarray, chunk: int = 1 << 14) -> np.ndarray:
+        """How many slots the signatures of rows_a[i] and rows_b[i] hold the same value in (int64).
+        Each signature is read once per slice of pairs: a text in a big bucket is in many pairs
+        (one read per pair cost 8 million reads, 22 s, at a million files)."""
+        out = np.empty(len(rows_a), dtype=np.int64)
+        for a in range(0, len(rows_a), chunk):
+            both = np.concatenate([rows_a[a:a + chunk], rows_b[a:a + chunk]])
+            rows, where = np.unique(both, return_inverse=True)
+            sigs = self.gather(rows)
+            m = len(both) // 2
+            out[a:a + chunk] = np.count_nonzero(sigs[where[:m]] == sigs[where[m:]], axis=1)
+        return out
+
     def close(self) -> None:
         self._fh.close()
 
