@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import readers
 from .cache import BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat, entry_at, index_table, reusable, stat_of
@@ -181,43 +182,67 @@ class _Gather:
         cached, report = plan.cached, self.report
         files = {f[0]: f for f in result.files} if result is not None else {}
         facts = result.facts if result is not None and result.facts.num_rows else None
-        row_of = dict(zip(facts.column("k").to_pylist(), range(facts.num_rows))) if facts is not None else {}
-        pairs, entries = [], []
-        for at, (j, k) in enumerate(zip(plan.old, plan.read)):
-            if k < 0 or files[at][7]:  # taken unread, or read again and the same bytes: the cached result
-                entry = entry_at(cached, j)
-                if k >= 0:
-                    entry = entry._replace(stat=files[at][5] or _NO_STAT, trusted=files[at][6])
-                    report.from_cache["bytes"] += 1
-                else:
-                    report.from_cache["stat"] += 1
-                pairs.append((entry.path, entry.sha256))
+        places = facts.column("k").to_numpy() if facts is not None else np.empty(0, np.int64)
+        read = np.array(plan.read, dtype=np.int64)
+        unread = np.flatnonzero(read < 0)  # taken unread: handled as columns (most of a rebuild's files)
+        tables, where = [], []
+        paths, shas = [None] * len(read), [None] * len(read)
+        if len(unread):
+            table = cached.take(pa.array(np.array(plan.old, dtype=np.int64)[unread]))
+            part = table.column("part").to_numpy()
+            is_row = part >= 0
+            report.from_cache["stat"] += len(unread)
+            for at, path, sha in zip(unread.tolist(), table.column("path").to_pylist(),
+                                     table.column("sha256").to_pylist()):
+                paths[at], shas[at] = path, sha
+            if not is_row.all():
+                gone = table.filter(pa.array(~is_row))
+                self.rejects += [Reject(p, r, m) for p, r, m in zip(*(gone.column(c).to_pylist()
+                                                                        for c in ("path", "reason", "message")))]
+            report.warnings.update(pc.list_flatten(table.filter(pa.array(is_row)).column("warnings")).to_pylist())
+            rows = np.searchsorted(places, unread)  # a cached row's place in the task's partition
+            table = _set(table, "part", np.where(is_row, plan.no, -1))
+            table = _set(table, "row", np.where(is_row, rows, -1))
+            tables.append(table)
+            where.append(unread)
+        entries, at_read = [], []
+        row_of = dict(zip(places.tolist(), range(len(places))))
+        for at in np.flatnonzero(read >= 0).tolist():
+            _, path, digest, reject, warnings, stat, trust, same = files[at]
+            if same:  # read again and the same bytes: the cached result
+                entry = entry_at(cached, plan.old[at])._replace(stat=stat or _NO_STAT, trusted=trust)
+                report.from_cache["bytes"] += 1
                 if entry.part >= 0:
                     report.warnings.update(entry.warnings)
                 else:
                     self.rejects.append(Reject(entry.path, entry.reason, entry.message))
-                entries.append(entry._replace(part=plan.no if entry.part >= 0 else -1, row=row_of.get(at, -1)))
-                continue
-            _, path, digest, reject, warnings, stat, trust, _ = files[at]
-            pairs.append((path, digest or "unread"))
-            if reject is not None:
-                self.rejects.append(reject)
+                entry = entry._replace(part=plan.no if entry.part >= 0 else -1, row=row_of.get(at, -1))
             else:
-                report.warnings.update(warnings)
-            entries.append(Entry(path, stat or _NO_STAT, digest, trust, plan.no if reject is None else -1,
-                                 row_of.get(at, -1), reject and reject.reason, reject and reject.message,
-                                 list(warnings)))
-        self.inputs.add_many(pairs)
-        if self.index is not None:
-            self.index.add_table(index_table(entries))
+                if reject is not None:
+                    self.rejects.append(reject)
+                else:
+                    report.warnings.update(warnings)
+                entry = Entry(path, stat or _NO_STAT, digest, trust, plan.no if reject is None else -1,
+                              row_of.get(at, -1), reject and reject.reason, reject and reject.message,
+                              list(warnings))
+            paths[at], shas[at] = entry.path, entry.sha256 or "unread"
+            entries.append(entry)
+            at_read.append(at)
+        if entries:
+            tables.append(index_table(entries))
+            where.append(np.array(at_read, dtype=np.int64))
+        self.inputs.add_many(zip(paths, shas))
+        if self.index is not None and tables:
+            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            self.index.add_table(table.take(pa.array(np.argsort(np.concatenate(where), kind="stable"))))
         self.n_tasks = max(self.n_tasks, plan.no + 1)
         if facts is None:
             return
         sigs = signatures_of(facts.column(SIGNATURE))
         self._sigs.write(np.ascontiguousarray(sigs, dtype=np.uint32).tobytes())
         n = facts.num_rows
-        file = pa.array(np.asarray(facts.column("k").to_numpy(), dtype=np.int64) + plan.first)
-        digest = pa.array([pairs[k][1][:16] for k in facts.column("k").to_pylist()], pa.string())
+        file = pa.array(places.astype(np.int64) + plan.first)
+        digest = pa.array([shas[k][:16] for k in places.tolist()], pa.string())
         self.facts.append(facts.drop_columns(["k", SIGNATURE])
                           .append_column("file", file)
                           .append_column("file_digest", digest)
@@ -240,6 +265,12 @@ def executor_of_build(engine: str, workers: int | None, n_files: int, ray_addres
     if isinstance(executor, Inline):
         readers.stop()  # if the `corpus` command started one early: not needed
     return executor
+
+
+def _set(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
+    at = table.schema.get_field_index(name)
+    field = table.schema.field(at)
+    return table.set_column(at, field, pa.array(values, field.type))
 
 
 def _run(tasks: Iterator[tuple[_Plan, ReadTask]], settings: BuildSettings, executor: Executor, progress: bool, *,
