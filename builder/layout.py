@@ -4,7 +4,7 @@ A news archive grows by its newest articles. Rows in id order put new rows in ev
 every shard, so each release rewrote and re-uploaded all of them. Here a split's rows are
 ordered by date, then id (undated rows last, by id), and cut where the date crosses the edge
 of a window of `span` days, windows aligned on 1970-01-01. The span is the largest power of
-two whose expected bytes (the split's bytes per day of its date range) stay within
+two whose expected bytes (the split's bytes per day over the middle 90 % of its dates) stay within
 SHARD_TARGET: it changes only when that density crosses a power of two (a function of the
 rows alone cannot do better: a rebuild must equal a clean build), so rarely as an archive
 grows at a steady pace. New articles
@@ -60,7 +60,11 @@ def span_days(days: np.ndarray, nbytes: np.ndarray, target: int | None = None) -
     target = target or SHARD_TARGET
     if not len(days):
         return 1
-    per_day = max(1, int(nbytes.sum())) / (int(days.max()) - int(days.min()) + 1)
+    # The density of the middle 90 % of the dates: an article dated decades off (a typo, a
+    # placeholder date) must not stretch the range, and the newest 1 % barely move it.
+    lo, hi = np.quantile(days, [0.05, 0.95], method="lower")
+    middle = (days >= lo) & (days <= hi)
+    per_day = max(1, int(nbytes[middle].sum())) / (int(hi) - int(lo) + 1)
     return 2 ** max(0, math.floor(math.log2(max(1.0, target / per_day))))
 
 

@@ -44,10 +44,10 @@ def test_a_late_older_article_changes_only_the_shard_of_its_window():
     assert len(after) == len(before) and len(changed) == 1 and 200 in after[changed[0]]
 
 
-def test_the_window_moves_when_the_density_crosses_a_power_of_two():
-    # What a function of the rows alone must do: at 16.0 days a shard, one row more flips it.
-    assert span_days(np.arange(200), np.full(200, 10), target=160) == 16
-    assert span_days(np.arange(202), np.full(203, 10), target=160) == 8
+def test_a_date_decades_off_does_not_move_the_window():
+    days, sizes = np.arange(200), np.full(200, 10)
+    assert span_days(np.append(days, 20_000), np.append(sizes, 10), target=200) == span_days(days, sizes, target=200)
+    assert span_days(np.append(days, -20_000), np.append(sizes, 10), target=200) == span_days(days, sizes, target=200)
 
 
 def test_a_burst_window_is_cut_by_size_and_undated_rows_go_last():
