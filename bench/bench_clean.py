@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import builder
-from builder.process import process_files
+from builder.transform.process import process_files
 from builder.settings import BuildSettings
 
 

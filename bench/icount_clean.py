@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from builder.process import process_files
+from builder.transform.process import process_files
 from builder.settings import BuildSettings
 
 

@@ -9,7 +9,7 @@ F1, and docs/s of hashing + signing + LSH + clustering on one core.
 
 Files sharing the truth's `group` are duplicates (exact_dup, near_dup, same_story copies of an
 original); every other pair is not. Only files the truth expects to be rows, and that the
-extraction turns into text, are scored. Texts come from `builder.process.process_file` (the
+extraction turns into text, are scored. Texts come from `builder.transform.process.process_file` (the
 build's own reader) or, with --extract crude, from a regex strip of front matter and tags.
 --texts FILE saves the extracted texts (JSON Lines) on the first run and reuses them later,
 so tuning runs skip extraction. Also reports what the quality filters would reject, by the
@@ -32,7 +32,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # o
     os.environ.setdefault(_var, "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder import quality  # noqa: E402
+from builder.transform import quality  # noqa: E402
 from dedup_texts import Deduplicator  # noqa: E402
 from builder.dedup import DedupSettings  # noqa: E402
 
@@ -76,10 +76,10 @@ def crude_extract(data: bytes) -> tuple[str, str]:
 
 def extract(corpus: Path, truth: list[dict], mode: str) -> tuple[list[dict], Counter]:
     """One record per truth file that yields text: path, title, text, date, language."""
-    from builder.language import detect_language
+    from builder.transform.language import detect_language
 
     if mode == "builder":
-        from builder.process import process_file
+        from builder.transform.process import process_file
         from builder.settings import BuildSettings
         settings = BuildSettings()
     out, skipped = [], Counter()

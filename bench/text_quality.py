@@ -5,8 +5,8 @@
     python bench/text_quality.py /tmp/mix --worst 20
     python bench/text_quality.py SOURCE --dataset out/     # the rows of a built dataset instead
 
-Every article file of CORPUS is read as a build reads it (builder.discover, with the --exclude
-globs; builder.process.process_files), or its row is taken from a built dataset's Parquet
+Every article file of CORPUS is read as a build reads it (builder.read.discover, with the --exclude
+globs; builder.transform.process.process_files), or its row is taken from a built dataset's Parquet
 files with --dataset; then for each row:
 - markup residue by kind: HTML tags and entities, Markdown image, link, emphasis,
   strikethrough, table, heading and code syntax, JavaScript;
@@ -32,13 +32,14 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-from builder import clean, front_matter, process
-from builder import title as title_of
-from builder.decode import decode
-from builder.fields import text_value
-from builder.discover import discover
-from builder.rules import RuleSet, load_rules
+from builder.read import front_matter
+from builder.read.decode import decode
+from builder.read.discover import discover
 from builder.settings import BuildSettings
+from builder.transform import clean, process
+from builder.transform import title as title_of
+from builder.transform.fields import text_value
+from builder.transform.rules import RuleSet, load_rules
 
 _HTML_NAMES = ("a|b|i|u|p|div|span|img|br|hr|figure|figcaption|table|tr|td|th|ul|ol|li|h[1-6]|strong|em|script|"
                "style|iframe|blockquote|pre|code|section|article|font|center|sup|sub|small|video|source|picture|"

@@ -14,7 +14,7 @@ import pyarrow as pa
 from splits import SplitSpec
 
 from .errors import ConfigError
-from .rules import load_rules
+from .transform.rules import load_rules
 from .run import check_engine
 from .schema import ROW_SCHEMA
 from .settings import BuildSettings

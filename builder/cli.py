@@ -28,7 +28,7 @@ def _build(args: argparse.Namespace) -> int:
     skip_pandas_probe()  # this process is ours: no pandas import for pyarrow's type probe
 
     from .dedup import DedupSettings
-    from .quality import QualitySettings
+    from .transform.quality import QualitySettings
 
     settings = BuildSettings(
         suffixes=tuple(args.suffixes.split(",")) if args.suffixes else DEFAULT_SUFFIXES,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import __version__
-from . import rules
+from .transform import rules
 
 # The libraries whose output becomes part of a row (Arrow's encoding, the HTML and Markdown
 # parsers, the front-matter readers, encoding detection, MinHash's arithmetic).

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from splits import SplitSpec
 
-from . import __version__, memory, readers, sources
+from . import __version__, memory, readers
+from .read import sources
 from .cache import BuildCache, default_dir
 from .card import CardOptions, InputManifest, read_template
 from .card.plots import BackgroundPlots, plots_in_background
 from .checks import all_rejected_message, check_before_reading, no_articles_message
-from .discover import discover
+from .read.discover import discover
 from .duplicates import find_duplicates
 from .errors import CacheError, NoRowsError, Reject, SourceError
 from .folder import write_metadata
@@ -79,7 +80,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
     split_spec = split_spec or DEFAULT_SPLIT
     src = source if sources.is_remote(source) else Path(source) if source is not None else SAMPLE_DIR
     if sources.is_remote(src):
-        sources.check_folder(src)  # on object storage, listed through fsspec (builder.sources)
+        sources.check_folder(src)  # on object storage, listed through fsspec (builder.read.sources)
     elif not src.is_dir():
         raise SourceError(f"source folder {str(src)!r} does not exist or is not a folder")
     out = Path(output)

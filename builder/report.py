@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .discover import EXCLUDED
+from .read.discover import EXCLUDED
 
 
 @dataclass

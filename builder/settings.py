@@ -6,9 +6,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from .dates import resolve_zone
+from .transform.dates import resolve_zone
 from .dedup import DedupSettings
-from .quality import QualitySettings
+from .transform.quality import QualitySettings
 from .errors import ConfigError
 
 DEFAULT_SUFFIXES = (".md", ".markdown", ".html", ".htm")

@@ -27,10 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 with atheris.instrument_imports(include=["builder"]):  # every reader module, for coverage feedback
-    from builder import clean, dates, decode, fields, front_matter, ids, language, process, quality, rules, title  # noqa: F401
+    from builder.read import decode, front_matter
+    from builder.transform import clean, dates, fields, ids, language, process, quality, rules, title  # noqa: F401
     from builder.errors import REJECT_REASONS
-    from builder.quality import QualitySettings
-    from builder.rules import load_rules
+    from builder.transform.quality import QualitySettings
+    from builder.transform.rules import load_rules
     from builder.settings import BuildSettings
 
 from test_fuzz import check_file_result  # noqa: E402  (the properties, shared with the tests)

@@ -3,10 +3,10 @@ metadata any site gives in its body, and untitled articles (issue 20). Fixtures 
 forms; content that only looks like boilerplate stays."""
 from __future__ import annotations
 
-from builder.process import process_file
-from builder.title import title_from_text
-from builder.clean import clean_body
-from builder.rules import load_rules, select
+from builder.transform.process import process_file
+from builder.transform.title import title_from_text
+from builder.transform.clean import clean_body
+from builder.transform.rules import load_rules, select
 from builder.settings import BuildSettings
 
 S = BuildSettings()

@@ -10,7 +10,7 @@ import pytest
 
 from builder.cache import (TRUST_MARGIN_NS, BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat,
                            entry_at, index_table, trusted)
-from builder.quality import QualitySettings
+from builder.transform.quality import QualitySettings
 from builder.settings import BuildSettings
 
 S = BuildSettings()
@@ -226,7 +226,7 @@ def test_the_source_digest_covers_every_source_file(tmp_path):
     roots = copy(tmp_path / "one")
     digest = source_digest(roots)
     assert source_digest(copy(tmp_path / "two")) == digest  # the same files wherever they are
-    clean = roots[0] / "clean.py"
+    clean = roots[0] / "transform" / "clean.py"
     clean.write_text(clean.read_text(encoding="utf-8") + "\n# a pulled change\n", encoding="utf-8")
     edited = source_digest(roots)
     assert edited != digest

@@ -17,11 +17,12 @@ from datetime import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from builder import clean, front_matter
-from builder.process import process_file, process_files
+from builder.read import front_matter
+from builder.transform import clean
+from builder.transform.process import process_file, process_files
 from builder.errors import REJECT_REASONS, WARNINGS
-from builder.quality import QualitySettings
-from builder.rules import load_rules
+from builder.transform.quality import QualitySettings
+from builder.transform.rules import load_rules
 from builder.schema import ROW_SCHEMA
 from builder.settings import BuildSettings
 from builder.write import rows_to_table

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from builder import clean, reading
-from builder.process import process_file
+from builder import reading
+from builder.transform import clean
+from builder.transform.process import process_file
 from builder.cli import main
 from builder.pipeline import build
 from builder.run.timeout import on_alarm
 from builder.run.worker import read_and_process
-from builder.quality import QualitySettings
+from builder.transform.quality import QualitySettings
 from builder.settings import BuildSettings
 from conftest import article, distinct_text, write_corpus
 
@@ -53,7 +54,7 @@ _MEASURE = textwrap.dedent("""
     import json, resource, sys, time
     sys.path.insert(0, {tests!r})
     from test_limits import big_article, billion_laughs, deep_html
-    from builder.process import process_file
+    from builder.transform.process import process_file
     from builder.settings import BuildSettings
 
     data = {make}

@@ -11,7 +11,7 @@ import pytest
 
 from builder.dedup import DedupSettings
 from builder.pipeline import build
-from builder.quality import QualitySettings
+from builder.transform.quality import QualitySettings
 from builder.schema import ROW_SCHEMA
 from builder.settings import BuildSettings
 from conftest import article, assert_same_files, distinct_text, write_corpus

@@ -58,7 +58,7 @@ def test_a_late_older_article_rewrites_only_its_window(tmp_path, small_shards):
 
 
 def test_every_shard_names_its_key_and_a_changed_setting_writes_all_again(tmp_path, small_shards):
-    from builder.quality import QualitySettings
+    from builder.transform.quality import QualitySettings
     from builder.settings import BuildSettings
 
     src = _corpus(tmp_path / "src", range(30))

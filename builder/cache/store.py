@@ -16,7 +16,8 @@ from typing import Mapping
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from .. import __version__, sources
+from .. import __version__
+from ..read import sources
 from ..errors import CacheFolderError, ConfigError
 from ..fingerprint import code_fingerprint, rules_digest
 from ..output import try_lock as _lock

@@ -1,6 +1,6 @@
 """The per-file time limit: a periodic SIGALRM that stops the step whose file ran out of time.
 
-Files processed together (builder.process.run_steps, a step at a time over a batch) share
+Files processed together (builder.transform.process.run_steps, a step at a time over a batch) share
 one timer for the whole batch instead of one per step, whose two system calls each would cost
 more than many steps: the handler compares the clock with `DEADLINE.at`, the running step's
 limit on the monotonic clock (infinite between steps). A SIGALRM interrupts Python code and regular expressions; a

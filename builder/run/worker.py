@@ -1,7 +1,7 @@
 """The read task: a worker reads a run of files, writes their rows itself, hands back facts.
 
 A task (`ReadTask`) is a run of files in path order. A file whose bytes are the cached ones
-takes its cached row; the others are processed together (builder.process.run_steps, a few
+takes its cached row; the others are processed together (builder.transform.process.run_steps, a few
 megabytes at a time) within the per-file time limit, and their rows signed together (one
 numpy pass over the task). The rows go to the task's partition (builder.parts); what comes
 back (`ReadResult`) is each file's outcome and each row's small columns, never a text.
@@ -18,14 +18,15 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from .. import layout, memory, sources
-from ..article import Article
+from .. import layout, memory
 from ..cache import Stat, stat_of, trusted
 from ..dedup import signatures
 from ..errors import CacheError, Reject
 from ..parts import FACTS, SIGNATURE, part_path, part_schema, signature_column, take_rows, write_part
-from ..process import run_steps
+from ..read import sources
+from ..read.article import Article
 from ..settings import BuildSettings
+from ..transform.process import run_steps
 from . import timeout
 
 # Files processed together hold at most about this many bytes of input (a larger file goes
@@ -197,7 +198,7 @@ def _too_large(rel: str, size: int, settings: BuildSettings) -> Article:
 
 
 def _read_remote(rel: str, url: str, settings: BuildSettings, size: int | None) -> Read:
-    """A file on object storage (builder.sources), its size limit decided from the listing's
+    """A file on object storage (builder.read.sources), its size limit decided from the listing's
     `size` before it is read. No stat: the cache knows it by its bytes' sha256 alone."""
     try:
         size, data = sources.read_bytes(url, settings.max_file_bytes, size)

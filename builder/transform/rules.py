@@ -27,9 +27,9 @@ from pathlib import Path
 import re._constants as _C
 import re._parser as _sre_parse
 
-from .errors import RuleError
+from ..errors import RuleError
 
-BUILTIN_DIR = Path(__file__).with_name("rules")
+BUILTIN_DIR = Path(__file__).parent.parent / "rules"  # builder/rules/*.toml
 FIELDS = ("editor", "source", "original_title", "url", "author", "stock_codes")
 LIST_FIELDS = ("stock_codes",)
 _LIST_SPLIT = re.compile(r"[&,;\s]+")

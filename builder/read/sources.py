@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Iterator
 
-from .errors import ConfigError, SourceError
+from ..errors import ConfigError, SourceError
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")  # two letters at least: not a drive (C:\)
 

@@ -1,7 +1,7 @@
 """The Article: one file on its way to a row, the carrier every per-file step takes and gives back.
 
 A read builds it from a file's path and bytes (and their sha256, when the reader has them);
-the steps (builder.process.STEPS) fill it in: the decoded text, the front matter and body, the
+the steps (builder.transform.process.STEPS) fill it in: the decoded text, the front matter and body, the
 cleaner's work in progress, the row's columns as they are found (`fields`) and warning codes.
 The last step makes the row (`row`, the columns of schema.ROW_SCHEMA a file gives). A step
 that finds the file cannot become a row sets `reject` (a reason code and a message), and no
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Reject
+from ..errors import Reject
 
 
 @dataclass(slots=True)
@@ -28,8 +28,8 @@ class Article:
     used: set[str] = field(default_factory=set)  # front-matter keys a column took (the rest: `extra`)
     body: str = ""               # what follows the front matter (less a heading taken as the title)
     is_html: bool = False
-    rules: tuple = ()            # the rule sets that apply to this file (builder.rules)
-    # The cleaner's work in progress (builder.clean), each dropped once the next is made.
+    rules: tuple = ()            # the rule sets that apply to this file (builder.transform.rules)
+    # The cleaner's work in progress (builder.transform.clean), each dropped once the next is made.
     html: str | None = None
     marked: bytes | None = None
     lines: list[str] | None = None

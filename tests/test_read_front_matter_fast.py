@@ -3,7 +3,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from builder.front_matter import fast_yaml
+from builder.read.front_matter import fast_yaml
 
 KEYS = st.sampled_from(["title", "date", "author", "categories", "tags", "headimg", "on", "no", "code", "a_b", "x-y"])
 SCALAR_CHARS = st.one_of(

@@ -2,7 +2,7 @@ import codecs
 
 import pytest
 
-from builder.decode import DecodeFailure, decode
+from builder.read.decode import DecodeFailure, decode
 
 TEXT = "---\ntitle: 台湾经济部公布出口数据\n---\n\n会议指出，今年以来工业稳增长各项政策措施持续发力。\n"
 

@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from builder.dates import parse_date, resolve_zone
+from builder.transform.dates import parse_date, resolve_zone
 
 
 def utc(*args):

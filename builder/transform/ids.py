@@ -8,7 +8,7 @@ digits of sha256 over a key, and the key is, in this order of preference:
 - `path:` + the file's path within the source root: backslashes to '/', the edge '/'s
   stripped, Unicode NFC (`normalise_path`).
 Changing any of these (the prefixes, the order of preference, the front-matter keys read for
-each in builder.fields, the URL or path normalisation, the hash or the 16 digits) re-keys
+each in builder.transform.fields, the URL or path normalisation, the hash or the 16 digits) re-keys
 every row: a row's id, its duplicate cluster, its split group and so its split all move, and
 the cache of every earlier build is stale. That is a major version of every dataset built
 with it. Never from iteration order or Python's `hash()`: two machines and two runs agree.

@@ -4,7 +4,7 @@ One pure function, `clean_body`: parse the body, drop the elements the rules nam
 tree turning block elements (and line breaks in the source) into paragraph breaks, then let
 the paragraph rules turn boilerplate lines into metadata. lxml is used directly (it is
 BeautifulSoup's fast back end; its tree is what BeautifulSoup would build, at a fraction of
-the cost). Markdown is rendered to HTML first (builder.markdown: GitHub's cmark-gfm, in C, as
+the cost). Markdown is rendered to HTML first (builder.transform.markdown: GitHub's cmark-gfm, in C, as
 the authors' sites render it), so both share one cleaner.
 """
 from __future__ import annotations
@@ -97,7 +97,7 @@ def clean_body(body: str, *, is_html: bool, rules: tuple[RuleSet, ...], max_dept
     """Pure: body text and the rule sets that apply -> paragraphs, extracted metadata, warnings.
     Raises HtmlLimit when the markup nests deeper than `max_depth` or holds more than
     `max_elements` elements. The build runs the same stages one at a time over a batch of
-    files (builder.process): to_html, within_limits, mark_blocks, text_of, lines_of, then the
+    files (builder.transform.process): to_html, within_limits, mark_blocks, text_of, lines_of, then the
     paragraph rules."""
     meta: dict[str, object] = {}
     warnings: list[str] = []

@@ -1,5 +1,5 @@
-from builder.clean import clean_body, html_to_paragraphs
-from builder.rules import load_rules, select
+from builder.transform.clean import clean_body, html_to_paragraphs
+from builder.transform.rules import load_rules, select
 
 RULES = load_rules()
 
@@ -95,7 +95,7 @@ def test_control_characters_are_not_text():
 def test_markdown_rendering_frees_its_buffers():
     # cmarkgfm.markdown_to_html leaks the HTML it returns; ours frees it. 400 renderings of a
     # 250 KB body would hold 100 MB if it leaked.
-    from builder.clean import _markdown_to_html
+    from builder.transform.clean import _markdown_to_html
 
     def rss_mb() -> float:
         with open("/proc/self/status") as fh:
@@ -114,7 +114,7 @@ def test_block_tag_marker_ends_a_name_at_exactly_the_whitespace_str_regexes_know
     import re
     import sys
 
-    from builder.clean import _BLOCK_TAG_UTF8, _CONTROL_BYTES
+    from builder.transform.clean import _BLOCK_TAG_UTF8, _CONTROL_BYTES
 
     for cp in range(sys.maxunicode + 1):
         if 0xD800 <= cp <= 0xDFFF:
@@ -129,7 +129,7 @@ def test_block_tag_marker_ends_a_name_at_exactly_the_whitespace_str_regexes_know
 
 
 def test_paragraph_rule_screen_is_exact_or_absent(tmp_path):
-    from builder.rules import _screens, apply_paragraph_rules, load_rule_file
+    from builder.transform.rules import _screens, apply_paragraph_rules, load_rule_file
 
     anchored = tmp_path / "a.toml"
     anchored.write_text('name = "a"\n[[paragraph]]\npattern = \'^编辑[：:](?P<editor>\\S+)$\'\n'
@@ -148,7 +148,7 @@ def test_paragraph_rule_screen_is_exact_or_absent(tmp_path):
 def test_a_paragraph_meets_only_the_rules_that_allow_its_length(tmp_path):
     # One screen per max_chars limit: a paragraph of n characters is screened by the rules whose
     # limit is at least n, and gets the same result as trying every rule.
-    from builder.rules import _screens, apply_paragraph_rules, load_rule_file
+    from builder.transform.rules import _screens, apply_paragraph_rules, load_rule_file
 
     path = tmp_path / "r.toml"
     path.write_text('name = "r"\n[[paragraph]]\npattern = \'^END$\'\nmax_chars = 3\n'

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from builder.front_matter import FrontMatterTooLarge, lenient, parse
+from builder.read.front_matter import FrontMatterTooLarge, lenient, parse
 
 
 def test_yaml_scalars_stay_strings():

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.ids import make_id
-from builder.process import process_file, process_files
-from builder.quality import QualitySettings
+from builder.transform.ids import make_id
+from builder.transform.process import process_file, process_files
+from builder.transform.quality import QualitySettings
 from builder.settings import BuildSettings
 
 # The reader's tests use short bodies: length is the quality filter's business, tested below.
@@ -127,7 +127,7 @@ def test_nothing_lost_extra_keeps_unmapped_keys():
 def test_has_markdown_equals_the_markdown_pattern():
     from hypothesis import given, settings, strategies as st
 
-    from builder.title import _MARKDOWN, has_markdown
+    from builder.transform.title import _MARKDOWN, has_markdown
 
     pieces = st.sampled_from(["\n", " ", "\t", "   ", "    ", "!", "[", "]", "(", ")", ">", "#", "##", "x", "中",
                               "](http://", "](https://", "](ftp://", "<p>", "\r\n", "#######"])
@@ -156,8 +156,8 @@ def test_files_processed_together_get_what_each_gets_alone():
 
 
 def test_the_steps_run_a_step_at_a_time_over_the_batch_and_skip_the_rejected():
-    from builder.article import Article
-    from builder.process import run_steps
+    from builder.read.article import Article
+    from builder.transform.process import run_steps
 
     log = []
 

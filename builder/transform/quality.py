@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
-# Every code detect_language gives (builder/language.py): the only values `languages` may name.
+# Every code detect_language gives (builder/transform/language.py): the only values `languages` may name.
 LANGUAGES = ("zh", "en", "ja", "ko", "other")
 
 # An error page is short; a long article that mentions "404 Not Found" is still an article.

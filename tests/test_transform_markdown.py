@@ -2,9 +2,9 @@
 (issue 20). Each fixture imitates a form seen in real archives."""
 from __future__ import annotations
 
-from builder.clean import clean_body, html_to_paragraphs
-from builder.markdown import inline_leftovers, prepare, to_html
-from builder.rules import load_rules
+from builder.transform.clean import clean_body, html_to_paragraphs
+from builder.transform.markdown import inline_leftovers, prepare, to_html
+from builder.transform.rules import load_rules
 
 
 def md(body: str) -> list[str]:

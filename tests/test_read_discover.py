@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from builder.discover import discover
+from builder.read.discover import discover
 from conftest import write_corpus
 
 SUFFIXES = (".md", ".markdown", ".html", ".htm")
@@ -58,7 +58,7 @@ def test_walk_order_is_the_order_of_whole_paths(tmp_path):
 
 @pytest.mark.parametrize("spool", [False, True])
 def test_article_list_round_trips_every_entry_and_slice(spool, tmp_path):
-    from builder.discover import ArticleList
+    from builder.read.discover import ArticleList
 
     rels = sorted({f"source/_posts/金融/新浪财经/国内/{i:05d}-{'x' * (i % 7)}.md" for i in range(300)}
                   | {"a.md", "a/b.md", "a/b/c" * 40 + ".md", "z/\udcff-raw-byte.md", "短.md"})
@@ -86,7 +86,7 @@ def test_article_list_round_trips_every_entry_and_slice(spool, tmp_path):
 def test_common_prefix_is_the_bytes_two_paths_share():
     import random
 
-    from builder.discover import _common_prefix
+    from builder.read.discover import _common_prefix
 
     rng = random.Random(4)
     for _ in range(3000):  # NUL and 0xff bytes included: leading zeros must not count as equal

@@ -4,7 +4,7 @@
 change, so it runs the same in this process, in a worker process, or as a task on a
 distributed engine. `process_files` is the same over a batch.
 
-Each step is a plain function `(Article, BuildSettings) -> Article` (builder.article): it
+Each step is a plain function `(Article, BuildSettings) -> Article` (builder.read.article): it
 fills in what it finds, or rejects the file with a reason code; STEPS runs them in order.
 A batch is run a step at a time (`run_steps`: every file's first step, then every file's
 second, ...), which gives each file what it gets alone and is about a quarter faster: each
@@ -18,17 +18,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-from . import clean, front_matter, quality, rules
-from .article import Article
+from ..dedup import content_sha256
+from ..read import front_matter
+from ..read.article import Article
+from ..read.decode import DecodeFailure, decode
+from ..schema import ROW_SCHEMA
+from ..settings import BuildSettings
+from . import clean, quality, rules
 from .dates import parse_date
-from .decode import DecodeFailure, decode
-from .dedup import content_sha256
 from .fields import (AUTHOR_KEYS, CATEGORY_KEYS, DATE_KEYS, ID_KEYS, META_KEYS, URL_KEYS, as_list, clean_inline,
                      feed_of, first, image_of, text_value)
 from .ids import make_id
 from .language import detect_language
-from .schema import ROW_SCHEMA
-from .settings import BuildSettings
 from .title import TAGS, is_html, title_from_body, title_from_text
 
 Step = Callable[[Article, BuildSettings], Article]
@@ -49,7 +50,7 @@ def process_files(files: Sequence[tuple[str, bytes]], settings: BuildSettings) -
 
 
 def decode_bytes(a: Article, s: BuildSettings) -> Article:
-    """The bytes -> text (builder.decode), unless the file is over the size limit."""
+    """The bytes -> text (builder.read.decode), unless the file is over the size limit."""
     data = a.data
     if len(data) > s.max_file_bytes:
         return a.rejected("too_large", f"{len(data):,} bytes is over the {s.max_file_bytes:,}-byte limit")
@@ -64,7 +65,7 @@ def decode_bytes(a: Article, s: BuildSettings) -> Article:
 
 
 def read_front_matter(a: Article, s: BuildSettings) -> Article:
-    """The text -> front matter and body (builder.front_matter)."""
+    """The text -> front matter and body (builder.read.front_matter)."""
     try:
         fm = front_matter.parse(a.text, max_bytes=s.max_frontmatter_bytes, max_alias_nodes=s.max_alias_nodes)
     except front_matter.FrontMatterTooLarge as exc:
@@ -95,7 +96,7 @@ def find_title(a: Article, s: BuildSettings) -> Article:
 
 
 def choose_rules(a: Article, s: BuildSettings) -> Article:
-    """Categories, author and feed, and the rule sets that apply to the file (builder.rules)."""
+    """Categories, author and feed, and the rule sets that apply to the file (builder.transform.rules)."""
     categories = as_list(first(a.front_matter, CATEGORY_KEYS, a.used))
     author = text_value(first(a.front_matter, AUTHOR_KEYS, a.used))
     feed = feed_of(a.path, categories)
@@ -175,7 +176,7 @@ def find_language(a: Article, s: BuildSettings) -> Article:
 
 
 def check_quality(a: Article, s: BuildSettings) -> Article:
-    """builder.quality's filters: the first one the article fails rejects it."""
+    """builder.transform.quality's filters: the first one the article fails rejects it."""
     verdict = quality.check(a.fields["title"], a.text, a.fields["language"], s.quality)
     return a if verdict is None else a.rejected(*verdict)
 

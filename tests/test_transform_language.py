@@ -1,6 +1,6 @@
 import pytest
 
-from builder.language import detect_language
+from builder.transform.language import detect_language
 
 
 @pytest.mark.parametrize("text,lang", [
@@ -17,7 +17,7 @@ def test_detect(text, lang):
 
 
 def test_script_counts_match_the_unicode_ranges():
-    from builder.language import script_counts
+    from builder.transform.language import script_counts
 
     # Han (incl. extension A and compatibility), kana (incl. half-width), hangul (syllables,
     # jamo, compatibility jamo), ASCII letters; the code points either side of each range.

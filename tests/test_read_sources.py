@@ -1,4 +1,4 @@
-"""Sources on object storage (builder.sources, builder.discover): a real S3 endpoint on loopback
+"""Sources on object storage (builder.read.sources, builder.read.discover): a real S3 endpoint on loopback
 (moto's server, over HTTP) holding a small corpus, against the same files on disk."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 s3fs = pytest.importorskip("s3fs", reason="the ray extra (s3fs) is not installed")
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
-from builder import sources  # noqa: E402
-from builder.discover import discover  # noqa: E402
+from builder.read import sources  # noqa: E402
+from builder.read.discover import discover  # noqa: E402
 from builder.errors import ConfigError, SourceError  # noqa: E402
 from builder.pipeline import build  # noqa: E402
 from conftest import article, assert_same_files, distinct_text, write_corpus  # noqa: E402

@@ -1,7 +1,7 @@
 import pytest
 
 from builder.errors import ConfigError
-from builder.quality import QualitySettings, check
+from builder.transform.quality import QualitySettings, check
 
 Q = QualitySettings()
 ARTICLE = ("3月24日，工业和信息化部召开重点行业运行形势分析座谈会，研判当前工业经济形势，部署疫情防控和工业稳增长工作。"
@@ -104,7 +104,7 @@ def test_settings_record():
     "请输入标题", "请填写内容", "Lorem ipsum dolor sit amet",
 ])
 def test_template_hints_cover_every_placeholder_kind(text):
-    from builder.quality import _TEMPLATE, _TEMPLATE_HINTS
+    from builder.transform.quality import _TEMPLATE, _TEMPLATE_HINTS
 
     assert _TEMPLATE.search(text)
     assert any(h in text for h in _TEMPLATE_HINTS)
@@ -113,7 +113,7 @@ def test_template_hints_cover_every_placeholder_kind(text):
 def test_template_hints_are_in_step_with_the_regex():
     from hypothesis import given, settings, strategies as st
 
-    from builder.quality import _TEMPLATE, _TEMPLATE_HINTS
+    from builder.transform.quality import _TEMPLATE, _TEMPLATE_HINTS
 
     pieces = st.sampled_from(["{", "}", "$", "_", "A", "Z", "9", " ", ".", "替换为", "中文", "YYYY-MM-DD",
                               "在此", "处", "输入", "填写", "请", "标题", "Lorem ipsum dolor", "x", "{{", "}}"])

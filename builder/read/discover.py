@@ -1,6 +1,6 @@
 """Find the files of a source folder: articles by suffix, the rest counted as ignored.
 
-A local folder is walked; a folder on object storage (builder.sources) is listed, to the same result.
+A local folder is walked; a folder on object storage (builder.read.sources) is listed, to the same result.
 
 The walk is recursive and sorted at every level, so its order never depends on the file
 system; symbolic links are followed only while they stay inside the source root (a link that
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from . import sources
-from .errors import Reject
+from ..errors import Reject
 
 
 class ArticleList(Sequence):
@@ -183,7 +183,7 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
     A file whose path within `root` matches an `exclude` glob (fnmatch: `SOURCES.md`,
     `docs/*`, `*/README.md`; a pattern without '/' also matches a file's name, a leading '/'
     anchors it at the root) is counted in
-    `ignored` under "excluded", never read. A remote `root` (a URL: builder.sources) is listed
+    `ignored` under "excluded", never read. A remote `root` (a URL: builder.read.sources) is listed
     instead of walked, each article's size kept in `sizes`."""
     if sources.is_remote(root):
         return _discover_listed(root, suffixes, spool, exclude)

@@ -1,9 +1,11 @@
-"""Paragraph rules gated by their literals (builder.rules._literals): the same output as trying every rule."""
+"""Paragraph rules gated by their literals (builder.transform.rules._literals): the same output as trying
+every rule."""
 from __future__ import annotations
 
 import re
 
-from builder.rules import _literals, _loose_start, _needs, _record, apply_paragraph_rules, load_rule_file, load_rules
+from builder.transform.rules import (_literals, _loose_start, _needs, _record, apply_paragraph_rules, load_rule_file,
+                                     load_rules)
 
 
 def _every_rule(paragraphs, rules, meta):
