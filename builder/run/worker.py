@@ -186,15 +186,15 @@ def read_file(item: tuple[str, str], settings: BuildSettings, size: int | None =
                 return Read(rel, None, None, _too_large(rel, stat.size, settings), stat, trust)
             data = fh.read()
     except OSError as exc:
-        return Read(rel, None, None, Article(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}")),
-                    None, False)
+        reject = Reject(rel, "unreadable", f"cannot read: {exc.strerror or exc}")
+        return Read(rel, None, None, Article(rel, reject=reject), None, False)
     return Read(rel, data, hashlib.sha256(data).hexdigest(), None, stat, trust)
 
 
 def _too_large(rel: str, size: int, settings: BuildSettings) -> Article:
     # Not read, so in the input manifest by size: what the reject was decided on.
-    return Article(rel, sha256=f"size:{size}",
-                   reject=Reject(rel, "too_large", f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"))
+    message = f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit"
+    return Article(rel, sha256=f"size:{size}", reject=Reject(rel, "too_large", message))
 
 
 def _read_remote(rel: str, url: str, settings: BuildSettings, size: int | None) -> Read:
@@ -203,7 +203,8 @@ def _read_remote(rel: str, url: str, settings: BuildSettings, size: int | None) 
     try:
         size, data = sources.read_bytes(url, settings.max_file_bytes, size)
     except OSError as exc:
-        return Read(rel, None, None, Article(rel, reject=Reject(rel, "unreadable", f"cannot read: {exc}")), None, False)
+        reject = Reject(rel, "unreadable", f"cannot read: {exc}")
+        return Read(rel, None, None, Article(rel, reject=reject), None, False)
     if data is None:
         return Read(rel, None, None, _too_large(rel, size, settings), None, False)
     return Read(rel, data, hashlib.sha256(data).hexdigest(), None, None, False)

@@ -10,8 +10,9 @@ A batch is run a step at a time (`run_steps`: every file's first step, then ever
 second, ...), which gives each file what it gets alone and is about a quarter faster: each
 step's code and tables stay in the CPU's caches for the whole batch, instead of being evicted
 by the other steps of one file before the next file needs them. Steps must not share state
-that changes (the shared HTML parser's error log is read in the same step as the parse). Everything about a file that can go wrong ends as a reject
-with a reason code or as a warning code on the row.
+that changes (the shared HTML parser's error log is read in the same step as the parse).
+Everything about a file that can go wrong ends as a reject with a reason code or as a warning
+code on the row.
 """
 from __future__ import annotations
 
