@@ -22,11 +22,10 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .output import check_target
-from .schema import ROW_SCHEMA
+from .schema import ROW_SCHEMA, SET_LATER
 
 SIGNATURE = "_signature"
-# Set by the driver from what every row told it (dedup, the split), so not in a partition.
-LATER = ("dup_cluster", "split_group", "split_bucket")
+LATER = SET_LATER  # set by the driver from what every row told it (dedup, the split): not in a partition
 # The small columns a read task hands back for each row it wrote, beside the split's own
 # (a group, stratify, time or subset column): what dedup, the split and the shard plan need.
 FACTS = ("id", "content_sha256", "date", "n_chars", "source_path", "warnings", "nbytes")

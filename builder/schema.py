@@ -42,6 +42,10 @@ COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
 ]
 
 ROW_SCHEMA = pa.schema([pa.field(name, typ, nullable=nullable) for name, typ, nullable, _ in COLUMNS])
+# The columns set once every row has been seen (by dedup and the split), not by a file's own
+# steps; the rest are a file's (FILE_COLUMNS), which a read task writes to its partition.
+SET_LATER = ("dup_cluster", "split_group", "split_bucket")
+FILE_COLUMNS = tuple(name for name in ROW_SCHEMA.names if name not in SET_LATER)
 DESCRIPTIONS = {name: desc for name, _, _, desc in COLUMNS}
 
 

@@ -23,7 +23,7 @@ from ..dedup import content_sha256
 from ..read import front_matter
 from ..read.article import Article
 from ..read.decode import DecodeFailure, decode
-from ..schema import ROW_SCHEMA
+from ..schema import FILE_COLUMNS
 from ..settings import BuildSettings
 from . import clean, quality, rules
 from .dates import parse_date
@@ -34,9 +34,6 @@ from .language import detect_language
 from .title import TAGS, is_html, title_from_body, title_from_text
 
 Step = Callable[[Article, BuildSettings], Article]
-# Set by the driver once every row has been seen (dedup, the split), not by a file's steps.
-SET_LATER = ("dup_cluster", "split_group", "split_bucket")
-FILE_COLUMNS = tuple(name for name in ROW_SCHEMA.names if name not in SET_LATER)
 
 
 def process_file(rel_path: str, data: bytes, settings: BuildSettings) -> Article:
