@@ -223,7 +223,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="build a dataset folder from article files",
                        epilog="Example: corpus build path/to/articles -o out/   (no SOURCE: the bundled sample)")
-    b.add_argument("source", nargs="?", help="folder of article files (default: the bundled sample corpus)")
+    b.add_argument("source", nargs="?", help="folder of article files, or a URL of one on object storage: "
+                   "s3://, gs://, hf://... (default: the bundled sample corpus)")
     b.add_argument("-o", "--output", default="out", help="dataset folder to write (default: out)")
     b.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
     b.add_argument("--engine", default="local", choices=("local", "ray"),
