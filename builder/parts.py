@@ -57,9 +57,8 @@ def read_part(path: str | Path, columns: list[str] | None = None) -> pa.Table:
 
 
 def take_rows(folder: str | Path, tasks: np.ndarray, rows: np.ndarray, columns: list[str] | None = None) -> pa.Table:
-    """The rows at handles (tasks[i], rows[i]), in that order, from the partitions in `folder`."""
-    if not len(tasks):
-        return read_part(part_path(folder, 0), columns).slice(0, 0) if part_path(folder, 0).exists() else None
+    """The rows at handles (tasks[i], rows[i]), in that order, from the partitions in `folder`
+    (one handle at least: the schema comes from a partition)."""
     order = np.lexsort((rows, tasks))
     pieces = []
     cuts = np.flatnonzero(np.diff(tasks[order])) + 1
