@@ -36,7 +36,7 @@ class Duplicates:
 
     order: np.ndarray
     verdicts: DedupArrays
-    clusters: list[str]                 # dup_cluster: the kept member's id (a row's own when unique)
+    cluster_rows: np.ndarray            # dup_cluster: the facts row of the kept member (a row's own when unique)
     copies: np.ndarray                  # (position, position) of every verified near or contained pair
     rejects: list[Reject]               # the ledger lines: repeated ids and the copies not kept
 
@@ -45,17 +45,16 @@ def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: B
                     executor: Executor) -> Duplicates:
     table = facts.table
     order, first = _id_order(table)
-    ids = table.column("id").to_pylist()
-    paths = table.column("source_path").to_pylist()
-    rejects = _repeated_ids(table, order, first, ids, paths, report)
+    ids, paths = table.column("id"), table.column("source_path")
+    rejects = _repeated_ids(table, order, first, report)
     order = order[first]
     dedup = DedupIndex(settings, folder=work / "dedup")
     dates = pc.fill_null(pc.cast(table.column("date"), pa.int64()), NO_DATE).to_numpy()
-    shas = table.column("content_sha256").to_pylist()
     n_chars = table.column("n_chars").to_numpy()
-    for start in range(0, len(order), _BATCH):
+    for start in range(0, len(order), _BATCH):  # Python strings for a batch at a time, never for every row
         rows = order[start:start + _BATCH]
-        dedup.add_many([ids[r] for r in rows.tolist()], [shas[r] for r in rows.tolist()],
+        taken = pa.array(rows)
+        dedup.add_many(ids.take(taken).to_pylist(), table.column("content_sha256").take(taken).to_pylist(),
                        facts.signature_rows(rows), date_keys=dates[rows].tolist(), n_chars=n_chars[rows].tolist())
     log.info("clustering %d rows for duplicates", len(dedup))
     candidates = dedup.containment_candidates()
@@ -63,14 +62,14 @@ def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: B
     report.dedup = dedup.stats()
     copies = dedup.copy_pairs()
     dedup.close()
-    clusters = [ids[r] for r in order.tolist()]
     moved = np.flatnonzero(verdicts.kept != np.arange(len(verdicts.kept)))
-    for i, k in zip(moved.tolist(), verdicts.kept[moved].tolist()):
-        clusters[i] = ids[order[k]]
+    cluster_rows = order.copy()
+    cluster_rows[moved] = order[verdicts.kept[moved]]
     for i in moved[~verdicts.keep[moved]].tolist():
         k = int(verdicts.kept[i])
-        rejects.append(_dedup_reject(paths[order[i]], verdicts, i, ids[order[k]], paths[order[k]]))
-    return Duplicates(order, verdicts, clusters, copies, rejects)
+        rejects.append(_dedup_reject(paths[int(order[i])].as_py(), verdicts, i, ids[int(order[k])].as_py(),
+                                     paths[int(order[k])].as_py()))
+    return Duplicates(order, verdicts, cluster_rows, copies, rejects)
 
 
 def _id_order(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -84,22 +83,20 @@ def _id_order(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return order.to_numpy(), first
 
 
-def _repeated_ids(table: pa.Table, order: np.ndarray, first: np.ndarray, ids: list[str], paths: list[str],
-                  report: BuildReport) -> list[Reject]:
+def _repeated_ids(table: pa.Table, order: np.ndarray, first: np.ndarray, report: BuildReport) -> list[Reject]:
     """The ledger lines of the rows whose id an earlier file took; their warnings uncounted."""
-    rejects = []
     gone = np.flatnonzero(~first)
     if not len(gone):
-        return rejects
-    warnings = table.column("warnings")
-    kept_path = {}
-    for k in np.flatnonzero(first).tolist():
-        kept_path[ids[order[k]]] = paths[order[k]]
+        return []
+    ids, paths, warnings = (table.column(c) for c in ("id", "source_path", "warnings"))
+    # The kept row of each id is the first of its run in id order: the last first row before it.
+    kept = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+    rejects = []
     for k in gone.tolist():
-        r = int(order[k])
+        r, f = int(order[k]), int(order[kept[k]])
         report.warnings.subtract(warnings[r].as_py())
-        rejects.append(Reject(paths[r], "duplicate_id", f"same id {ids[r]} as {kept_path[ids[r]]}",
-                              duplicate_of=ids[r]))
+        rejects.append(Reject(paths[r].as_py(), "duplicate_id", f"same id {ids[r].as_py()} as {paths[f].as_py()}",
+                              duplicate_of=ids[r].as_py()))
     report.warnings = +report.warnings  # drop the zero counts
     return rejects
 

@@ -133,10 +133,11 @@ def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: Split
     dates = table.column("date").cast(pa.int64())
     dated = pc.is_valid(dates).to_numpy(zero_copy_only=False)
     dates = pc.fill_null(dates, 0).to_numpy()
-    ids = np.array(table.column("id").to_pylist(), dtype=object)
-    files = np.array(table.column("file_digest").to_pylist(), dtype=object)
-    clusters = np.array([dups.clusters[i] for i in plan.kept.tolist()], dtype=object)
-    groups, buckets = np.array(plan.group, dtype=object), np.array(plan.bucket, dtype=np.int64)
+    ids, files = table.column("id"), table.column("file_digest")
+    clusters = dups.cluster_rows[plan.kept]  # facts rows of the kept members, by place among the kept rows
+
+    def strings(column, at: np.ndarray) -> list[str]:  # a shard's strings, never every row's
+        return column.take(pa.array(at)).to_pylist()
     known = previous_shards(previous) if previous is not None else {}
     subsets: dict | None = None if subset_by is None else {}
     shards = []
@@ -159,8 +160,9 @@ def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: Split
             for i, s in enumerate(pieces):
                 rs, mine_s = r[s], ours[s]
                 shards.append(ShardTask(str(facts.folder), str(folder), name, shard_name(name, i, len(pieces)),
-                                        task[rs], row[rs], clusters[mine_s].tolist(), groups[mine_s].tolist(),
-                                        buckets[mine_s].tolist(), ids[rs].tolist(), files[rs].tolist(), salt, known,
+                                        task[rs], row[rs], strings(ids, clusters[mine_s]),
+                                        strings(plan.group, mine_s), plan.bucket[mine_s].tolist(), strings(ids, rs),
+                                        strings(files, rs), salt, known,
                                         SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES))
     copied = sum(written.copied for _, written in executor.map(write_shard, enumerate(shards)))
     log.info("%d shards: %d copied from the previous output, %d written", len(shards), copied, len(shards) - copied)

@@ -35,8 +35,8 @@ class SplitPlan:
 
     kept: np.ndarray
     code: np.ndarray
-    group: list[str]
-    bucket: list[int]
+    group: pa.ChunkedArray
+    bucket: np.ndarray
     manifest: dict
 
 
@@ -48,29 +48,33 @@ def split_columns(spec: SplitSpec) -> list[str]:
 
 def plan_splits(facts: Facts, dups: Duplicates, spec: SplitSpec) -> SplitPlan:
     kept = np.flatnonzero(dups.verdicts.keep)
-    rows = dups.order[kept]
-    columns = {}
-    for name in split_columns(spec):
-        if name == "dup_cluster":
-            columns[name] = [dups.clusters[i] for i in kept.tolist()]
-        else:
-            columns[name] = facts.table.column(name).take(rows).to_pylist()
-    if spec.strategy == "hash":
+    rows, clusters = dups.order[kept], dups.cluster_rows[kept]
+
+    def columns(part: slice) -> dict[str, list]:
+        """The columns the split reads, as lists, for the kept rows in `part`."""
+        return {name: facts.table.column("id" if name == "dup_cluster" else name)
+                .take(pa.array((clusters if name == "dup_cluster" else rows)[part])).to_pylist()
+                for name in split_columns(spec)}
+
+    if spec.strategy == "hash":  # a batch of Python strings at a time, never one for every row
         stream = StreamingSplit(spec)
-        split, group, bucket = [], [], []
+        split, groups, bucket = [], [], []
         for start in range(0, len(kept), _BATCH):
-            placed = stream.add({name: values[start:start + _BATCH] for name, values in columns.items()})
+            placed = stream.add(columns(slice(start, start + _BATCH)))
             split += placed.split
-            group += placed.group
+            groups.append(pa.array(placed.group, pa.string()))
             bucket += placed.bucket
+        group = pa.chunked_array(groups, pa.string())
         manifest = stream.manifest()
-    else:
-        assignment = assign(columns, spec)
-        split, group, bucket = assignment.split, assignment.group, assignment.bucket
-        manifest = build_manifest(columns, assignment, spec)
+    else:  # every group's dates first: all at once
+        whole = columns(slice(None))
+        assignment = assign(whole, spec)
+        split, group, bucket = assignment.split, pa.chunked_array([pa.array(assignment.group, pa.string())]), \
+            assignment.bucket
+        manifest = build_manifest(whole, assignment, spec)
     code_of = {name: k for k, name in enumerate(spec.names)}
     code = np.fromiter((code_of.get(s, -1) for s in split), np.int64, len(split))
-    return SplitPlan(kept, code, group, bucket, manifest)
+    return SplitPlan(kept, code, group, np.asarray(bucket, dtype=np.int64), manifest)
 
 
 def _set_split_columns(table: pa.Table, groups: list, buckets: list, clusters: list | None = None) -> pa.Table:
