@@ -159,7 +159,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     memory.for_card()
                     write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                                    card_template=card_template, card=card, plotter=plotter)
-                executor.close()
+                executor.close()  # the workers stopped before the partitions move to the cache (idempotent)
                 if held:
                     install_cache(cache, work, facts.n_tasks)
             except CacheError:

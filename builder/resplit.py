@@ -25,7 +25,7 @@ from .errors import SourceError
 from .folder import write_dataset
 from .integrity import check_intact
 from .output import output_lock, storage_errors
-from .parts import work_folder as spill_folder
+from .parts import work_folder
 from .schema import ROW_SCHEMA
 from .splitting import assign_splits
 from .subsets import check_subset_column, subsets_of
@@ -111,7 +111,7 @@ def resplit(source: str | os.PathLike, output: str | os.PathLike | None = None, 
             subset_by = found[0] if found else None
             check_subset_column(subset_by, ROW_SCHEMA)
         # Beside the output, not in /tmp: a killed split's scratch is removed by the next run.
-        with spill_folder(out) as card_dir:
+        with work_folder(out) as card_dir:
             if card_template is None:
                 card_template = own_template(folder, Path(card_dir))
             write_dataset(out, table, spec, manifest, summary, rejects=rejects, card_template=card_template,
