@@ -48,7 +48,7 @@ def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: B
     ids, paths = table.column("id"), table.column("source_path")
     rejects = _repeated_ids(table, order, first, report)
     order = order[first]
-    dedup = DedupIndex(settings, folder=work / "dedup")
+    dedup = DedupIndex(settings, folder=work / "dedup", run=partial(_run, executor))
     dates = pc.fill_null(pc.cast(table.column("date"), pa.int64()), NO_DATE).to_numpy()
     n_chars = table.column("n_chars").to_numpy()
     for start in range(0, len(order), _BATCH):  # Python strings for a batch at a time, never for every row
@@ -70,6 +70,11 @@ def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: B
         rejects.append(_dedup_reject(paths[int(order[i])].as_py(), verdicts, i, ids[int(order[k])].as_py(),
                                      paths[int(order[k])].as_py()))
     return Duplicates(order, verdicts, cluster_rows, copies, rejects)
+
+
+def _run(executor: Executor, fn, tasks: list):
+    """The dedup index's tasks (its candidate searches) on the build's executor, results in task order."""
+    return (result for _, result in executor.map(fn, enumerate(tasks)))
 
 
 def _id_order(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:

@@ -102,3 +102,41 @@ def test_containment_is_exact_over_shingles():
     assert contain.containment(short, long) == 1.0
     assert contain.containment(long, short) < 0.5
     assert contain.containment(np.empty(0, np.uint64), long) == 0.0
+
+
+def _verdicts(rows, run):
+    index = DedupIndex(S, run=run)
+    ids, texts, dates = zip(*rows)
+    index.add_many(ids, [content_sha256(t) for t in texts], signatures(texts, S),
+                   date_keys=[date_key(d) for d in dates], n_chars=[len(t) for t in texts])
+    candidates = index.containment_candidates()
+    verified = contain.verify_texts(candidates, list(texts).__getitem__, S)
+    try:
+        return candidates.tolist(), index.results(verified), index.stats()
+    finally:
+        index.close()
+
+
+def test_the_candidate_searches_give_the_same_verdicts_whatever_runs_their_tasks():
+    """The LSH and containment searches are tasks (a few bands or slots each) that the index hands
+    to `run`: run here, in worker processes or backwards, the candidates and verdicts agree."""
+    from builder.run import LocalPool
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for k in range(60):  # articles, reposts with a sentence changed, briefs of two sentences
+        idx = sorted(rng.choice(len(SENTENCES), size=6, replace=False).tolist())
+        rows.append((f"a{k:02d}", body(*idx), day(1 + k % 20)))
+        if k % 3 == 0:
+            rows.append((f"r{k:02d}", body(*idx[:-1]) + "\n\n另据报道，相关部门将继续密切关注市场运行情况。", day(2)))
+        if k % 4 == 0:
+            rows.append((f"b{k:02d}", "据悉，" + body(*idx[2:4]), day(3)))
+
+    def backwards(fn, tasks):
+        return reversed([fn(t) for t in reversed(tasks)])
+
+    here = _verdicts(rows, map)
+    with LocalPool(2) as pool:
+        in_workers = _verdicts(rows, lambda fn, tasks: (r for _, r in pool.map(fn, enumerate(tasks))))
+    assert here == in_workers == _verdicts(rows, backwards)
+    assert here[2]["candidate_pairs"] > 0 and here[2]["contained"] + here[2]["near_duplicates"] > 0

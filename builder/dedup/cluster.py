@@ -24,7 +24,7 @@ from . import contain
 from .lsh import candidate_pairs, unpack
 from .minhash import EMPTY
 from .settings import DedupSettings
-from .store import _digest64, _Ids, _SignatureFile
+from .store import Run, _digest64, _Ids, _SignatureFile, serial
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,9 @@ class DedupIndex:
     """Collects (id, text hash, signature, date, n_chars) in any order; `results()` clusters them.
 
     Memory per row is a few numbers (id, a 64-bit digest of the text hash, date, length: 32
-    bytes); signatures go to a file in `folder` (a temporary folder by default) and are read
-    back in chunks, one LSH band key file per band. The outcome does not depend on the order
+    bytes); signatures go to a file in `folder` (a temporary folder by default), which the
+    candidate searches' tasks read in chunks (`run` runs them: one after another here by
+    default, in a build's workers there). The outcome does not depend on the order
     rows were added: distinct texts are ranked by text hash, LSH buckets are read in that
     rank order, and the kept member is chosen by a total order (see the module docstring).
 
@@ -130,9 +131,10 @@ class DedupIndex:
     """
 
     def __init__(self, settings: DedupSettings, *, bucket_window: int = 64,
-                 folder: str | os.PathLike | None = None) -> None:
+                 folder: str | os.PathLike | None = None, run: Run = serial) -> None:
         self.settings = settings
         self.bucket_window = bucket_window
+        self.run = run  # runs the candidate searches' tasks (store.Run): a build's run them in its workers
         if folder is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corpus-dedup-")
             folder = self._tmp.name
@@ -210,18 +212,10 @@ class DedupIndex:
         n_candidates = 0
         edges = np.empty((0, 2), dtype=np.int64)
         if self.settings.near and n_slots > 1:
-            pairs = candidate_pairs(self._sigs, rep_row, slot_of_row, self.settings,
-                                    bucket_window=self.bucket_window, folder=self.folder)
-            n_candidates = len(pairs)
-            verified = []
-            for start in range(0, n_candidates, 1 << 18):  # a bounded slice of the pairs at a time
-                a, b = unpack(pairs[start:start + (1 << 18)])
-                sims = self._similarities(rep_row[a], rep_row[b])
-                ok = sims >= self.settings.threshold - 1e-9
-                verified.append(np.stack([a[ok], b[ok]], axis=1))
-            del pairs
-            if verified:
-                edges = np.concatenate(verified)
+            n_candidates, verified = candidate_pairs(self._sigs, rep_row, self.settings,
+                                                     bucket_window=self.bucket_window, folder=self.folder,
+                                                     run=self.run)
+            edges = np.stack(unpack(verified), axis=1)
         self._near_state = (id_rank, slot_of_row, rep_row, edges, n_candidates)
         return self._near_state
 
@@ -235,7 +229,7 @@ class DedupIndex:
         _, slot_of_row, rep_row, edges, _ = self._near()
         nchars = np.frombuffer(self._nchars, dtype=np.int64)[rep_row]
         pairs = contain.candidate_pairs(self._sigs, rep_row, _components(len(rep_row), edges), nchars,
-                                        self.settings, folder=self.folder)
+                                        self.settings, folder=self.folder, run=self.run)
         self._stats_contained_candidates = len(pairs)
         return rep_row[pairs] if len(pairs) else pairs
 

@@ -23,12 +23,13 @@ J ~ 0.07), so they get their own candidates and an exact check:
   passage found as much in two stories is a standard one, and joining it to either would
   bridge or mislabel them.
 
-Pure functions over arrays and texts: the caller brings the texts of the candidate rows (the
-build reads them from its spill in two passes: the shorter sides' shingle sets first, then
-each longer side's shingle sequence, once).
+Pure functions over arrays and texts, and the candidate search as two phases of tasks that
+a caller runs (`candidate_pairs`'s `run`); the caller brings the texts of the candidate rows
+(the build's verification tasks read them from its partitions).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,11 +37,10 @@ import numpy as np
 
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
-from .store import spool_columns
+from .store import Run, _SignatureFile, rep_chunks
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
-    from .store import _SignatureFile
 
 MIN_SHARED_SLOTS = 2  # chance collisions of two 32-bit slot values are ~n^2 * K^2 / 2^64: none
 MAX_BUCKET = 64       # texts holding one slot value before it counts as a frequent shingle
@@ -48,6 +48,8 @@ ESTIMATE_FLOOR = 0.45  # estimated containment below this is not verified (noisy
 MAX_LENGTH_RATIO = 200  # a text 200 times longer than the shorter is a digest or a dump, not its article
 PAIR_FILE_TEXTS = 8192  # texts per file of shared-value pairs (by the pair's smaller text)
 MIN_PAIR_FILES = 64     # at least: a small corpus that reuses sentences still shares values in millions of pairs
+SLOTS_PER_TASK = 8      # signature slots a phase-one task searches (each reads the whole signature file once)
+FILES_PER_TASK = 8      # pair files a phase-two task counts
 WINDOW = 1.5           # the stretch of the longer text a brief must sit in, in brief lengths
 AMBIGUOUS_MARGIN = 0.15  # another story this close to the best one: a standard passage, no copy
 _REPEAT_CELLS = 1 << 22  # bound on the repeat matrix of windowed_containment before it loops instead
@@ -77,25 +79,48 @@ def containment(short: np.ndarray, long: np.ndarray) -> float:
     return float(np.count_nonzero(np.isin(short, long, assume_unique=True))) / len(short)
 
 
-def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np.ndarray, nchars: np.ndarray,
-                    settings: DedupSettings, *, folder: Path) -> np.ndarray:
-    """(short slot, long slot) pairs to verify, sorted: distinct texts in different near-duplicate
-    components that share slot values, the shorter one long enough to count, and whose
-    estimated containment passes ESTIMATE_FLOOR. `nchars[slot]`: the text's length."""
+@dataclass(frozen=True)
+class SlotTask:
+    """Phase one of the candidate search, in a task: the slots `slots` of the distinct texts'
+    signatures (read from the index's file `signatures`), whose pairs sharing a value go to
+    `n_files` files in `folder` by their smaller text (`pairs-{file}-{task}.u64`). `arrays`:
+    an .npz of each distinct text's row (reps), length (nchars) and near-duplicate component
+    (comp)."""
+
+    signatures: str
+    arrays: str
+    folder: str
+    task: int
+    slots: range
+    n_files: int
+    settings: DedupSettings
+
+
+def slot_pairs(task: SlotTask) -> int:
+    """Write the task's pairs of distinct texts that share a slot value held by at most
+    MAX_BUCKET texts, lie in different components, and pass the length rules; returns how
+    many were written."""
+    settings = task.settings
+    store = _SignatureFile.reader(task.signatures, settings.num_perm)
+    with np.load(task.arrays) as arrays:
+        rep_row, nchars, comp_of_slot = arrays["reps"], arrays["nchars"], arrays["comp"]
     n_slots = len(rep_row)
-    slot_of_rep = np.full(store.n, -1, dtype=np.int64)
-    slot_of_rep[rep_row] = np.arange(n_slots)
-    slots, paths = spool_columns(store, rep_row, slot_of_rep, lambda sigs: (slice(None), sigs), folder, "slot")
-    # Pairs sharing a value are written to n_files files by their smaller text and counted one
-    # file at a time: a corpus that reuses sentences shares values in millions of pairs (21
-    # million at 100,000 make_corpus files), and memory must not hold them all.
-    n_files = max(MIN_PAIR_FILES, n_slots // PAIR_FILE_TEXTS)
-    pair_paths = [folder / f"pairs-{i:04d}.u64" for i in range(n_files)]
-    pair_files = [open(p, "wb") for p in pair_paths]
+    slot_parts, value_parts = [], []
+    for slots, sigs in rep_chunks(store, rep_row):
+        slot_parts.append(slots)
+        value_parts.append(np.ascontiguousarray(sigs[:, task.slots.start:task.slots.stop]))
+    slots = np.concatenate(slot_parts) if slot_parts else np.empty(0, np.int64)
+    values = np.concatenate(value_parts) if value_parts else np.empty((0, len(task.slots)), np.uint32)
+    del slot_parts, value_parts
+    folder = Path(task.folder)
+    pair_files = [open(folder / f"pairs-{i:04d}-{task.task:04d}.u64", "wb") for i in range(task.n_files)]
+    written = 0
+    # File i holds the pairs whose smaller text t has t * n_files // n_slots == i.
+    first_text = (np.arange(task.n_files + 1, dtype=np.uint64) * np.uint64(n_slots) + np.uint64(task.n_files - 1)) \
+        // np.uint64(task.n_files)
     try:
-        for path in paths:
-            vals = np.fromfile(path, dtype=np.uint32)
-            path.unlink()
+        for column in range(values.shape[1]):
+            vals = values[:, column]
             # By value, ties in slot order (a stable argsort's order): one sort of value << 32 | position
             packed = np.sort((vals.astype(np.uint64) << np.uint64(32)) | np.arange(len(vals), dtype=np.uint64))
             v, s = (packed >> np.uint64(32)).astype(np.uint32), slots[(packed & np.uint64(0xFFFFFFFF)).astype(np.int64)]
@@ -114,23 +139,68 @@ def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np
             if not len(a):
                 continue
             keys = np.sort((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
-            # File i holds the pairs whose smaller text t has t * n_files // n_slots == i: sorted keys
-            # are in file order, so each file's share is one slice.
-            first_text = (np.arange(n_files + 1, dtype=np.uint64) * np.uint64(n_slots) + np.uint64(n_files - 1)) \
-                // np.uint64(n_files)
-            bounds = np.searchsorted(keys, first_text << np.uint64(32))
+            bounds = np.searchsorted(keys, first_text << np.uint64(32))  # sorted keys are in file order
             for i in np.flatnonzero(np.diff(bounds)).tolist():
                 pair_files[i].write(keys[bounds[i]:bounds[i + 1]].tobytes())
+            written += len(keys)
     finally:
         for fh in pair_files:
             fh.close()
-    passing = []  # each file's pairs that share enough values and pass the estimate, kept as counted
-    for path in pair_paths:
-        uniq, count = np.unique(np.fromfile(path, dtype=np.uint64), return_counts=True)
-        path.unlink()
+    return written
+
+
+@dataclass(frozen=True)
+class CountTask:
+    """Phase two, in a task: the pair files `files` (every phase-one task's share of each)."""
+
+    arrays: str
+    folder: str
+    files: range
+    n_tasks: int
+    settings: DedupSettings
+
+
+def counted_pairs(task: CountTask) -> np.ndarray:
+    """(short, long) slots of the pairs in the task's files that share MIN_SHARED_SLOTS values and
+    whose estimated containment passes ESTIMATE_FLOOR. The files are deleted once read."""
+    with np.load(task.arrays) as arrays:
+        nchars = arrays["nchars"]
+    passing = []
+    for i in task.files:
+        paths = [Path(task.folder) / f"pairs-{i:04d}-{t:04d}.u64" for t in range(task.n_tasks)]
+        uniq, count = np.unique(np.concatenate([np.fromfile(p, dtype=np.uint64) for p in paths]), return_counts=True)
+        for path in paths:
+            path.unlink()
         keep = count >= MIN_SHARED_SLOTS
-        passing.append(_estimated(uniq[keep], count[keep], nchars, settings))
-    pairs = np.concatenate(passing)
+        passing.append(_estimated(uniq[keep], count[keep], nchars, task.settings))
+    return np.concatenate(passing) if passing else np.empty((0, 2), np.int64)
+
+
+def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np.ndarray, nchars: np.ndarray,
+                    settings: DedupSettings, *, folder: Path, run: Run) -> np.ndarray:
+    """(short slot, long slot) pairs to verify, sorted: distinct texts in different near-duplicate
+    components that share slot values, the shorter one long enough to count, and whose
+    estimated containment passes ESTIMATE_FLOOR. `nchars[slot]`: the text's length.
+
+    Two phases of tasks run by `run`: SlotTask (a few signature slots each) writes the pairs
+    sharing a value to files by their smaller text, CountTask counts each file's pairs: a corpus
+    that reuses sentences shares values in millions of pairs (21 million at 100,000
+    make_corpus files), and no process holds them all."""
+    store.flush()
+    n_slots = len(rep_row)
+    arrays = folder / "contain.npz"
+    np.savez(arrays, reps=rep_row, nchars=nchars, comp=comp_of_slot)
+    n_files = max(MIN_PAIR_FILES, n_slots // PAIR_FILE_TEXTS)
+    K = settings.num_perm
+    slot_tasks = [SlotTask(str(store.path), str(arrays), str(folder), t, range(c, min(c + SLOTS_PER_TASK, K)), n_files,
+                           settings) for t, c in enumerate(range(0, K, SLOTS_PER_TASK))]
+    for _ in run(slot_pairs, slot_tasks):
+        pass
+    count_tasks = [CountTask(str(arrays), str(folder), range(i, min(i + FILES_PER_TASK, n_files)), len(slot_tasks),
+                             settings) for i in range(0, n_files, FILES_PER_TASK)]
+    passing = list(run(counted_pairs, count_tasks))
+    arrays.unlink()
+    pairs = np.concatenate(passing) if passing else np.empty((0, 2), np.int64)
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,11 +10,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .minhash import EMPTY, _mix64, _seed64
-from .store import spool_columns
+from .store import Run, _SignatureFile, rep_chunks
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
-    from .store import _SignatureFile
+
+BANDS_PER_TASK = 4  # LSH bands a task searches (each task reads the whole signature file once)
 
 
 def _lsh_curve(s: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -45,59 +47,97 @@ def optimal_bands(threshold: float, num_perm: int, *, fn_weight: float = 0.8) ->
 
 
 
-def band_keys(sigs: np.ndarray, settings: DedupSettings) -> np.ndarray:
-    """One 64-bit key per LSH band of each signature: (len(sigs), bands)."""
-    bands, rows = settings.lsh_bands
-    keys = np.empty((len(sigs), bands), dtype=np.uint64)
-    for b in range(bands):
+def band_keys(sigs: np.ndarray, settings: DedupSettings, bands: range | None = None) -> np.ndarray:
+    """One 64-bit key per LSH band of each signature: (len(sigs), len(bands)); every band by default."""
+    n_bands, rows = settings.lsh_bands
+    bands = range(n_bands) if bands is None else bands
+    keys = np.empty((len(sigs), len(bands)), dtype=np.uint64)
+    for k, b in enumerate(bands):
         h = np.full(len(sigs), _seed64(settings.seed, 100 + b), dtype=np.uint64)
         for c in sigs[:, b * rows:(b + 1) * rows].T.astype(np.uint64):
             h ^= c
             h = _mix64(h)
-        keys[:, b] = h
+        keys[:, k] = h
     return keys
 
-def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, slot_of_row: np.ndarray,
-                    settings: DedupSettings, *, bucket_window: int, folder: Path) -> np.ndarray:
-    """Unique (i, j), i < j, of slots sharing an LSH band, packed as i << 32 | j in a sorted
-    uint64 array (see _unpack). The band keys
-    are computed in one pass over the signature file and kept on disk, a file per band, so
-    memory holds one band's keys at a time. An empty text (all bins EMPTY) has no band
-    keys: it matches exactly or not at all."""
-    def keyed(reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        alive = ~(reps == EMPTY).all(1)
-        return alive, band_keys(reps[alive], settings)
 
-    slots, key_paths = spool_columns(store, rep_row, slot_of_row, keyed, folder, "band")
-    # Pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair. Templated
-    # corpora (a shared disclaimer paragraph) give millions of candidates (4 million at a
-    # million make_corpus.py files, ~125,000 new ones a band): de-duplicated whenever the
-    # new ones outgrow the distinct ones so far, so memory holds about twice the distinct
-    # pairs rather than every band's finds at once.
+@dataclass(frozen=True)
+class BandTask:
+    """One task's share of the LSH search: bands `bands` of the distinct texts' signatures,
+    read from the index's signature file (`signatures`; `reps`, an .npy of each distinct text's
+    row in it)."""
+
+    signatures: str
+    reps: str
+    bands: range
+    settings: DedupSettings
+    bucket_window: int
+
+
+def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pairs of slots (distinct texts) sharing a key in one of the task's bands,
+    packed and sorted (see `unpack`), and which of them pass the threshold: their estimated
+    Jaccard similarity (the share of equal slots) is verified here, where the signatures are.
+
+    In a bucket larger than `bucket_window`, only members within that distance (in slot order)
+    are paired. An empty text (all bins EMPTY) has no band keys: it matches exactly or not at all."""
+    settings = task.settings
+    store = _SignatureFile.reader(task.signatures, settings.num_perm)
+    rep_row = np.load(task.reps)
+    slot_parts, key_parts = [], []
+    for slots, sigs in rep_chunks(store, rep_row):
+        alive = ~(sigs == EMPTY).all(1)
+        slot_parts.append(slots[alive])
+        key_parts.append(band_keys(sigs[alive], settings, task.bands))
+    slots = np.concatenate(slot_parts) if slot_parts else np.empty(0, np.int64)
+    keys = np.concatenate(key_parts) if key_parts else np.empty((0, len(task.bands)), np.uint64)
+    del slot_parts, key_parts
+    # Pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair. Templated corpora
+    # (a shared disclaimer paragraph) give millions of candidates: de-duplicated whenever the new
+    # ones outgrow the distinct ones so far, so memory holds about twice the distinct pairs.
     distinct = np.empty(0, dtype=np.uint64)
     found: list[np.ndarray] = []
     pending = 0
-    # By key, ties in slot (text hash rank) order: the order np.lexsort((slots, keys)) gives,
-    # as one stable sort by slot for all bands and a stable sort by key per band (half the
-    # time of a lexsort per band).
+    # By key, ties in slot order: one stable sort by slot for all bands, a stable sort by key per band.
     by_slot = np.argsort(slots, kind="stable")
-    for path in key_paths:
-        keys = np.fromfile(path, dtype=np.uint64)
-        path.unlink()
-        order = by_slot[np.argsort(keys[by_slot], kind="stable")]
-        ks, ss = keys[order], slots[order]
-        del keys, order
-        for dist in range(1, bucket_window + 1):
+    for b in range(keys.shape[1]):
+        order = by_slot[np.argsort(keys[by_slot, b], kind="stable")]
+        ks, ss = keys[order, b], slots[order]
+        for dist in range(1, task.bucket_window + 1):
             same = ks[:-dist] == ks[dist:]
             if not same.any():
                 break
-            a, b = ss[:-dist][same], ss[dist:][same]
-            found.append((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
+            a, c = ss[:-dist][same], ss[dist:][same]
+            found.append((np.minimum(a, c).astype(np.uint64) << np.uint64(32)) | np.maximum(a, c).astype(np.uint64))
             pending += len(found[-1])
         if pending > max(len(distinct), 1 << 20):
-            distinct, found, pending = _merge_unique(distinct, found), [], 0
-    del ks, ss, slots, by_slot
-    return _merge_unique(distinct, found) if found else distinct
+            distinct, found, pending = merge_unique(distinct, found), [], 0
+    pairs = merge_unique(distinct, found) if found else distinct
+    ok = np.empty(len(pairs), dtype=bool)
+    for start in range(0, len(pairs), 1 << 18):  # a bounded slice of the pairs at a time
+        a, c = unpack(pairs[start:start + (1 << 18)])
+        equal = store.equal_slots(rep_row[a], rep_row[c])
+        ok[start:start + len(a)] = equal / settings.num_perm >= settings.threshold - 1e-9
+    return pairs, ok
+
+
+def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, settings: DedupSettings, *, bucket_window: int,
+                    folder: Path, run: Run) -> tuple[int, np.ndarray]:
+    """(how many distinct pairs of slots share an LSH band, the verified ones packed and sorted):
+    bands in tasks of BANDS_PER_TASK, run by `run` (each task reads the signature file; the
+    distinct pairs across tasks are merged here as they come back)."""
+    store.flush()
+    reps = folder / "reps.npy"
+    np.save(reps, rep_row)
+    n_bands = settings.lsh_bands[0]
+    tasks = [BandTask(str(store.path), str(reps), range(b, min(b + BANDS_PER_TASK, n_bands)), settings, bucket_window)
+             for b in range(0, n_bands, BANDS_PER_TASK)]
+    candidates = verified = np.empty(0, dtype=np.uint64)
+    for pairs, ok in run(band_pairs, tasks):
+        candidates = merge_unique(candidates, [pairs])
+        verified = merge_unique(verified, [pairs[ok]])
+    reps.unlink()
+    return len(candidates), verified
 
 
 def unpack(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +145,7 @@ def unpack(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (packed >> np.uint64(32)).astype(np.int64), (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
-def _merge_unique(distinct: np.ndarray, found: list[np.ndarray]) -> np.ndarray:
+def merge_unique(distinct: np.ndarray, found: list[np.ndarray]) -> np.ndarray:
     """The sorted distinct values of `distinct` and the arrays in `found`, sorted in place
     (np.unique makes one more copy of them all)."""
     merged = np.concatenate([distinct, *found])

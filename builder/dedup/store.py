@@ -5,8 +5,9 @@ import hashlib
 import mmap
 import os
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +71,15 @@ class _Ids:
         return rank
 
 
+# How the index runs its tasks: run(fn, tasks) gives fn(task) for each task, in task order
+# (the build passes its executor's map; `serial` runs them here).
+Run = Callable[[Callable[[Any], Any], list], Iterable[Any]]
+
+
+def serial(fn: Callable[[Any], Any], tasks: list) -> Iterator[Any]:
+    return map(fn, tasks)
+
+
 _GATHER_ROWS = 256  # rows gathered between drops of the signature map's pages
 
 
@@ -83,13 +93,25 @@ class _SignatureFile:
         self.n = 0
         self._fh = open(self.path, "wb")
 
+    @classmethod
+    def reader(cls, path: str | os.PathLike, num_perm: int) -> "_SignatureFile":
+        """A file another process wrote, to read (a dedup task's view of the index's file)."""
+        store = cls.__new__(cls)
+        store.path, store.num_perm, store._fh = Path(path), num_perm, None
+        store.n = store.path.stat().st_size // (4 * num_perm)
+        return store
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
     def append(self, sigs: np.ndarray) -> None:
         self._fh.write(np.ascontiguousarray(sigs, dtype=np.uint32).tobytes())
         self.n += len(sigs)
 
     def chunks(self, rows: int = 1 << 15) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, signatures) of consecutive chunks, in row order."""
-        self._fh.flush()
+        self.flush()
         with open(self.path, "rb") as fh:
             for start in range(0, self.n, rows):
                 count = min(rows, self.n - start)
@@ -103,7 +125,7 @@ class _SignatureFile:
         the runs are short; the RSS never holds the file. A pread per row, as before, cost ~3
         µs a row: 4 million candidate pairs took 12 s more. Where the system lacks madvise, a
         pread per row."""
-        self._fh.flush()
+        self.flush()
         out = np.empty((len(rows), self.num_perm), dtype=np.uint32)
         if not len(rows):
             return out
@@ -141,33 +163,16 @@ class _SignatureFile:
         return out
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fh is not None:
+            self._fh.close()
 
 
-def spool_columns(store: "_SignatureFile", rep_row: np.ndarray, slot_of_row: np.ndarray, columns,
-                  folder: Path, name: str) -> tuple[np.ndarray, list[Path]]:
-    """The representative rows' slots, and per column what `columns(signatures)` gives them,
-    in one pass over the signature file: (the slots, one file per column, in the slots' order).
-    `columns` returns (the rows to keep, their values: a 2-D array, a column per file), so a
-    caller reads back one column at a time and memory holds one column, not them all."""
-    is_rep = np.zeros(store.n, dtype=bool)
-    is_rep[rep_row] = True
-    slot_path = folder / f"{name}-slots.i64"
-    paths: list[Path] = []
-    files = [open(slot_path, "wb")]
-    try:
-        for start, sigs in store.chunks():
-            take = is_rep[start:start + len(sigs)]
-            keep, values = columns(sigs[take])
-            if not paths:
-                paths = [folder / f"{name}-{b:04d}.col" for b in range(values.shape[1])]
-                files += [open(p, "wb") for p in paths]
-            files[0].write(slot_of_row[start:start + len(sigs)][take][keep].astype(np.int64).tobytes())
-            for b, fh in enumerate(files[1:]):
-                fh.write(np.ascontiguousarray(values[:, b]).tobytes())
-    finally:
-        for fh in files:
-            fh.close()
-    slots = np.fromfile(slot_path, dtype=np.int64)
-    slot_path.unlink()
-    return slots, paths
+def rep_chunks(store: _SignatureFile, rep_row: np.ndarray, rows: int = 1 << 15
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(slots, signatures) of the representative rows (`rep_row[slot]` is the slot's row), a
+    chunk of the file at a time in file order: how a task reads the distinct texts' signatures."""
+    by_row = np.argsort(rep_row, kind="stable")
+    sorted_rows = rep_row[by_row]
+    for start, sigs in store.chunks(rows):
+        lo, hi = np.searchsorted(sorted_rows, [start, start + len(sigs)])
+        yield by_row[lo:hi], sigs[sorted_rows[lo:hi] - start]
