@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,6 +18,7 @@ from splits import SplitSpec, write_manifest
 
 from .card import CardOptions, write_card
 from .card.plots import BackgroundPlots
+from .card.tally import ShardFigures
 from .output import atomic_output
 from .subsets import SUMMARY_KEY as SUBSETS_KEY, subset_name, subsets_summary
 from .write import write_split
@@ -60,8 +62,9 @@ def _write_subsets(rows: pa.Table, column: str, split: str, counts: dict, data_d
 
 def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[dict],
                    card_template: str | os.PathLike | None = None, card: CardOptions | None = None,
-                   plotter: BackgroundPlots | None = None) -> None:
-    """Everything beside the shards: ledger, split manifest, build summary, card."""
+                   plotter: BackgroundPlots | None = None, shards: Sequence[ShardFigures] | None = None) -> None:
+    """Everything beside the shards: ledger, split manifest, build summary, card (its figures
+    from `shards`, the shard tasks' figures, when given; else read back from the shards)."""
     with open(tmp / "rejects.jsonl", "w", encoding="utf-8") as fh:
         for r in rejects:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -70,6 +73,6 @@ def write_metadata(tmp: Path, manifest: dict, summary: dict, *, rejects: list[di
                                             encoding="utf-8")
     # README.md (the card, checked first), croissant.json and the plots under assets/.
     write_card(tmp, summary=summary, manifest=manifest, template=Path(card_template) if card_template else None,
-               plotter=plotter, options=card)
+               plotter=plotter, options=card, shards=shards)
 
 

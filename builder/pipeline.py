@@ -41,10 +41,9 @@ SAMPLE_DIR = Path(__file__).with_name("sample")
 # dropped (the default) every row is its own cluster, so the key is the row id, which adding
 # articles never moves; with --keep-duplicates a cluster's rows move together.
 DEFAULT_SPLIT = SplitSpec(group="dup_cluster")
-# From this many files the plot helper starts with the card, not after reading: the card's
-# statistics (every shard read back) then take longer than the helper's start, and its 66 MB
-# no longer add to the peak of duplicate clustering and the shard pass (a rebuild of a
-# million files peaked there).
+# From this many files the plot helper starts with the card, not after reading: its 66 MB then
+# no longer add to the peak of duplicate clustering and the shard pass (a rebuild of a million
+# files peaked there).
 _PLOTS_WITH_CARD_FROM = 250_000
 
 
@@ -136,9 +135,10 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 report.rows = len(plan.kept)
                 log.info("writing shards")
                 with atomic_output(out) as tmp:
-                    subsets = write_shards(executor, facts, dups, plan, split_spec, tmp / "data", subset_by,
-                                           salt=rows_fingerprint(settings.fingerprint, settings.rules_dirs),
-                                           previous=out / "data" if (out / MARKER).is_file() else None)
+                    subsets, shards = write_shards(
+                        executor, facts, dups, plan, split_spec, tmp / "data", subset_by,
+                        salt=rows_fingerprint(settings.fingerprint, settings.rules_dirs),
+                        previous=out / "data" if (out / MARKER).is_file() else None)
                     audit_copies(plan, dups, facts, list(split_spec.names))
                     report.rejected = Counter(r.reason for r in rejects)
                     report.splits = plan.manifest["counts"]
@@ -158,7 +158,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                         plotter = BackgroundPlots()
                     memory.for_card()
                     write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
-                                   card_template=card_template, card=card, plotter=plotter)
+                                   card_template=card_template, card=card, plotter=plotter, shards=shards)
                 executor.close()  # the workers stopped before the partitions move to the cache (idempotent)
                 if held:
                     install_cache(cache, work, facts.n_tasks)

@@ -7,7 +7,9 @@ the shard's key, a digest of what decides its bytes (each row's id, its file's s
 later-set columns; the code and settings that make rows from files; the writer's options).
 If the previous output holds a shard of that key, the task copies it byte for byte (the
 same bytes a write would give); else it reads its rows from the partitions and writes the
-file (builder.write.ShardWriter), the key in its footer. It hands back its figures.
+file (builder.write.ShardWriter), the key in its footer. It hands back the shard's figures for
+the card (builder.card.tally), counted from the rows it wrote, or read back from the shard it
+copied.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from splits import SplitSpec
 
 from .duplicates import Duplicates
 from . import layout
+from .card.tally import ShardFigures, read_figures, written_figures
 from .folder import SUBSET_ROW_GROUP_BYTES
 from .parts import SIGNATURE, take_rows
 from .reading import Facts
@@ -68,6 +71,7 @@ class Written:
     rows: int
     bytes: int
     copied: bool
+    figures: ShardFigures  # the card's
 
 
 def shard_key(task: ShardTask) -> str:
@@ -101,7 +105,7 @@ def write_shard(task: ShardTask) -> Written:
         data_dir.mkdir(parents=True, exist_ok=True)
         try:
             shutil.copyfile(task.previous[key], final)
-            return Written(str(final), len(task.ids), final.stat().st_size, True)
+            return Written(str(final), len(task.ids), final.stat().st_size, True, read_figures(final, task.split))
         except OSError:
             pass  # gone since it was listed: written below
     table = take_rows(task.folder, task.tasks, task.rows).drop_columns([SIGNATURE])
@@ -118,15 +122,17 @@ def write_shard(task: ShardTask) -> Written:
     (written,) = writer.close()
     written.rename(final)
     shutil.rmtree(scratch, ignore_errors=True)
-    return Written(str(final), table.num_rows, final.stat().st_size, False)
+    figures = written_figures(final, task.split, table, writer.loaded[0])
+    return Written(str(final), table.num_rows, figures.file_bytes, False, figures)
 
 
 def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: SplitPlan, spec: SplitSpec,
-                 data_dir: Path, subset_by: str | None, *, salt: str, previous: Path | None = None) -> dict | None:
+                 data_dir: Path, subset_by: str | None, *, salt: str,
+                 previous: Path | None = None) -> tuple[dict | None, list[ShardFigures]]:
     """Every shard written (or copied from the `previous` output's data folder) by a task, from
     the plan: each split's rows (with `subset_by`, each (subset, split)'s, under
     data_dir/<subsets.subset_name(value)>/) in builder.layout's order and shards. Returns the
-    subsets' rows per split (None without subsets)."""
+    subsets' rows per split (None without subsets) and every shard's figures for the card."""
     table = facts.table
     rows_of = dups.order[plan.kept]  # facts rows of the kept rows, in id order
     task, row, nbytes = (table.column(c).to_numpy() for c in ("task", "row", "nbytes"))
@@ -164,6 +170,7 @@ def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: Split
                                         strings(plan.group, mine_s), plan.bucket[mine_s].tolist(), strings(ids, rs),
                                         strings(files, rs), salt, known,
                                         SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES))
-    copied = sum(written.copied for _, written in executor.map(write_shard, enumerate(shards)))
+    written = [w for _, w in executor.map(write_shard, enumerate(shards))]
+    copied = sum(w.copied for w in written)
     log.info("%d shards: %d copied from the previous output, %d written", len(shards), copied, len(shards) - copied)
-    return subsets
+    return subsets, [w.figures for w in written]

@@ -2,7 +2,8 @@
 written as README.md beside croissant.json and the plots (assets/*.png).
 
 provenance.py   the input manifest (a build's inputs, hashed)
-stats.py        the figures, read back from the Parquet shards
+tally.py        one shard's figures: counted by its shard task, or read back from the shard
+stats.py        the figures of the card, merged from the shards' figures
 template.py     the template, CardOptions over its YAML, the placeholder markers, the YAML header
 sections.py     the text each placeholder stands for
 check.py        the rendered card checked as the Hub reads it

@@ -1,11 +1,12 @@
 """The card put together: README.md (the template filled with the sections, under the YAML
 header) and croissant.json, rendered from the shards' statistics, checked, and written with the
-plots (assets/*.png). Every figure comes from the Parquet files actually written, so the card is
-always true."""
+plots (assets/*.png). Every figure comes from the Parquet files actually written (as their
+shard tasks counted them, or read back), so the card is always true."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 from ..errors import CardError, VersionError
 from ..release import Version
@@ -13,7 +14,8 @@ from . import plots as plotting
 from .check import check_card
 from .croissant import croissant_metadata, data_files
 from .sections import placeholder_values
-from .stats import CardStats, default_name, folder_stats, language_codes, subset_stats
+from .stats import CardStats, Subsets, default_name, folder_stats, language_codes, subset_stats
+from .tally import ShardFigures
 from .template import CardOptions, Template, as_list, fill, header, template_from_card, template_of
 
 CROISSANT = "croissant.json"
@@ -31,31 +33,35 @@ def render_card(folder: str | Path, *, summary: dict, manifest: dict, template: 
     """
     tpl, version = template_of(template, options), _version(version)
     folder = Path(folder)
-    stats = folder_stats(folder, summary, manifest)
-    return _render(folder, tpl, stats, plotting.found_in(folder), summary=summary, manifest=manifest,
+    stats, subsets = folder_stats(folder, summary, manifest), subset_stats(folder, summary, manifest)
+    return _render(folder, tpl, stats, subsets, plotting.found_in(folder), summary=summary, manifest=manifest,
                    repo_id=repo_id, version=version, changelog=changelog)
 
 
 def write_card(folder: str | Path, *, summary: dict, manifest: dict, template: str | Path | Template | None = None,
                repo_id: str | None = None, version: str | None = None, changelog: str | None = None,
-               plotter: plotting.BackgroundPlots | None = None, options: CardOptions | None = None) -> str:
+               plotter: plotting.BackgroundPlots | None = None, options: CardOptions | None = None,
+               shards: Sequence[ShardFigures] | None = None) -> str:
     """Write folder/README.md (the card), folder/croissant.json and the plots under folder/assets
     (when matplotlib is installed); return the card. Arguments as for `render_card`; the card
     is checked before README.md or croissant.json is written. Raises CardError. A `plotter`
-    draws the plots in its process while the card is rendered here (it is closed after)."""
+    draws the plots in its process while the card is rendered here (it is closed after).
+    `shards`: the figures of every shard under folder/data as the shard tasks counted them
+    (else the shards are read back)."""
     try:
         tpl, version = template_of(template, options), _version(version)
         folder = Path(folder)
-        stats = folder_stats(folder, summary, manifest)
+        stats = folder_stats(folder, summary, manifest, shards)
+        subsets = subset_stats(folder, summary, manifest, shards)
         numbers = _plot_numbers(stats)
         plots = plotter.start(folder, **numbers) if plotter else plotting.write_plots(folder, **numbers)
-        text = _render(folder, tpl, stats, plots, summary=summary, manifest=manifest, repo_id=repo_id,
+        text = _render(folder, tpl, stats, subsets, plots, summary=summary, manifest=manifest, repo_id=repo_id,
                        version=version, changelog=changelog)
         if plotter is not None:
             drawn = plotter.result()
             if drawn != plots:  # the helper failed: the card must not link images that are not there
-                text = _render(folder, tpl, stats, drawn, summary=summary, manifest=manifest, repo_id=repo_id,
-                               version=version, changelog=changelog)
+                text = _render(folder, tpl, stats, subsets, drawn, summary=summary, manifest=manifest,
+                               repo_id=repo_id, version=version, changelog=changelog)
     finally:
         if plotter is not None:
             plotter.close()
@@ -99,8 +105,8 @@ def render_release(folder: str | Path, *, version: str, repo_id: str | None = No
     except (OSError, ValueError):
         return None
     tpl, version = template_from_card(own, path=folder / "README.md"), _version(version)
-    stats = folder_stats(folder, summary, manifest)
-    text = _render(folder, tpl, stats, plotting.found_in(folder), summary=summary, manifest=manifest,
+    stats, subsets = folder_stats(folder, summary, manifest), subset_stats(folder, summary, manifest)
+    text = _render(folder, tpl, stats, subsets, plotting.found_in(folder), summary=summary, manifest=manifest,
                    repo_id=repo_id, version=version, changelog=None, registry=repo_id is None, revision=revision)
     return text, croissant_text(folder, tpl, stats, repo_id=repo_id, version=version, base_url=base_url)
 
@@ -125,12 +131,11 @@ def _composition(stats: CardStats) -> list[tuple[str, list[float]]]:
     return out
 
 
-def _render(folder: Path, tpl: Template, stats: CardStats, plots: list, *, summary: dict, manifest: dict,
-            repo_id: str | None, version: str | None, changelog: str | None, registry: bool = False,
+def _render(folder: Path, tpl: Template, stats: CardStats, subsets: Subsets | None, plots: list, *, summary: dict,
+            manifest: dict, repo_id: str | None, version: str | None, changelog: str | None, registry: bool = False,
             revision: str | None = None) -> str:
     owner = dict(tpl.metadata)
     owner.setdefault("pretty_name", default_name(stats))
-    subsets = subset_stats(folder, summary, manifest)
     values = placeholder_values(owner, stats, subsets, plots, summary=summary, manifest=manifest, repo_id=repo_id,
                                 version=version, changelog=changelog, registry=registry, revision=revision)
     if tpl.changelog and not changelog:

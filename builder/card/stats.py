@@ -1,29 +1,26 @@
-"""The card's statistics: every figure it shows that comes from the data, computed column-wise
-(pyarrow.compute) from the Parquet shards under data/, one row group at a time."""
+"""The card's statistics: every figure it shows that comes from the data, merged from each
+shard's figures (tally.py), as the shard tasks hand them back or as read back from the shards."""
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..errors import CardError
 from ..subsets import DEFAULT_CONFIG, subsets_of
-from ..write import TEXT_BYTES_KEY
+from .tally import ShardFigures, merge_lengths, read_figures
 
 PERCENTILES = (5, 25, 50, 75, 95)
 TOP = 10  # feeds and categories listed (the rest summed as "other")
 # The card's `language:` lists the ISO 639-1 codes the `language` column holds ("other" is no code).
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean"}
-_STAT_COLUMNS = ["id", "date", "language", "n_chars", "feed", "categories", "warnings", "dup_cluster"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ class SplitStats:
 
 @dataclass(frozen=True)
 class CardStats:
-    """Every figure the card shows that comes from the data, computed from the shards."""
+    """Every figure the card shows that comes from the data, from the shards' figures."""
 
     splits: tuple[SplitStats, ...]  # the split spec's order; splits without rows have no shard
     rows: int
@@ -58,56 +55,58 @@ class CardStats:
     flagged_copies: int                          # rows kept although not their cluster's kept row
 
 
-def card_stats(folder: str | Path, split_names: Iterable[str], under: str = "data") -> CardStats:
-    """Read the shards under folder/data back one row group at a time (the text is only
-    measured) and fold each group into running counts: memory holds one row group and the
-    lengths (4 bytes a row, for their percentiles), whatever the number of rows. `under` is
-    the shards' folder within `folder` (a glob: `data/*` for every subset, `data/zh` for one)."""
+def card_stats(folder: str | Path, split_names: Iterable[str], under: str = "data",
+               shards: Sequence[ShardFigures] | None = None) -> CardStats:
+    """The figures of the shards under folder/`under` (a glob: `data/*` for every subset,
+    `data/zh` for one), split by split: from `shards`, the figures the shard tasks handed back,
+    when given; else each shard read back (tally.read_figures)."""
     folder = Path(folder)
+    found = []
+    for name in split_names:
+        if shards is None:
+            paths = sorted(folder.glob(f"{under}/{name}-*.parquet"))
+            found.append((name, [read_figures(path, name) for path in paths]))
+        else:
+            mine = [f for f in shards if _under(folder, Path(f.path), under, name)]
+            found.append((name, sorted(mine, key=lambda f: Path(f.path))))
+    return merged_stats(found)
+
+
+def _under(folder: Path, path: Path, under: str, split: str) -> bool:
+    """Whether `path` is a shard that folder.glob(f"{under}/{split}-*.parquet") lists."""
+    relative = path.relative_to(folder)
+    return fnmatch.fnmatchcase(relative.parent.as_posix(), under) and \
+        fnmatch.fnmatchcase(relative.name, f"{split}-*.parquet")
+
+
+def merged_stats(found: list[tuple[str, list[ShardFigures]]]) -> CardStats:
+    """The card's statistics from each split's shard figures (split spec order), counted one
+    way or the other: memory holds counters and the distinct lengths, whatever the rows."""
     splits = []
     feeds_by_split: dict[str, Counter] = {}
     languages, categories, warnings, per_month = Counter(), Counter(), Counter(), Counter()
-    lengths: list[np.ndarray] = []
+    lengths = []
     date_min = date_max = None
     undated = flagged = 0
-    for name in split_names:
-        paths = tuple(sorted(folder.glob(f"{under}/{name}-*.parquet")))
-        if not paths:
+    for name, figures in found:
+        if not figures:
             continue
-        rows = arrow_bytes = 0
         feeds = feeds_by_split[name] = Counter()
-        for path in paths:
-            pf = pq.ParquetFile(path)
-            columns, texts = _columns_to_read(pf)
-            for i in range(pf.num_row_groups):
-                # One thread: a reader thread per column kept freed buffers resident (allocator
-                # arenas), ~150 MB after 100,000 rows.
-                group = pf.read_row_group(i, columns=columns, use_threads=False)
-                rows += group.num_rows
-                arrow_bytes += group.nbytes
-                group = group.select(_STAT_COLUMNS)  # the text's buffers go here
-                _count(feeds, group.column("feed"))
-                _count(languages, group.column("language"))
-                _count(categories, pc.list_flatten(group.column("categories")))
-                _count(warnings, pc.list_flatten(group.column("warnings")))
-                lengths.append(group.column("n_chars").to_numpy())
-                flagged += pc.sum(pc.not_equal(group.column("dup_cluster"), group.column("id"))).as_py() or 0
-                dates = group.column("date")
-                undated += dates.null_count
-                if dates.null_count < len(dates):
-                    lo, hi = (v.as_py() for v in pc.min_max(dates).values())
-                    date_min = lo if date_min is None else min(date_min, lo)
-                    date_max = hi if date_max is None else max(date_max, hi)
-                    naive = dates.cast(pa.timestamp("us"))  # values are UTC: drop the zone, no tz database needed
-                    key = pc.add(pc.multiply(pc.year(naive), 12), pc.subtract(pc.month(naive), 1))
-                    _count(per_month, key)
-            if texts is not None:  # the text column as Arrow counts it: 4 bytes of offset a row, and its bytes
-                arrow_bytes += 4 * pf.metadata.num_rows + texts
-        splits.append(SplitStats(name, paths, rows, sum(p.stat().st_size for p in paths), arrow_bytes))
+        for f in figures:
+            for total, part in ((feeds, f.feeds), (languages, f.languages), (categories, f.categories),
+                                (warnings, f.warnings), (per_month, f.months)):
+                total.update(part)
+            lengths.append(f.lengths)
+            undated += f.undated
+            flagged += f.flagged
+            if f.date_min is not None:
+                date_min = f.date_min if date_min is None else min(date_min, f.date_min)
+                date_max = f.date_max if date_max is None else max(date_max, f.date_max)
+        splits.append(SplitStats(name, tuple(Path(f.path) for f in figures), sum(f.rows for f in figures),
+                                 sum(f.file_bytes for f in figures), sum(f.arrow_bytes for f in figures)))
     n = sum(s.rows for s in splits)
 
     months: tuple = ()
-    per_month.pop(None, None)  # null: no date
     if per_month:
         first, last = min(per_month), max(per_month)
         months = tuple((f"{k // 12:04d}-{k % 12 + 1:02d}", per_month.get(k, 0)) for k in range(first, last + 1))
@@ -116,17 +115,19 @@ def card_stats(folder: str | Path, split_names: Iterable[str], under: str = "dat
     bins: tuple = ()
     hist: tuple = ()
     if n:
-        values = np.sort(np.concatenate(lengths).astype(np.int64))
+        values, counts = merge_lengths(lengths)
+        ends = np.cumsum(counts)  # rows up to and including each distinct value
         lo, hi = int(values[0]), int(values[-1])
-        # Nearest rank below, as Arrow's quantile(interpolation="lower"): index floor(q * (n - 1)).
-        qs = [int(values[math.floor((p / 100) * (n - 1))]) for p in PERCENTILES]
-        total = int(values.sum())
+        # Nearest rank below, as Arrow's quantile(interpolation="lower"): rank floor(q * (n - 1)).
+        qs = [int(values[np.searchsorted(ends, math.floor((p / 100) * (n - 1)), side="right")])
+              for p in PERCENTILES]
+        total = int(np.dot(values, counts))
         n_chars = {"min": lo, **{f"p{p}": v for p, v in zip(PERCENTILES, qs)}, "max": hi,
                    "mean": total / n, "total": total}
         # 40 log-spaced bins on whole numbers (lengths span 20 to 100,000+ characters).
         start = max(lo, 1)
         edges = np.unique(np.round(np.geomspace(start, hi + 1, 41))) if hi + 1 > start else np.array([lo, lo + 1])
-        hist_counts, edges = np.histogram(values, bins=edges)
+        hist_counts, edges = np.histogram(values, bins=edges, weights=counts)
         bins, hist = tuple(float(e) for e in edges), tuple(int(c) for c in hist_counts)
 
     per_split = {name: dict(_ranked(c)) for name, c in feeds_by_split.items()}
@@ -176,40 +177,24 @@ def subset_list(summary: dict) -> tuple[str, list[dict]] | None:
     return found
 
 
-def folder_stats(folder: Path, summary: dict, manifest: dict) -> CardStats:
-    """The figures of every row: the shards under data/, or under data/*/ for a subset build."""
-    return card_stats(folder, split_names_of(manifest), "data/*" if subset_list(summary) else "data")
+def folder_stats(folder: Path, summary: dict, manifest: dict,
+                 shards: Sequence[ShardFigures] | None = None) -> CardStats:
+    """The figures of every row: the shards under data/, or under data/*/ for a subset build
+    (from `shards`, the shard tasks' figures, when given)."""
+    return card_stats(folder, split_names_of(manifest), "data/*" if subset_list(summary) else "data", shards)
 
 
-def subset_stats(folder: Path, summary: dict, manifest: dict) -> Subsets | None:
+def subset_stats(folder: Path, summary: dict, manifest: dict,
+                 shards: Sequence[ShardFigures] | None = None) -> Subsets | None:
+    """Each subset's figures (None without subsets); from `shards` when given, as folder_stats."""
     found = subset_list(summary)
     if found is None:
         return None
     column, entries = found
+    names = split_names_of(manifest)
     return Subsets(column, tuple(SubsetStats(e["name"], e.get("value"),
-                                             card_stats(folder, split_names_of(manifest), f"data/{e['name']}"))
+                                             card_stats(folder, names, f"data/{e['name']}", shards))
                                  for e in entries))
-
-
-def _columns_to_read(pf: pq.ParquetFile) -> tuple[list[str] | None, int | None]:
-    """The columns card_stats reads from a shard (None: all), and the UTF-8 bytes of its texts
-    when the shard's footer gives them (TEXT_BYTES_KEY, written by our ShardWriter): the
-    texts, most of the bytes, are then not read."""
-    value = (pf.metadata.metadata or {}).get(TEXT_BYTES_KEY.encode())
-    schema = pf.schema_arrow
-    if value is None or "text" not in schema.names or schema.field("text").type != pa.string() \
-            or schema.field("text").nullable:
-        return None, None
-    return [name for name in schema.names if name != "text"], int(value)
-
-
-def _count(counter: Counter, array) -> None:
-    """Add an Arrow array's value counts (nulls included) to `counter`."""
-    if len(array) == 0:
-        return
-    vc = pc.value_counts(array)
-    for value, count in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
-        counter[value] += count
 
 
 def _ranked(counter: Counter) -> list[tuple[object, int]]:
