@@ -1,7 +1,8 @@
-"""The card's check: the rendered card parses as a dataset card (huggingface_hub), its metadata
-keys are ones the Hub knows, and its `configs` and `dataset_info` match the shards on disk."""
+"""The card's check: the rendered card parses as a dataset card (as huggingface_hub reads one), its
+metadata keys are ones the Hub knows, and its `configs` and `dataset_info` match the shards on disk."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -11,19 +12,17 @@ from .template import HUB_METADATA_KEYS, VERSION_KEY, as_list
 
 
 def check_card(text: str, folder: str | Path) -> None:
-    """Raise CardError unless `huggingface_hub` parses the card, its metadata keys are ones the
-    Hub knows, and every `configs` data_files pattern matches shards in `folder`, each shard
-    claimed by exactly one split, with `dataset_info` agreeing on the splits.
+    """Raise CardError unless the card parses as `huggingface_hub` parses it (card_metadata), its
+    metadata keys are ones the Hub knows, and every `configs` data_files pattern matches shards
+    in `folder`, each shard claimed by exactly one split, with `dataset_info` agreeing on the
+    splits.
 
     `configs` and `dataset_info` are read by their documented structure rather than through
     `datasets` (importing it cost half a second of every build); the tests hold the two
     readings equal on built cards."""
-    from huggingface_hub import DatasetCard
-
     folder = Path(folder)
     try:
-        card = DatasetCard(text, ignore_metadata_errors=False)
-        data = card.data.to_dict()
+        data = card_metadata(text)
         configs = _configs(data.get("configs"))
         info_splits = _info_splits(data.get("dataset_info"))
     except (ValueError, TypeError, KeyError, yaml.YAMLError) as exc:
@@ -55,6 +54,29 @@ def check_card(text: str, folder: str | Path) -> None:
         raise CardError(f"Parquet file(s) {unclaimed} are in no split of the card's configs")
     if info_splits is not None and sorted(info_splits) != sorted(split_names):
         raise CardError(f"dataset_info lists splits {sorted(info_splits)} but configs list {sorted(split_names)}")
+
+
+# huggingface_hub.repocard's REGEX_YAML_BLOCK: the YAML block at the top of a card.
+_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+
+
+def card_metadata(text: str) -> dict:
+    """The card's metadata as `huggingface_hub.DatasetCard(text).data.to_dict()` gives it, by its
+    rules, without importing it (repocard imports the Hub client): the YAML block at the top (none:
+    no metadata), a mapping with string keys, None values dropped, `train_eval_index` spelt
+    `train-eval-index`. Raises ValueError or TypeError where DatasetCard does; the tests hold the
+    two equal."""
+    match = _YAML_BLOCK.search(text)
+    data = yaml.safe_load(match.group(2)) if match else {}
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError("repo card metadata block should be a dict")
+    if any(not isinstance(key, str) for key in data) or "ignore_metadata_errors" in data:
+        raise TypeError("the card's metadata keys must be strings, and not ignore_metadata_errors")
+    out = {key: value for key, value in data.items() if key not in ("train_eval_index", "train-eval-index")}
+    out["train-eval-index"] = data.get("train_eval_index") or data.get("train-eval-index")
+    return {key: value for key, value in out.items() if value is not None}
 
 
 def _configs(value) -> dict[str, dict]:
