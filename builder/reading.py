@@ -31,7 +31,7 @@ from .settings import BuildSettings
 
 log = logging.getLogger(__name__)
 INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
-_CHUNK = 64  # files a worker task reads
+_CHUNK = 256  # files a worker task reads
 _SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
 _NO_STAT = Stat(0, 0, 0, 0)
 
@@ -228,7 +228,7 @@ class _Gather:
             paths[at], shas[at] = entry.path, entry.sha256 or "unread"
             entries.append(entry)
             at_read.append(at)
-        if entries:
+        if entries and self.index is not None:
             tables.append(index_table(entries))
             where.append(np.array(at_read, dtype=np.int64))
         self.inputs.add_many(zip(paths, shas))
