@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from builder.transform.rules import (_literals, _loose_start, _needs, _record, apply_paragraph_rules, load_rule_file,
-                                     load_rules)
+from builder.transform.rules import (_literals, _loose_start, _needs, _raw_needs, _record, apply_paragraph_rules,
+                                     apply_raw_rules, load_rule_file, load_rules)
 
 
 def _every_rule(paragraphs, rules, meta):
@@ -35,6 +35,8 @@ def test_literals_read_from_patterns():
     assert lit(r"^.*(?:二维码)?$") is None           # optional
     assert lit(r"二维码", re.S | re.I) is None       # case folded: no literal search
     assert lit(r"(?:码){2,}二维") == {"二维"}
+    assert lit(r"\]\((?P<url>https?://)") == {"](http"}  # a group's literals continue the run
+    assert lit(r"ab(?i:cd)") == {"ab"}              # a case-folded group ends the run
     assert _loose_start(re.compile(r"^.{0,3}x")) and _loose_start(re.compile(r"x"))
     assert _loose_start(re.compile(r"^[（(]?(?:注[：:])?[^。）]{0,12}人名"))
     assert not _loose_start(re.compile(r"^[（(]?责任编辑")) and not _loose_start(re.compile(r"^>?\s*(?:原文)"))
@@ -63,8 +65,29 @@ def test_gated_rules_give_what_every_rule_gives(tmp_path):
 
 
 def test_builtin_rules_gate_only_loose_starts():
-    patterns, always, gated, _ = _needs(load_rules())
+    patterns, always, gated, _, _ = _needs(load_rules())
     for i, lits in gated:
         rx = patterns[i][0]
         assert _loose_start(rx) and all(len(w) >= 2 for w in lits), rx.pattern
     assert any("二维码" in lits for _, lits in gated)
+
+
+def test_raw_rules_gated_by_literals_give_what_every_rule_gives():
+    rules = load_rules()
+    assert {lits for _, lits in _raw_needs(rules)} >= {frozenset(["](http"]), frozenset(["news_keyword_pub,stock,"])}
+    bodies = [
+        "正文。来源：[新华社](https://example.com/a) 后文",
+        "出典：**[Anime](https://example.jp/b)**",
+        "Source: [Site](http://x.org/c)  <!-- news_keyword_pub,stock,sz002024&sh603885 -->",
+        "[原文链接](https://example.com/d) and 原文链接：[e](https://example.com/e)",
+        "来源：新华社 https://example.com 没有链接",
+        "<p>正文：无元数据</p>",
+    ]
+    for body in bodies:
+        got, want = {}, {}
+        apply_raw_rules(body, rules, got)
+        for rs in rules:
+            for rx in rs.raw:
+                for m in rx.finditer(body):
+                    _record(want, m.groupdict())
+        assert got == want, body

@@ -152,10 +152,25 @@ def _record(meta: dict, groups: dict[str, str | None]) -> None:
 
 
 def apply_raw_rules(body: str, rules: tuple[RuleSet, ...], meta: dict) -> None:
-    for rs in rules:
-        for rx in rs.raw:
-            for m in rx.finditer(body):
-                _record(meta, m.groupdict())
+    # A rule runs only over a body that holds one of its literals (see _literals): a substring
+    # search skips along the body, where the regex engine steps through it a character at a
+    # time (a rule that starts with `：` stopped at every colon of a Chinese body).
+    held: dict[frozenset[str], bool] = {}  # rules often share their literals (`](http`): searched once
+    for rx, lits in _raw_needs(rules):
+        if lits is not None:
+            found = held.get(lits)
+            if found is None:
+                found = held[lits] = any(lit in body for lit in lits)
+            if not found:
+                continue
+        for m in rx.finditer(body):
+            _record(meta, m.groupdict())
+
+
+@lru_cache(maxsize=64)
+def _raw_needs(rules: tuple[RuleSet, ...]) -> tuple[tuple[re.Pattern, frozenset[str] | None], ...]:
+    """The raw rules in order, each with the literals one of which its every match holds (or None)."""
+    return tuple((rx, _literals(rx)) for rs in rules for rx in rs.raw)
 
 
 def apply_strip_rules(body: str, rules: tuple[RuleSet, ...]) -> str:
@@ -166,25 +181,29 @@ def apply_strip_rules(body: str, rules: tuple[RuleSet, ...]) -> str:
 
 
 def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], meta: dict) -> list[str]:
-    needs = _needs(rules)
-    if not needs[0]:
+    every, always, gated, (limits, screens), orders = _needs(rules)
+    if not every:
         return paragraphs
-    # A rule whose every match holds one of a few literals (`二维码`, `责任编辑`: see _literals)
-    # applies only when the text holds one: one search over the whole text, then the rules
-    # that can match at all, screened as before.
-    always, gated = needs[1:3]
+    # A rule whose every match holds one of a few literals (`二维码`, `未经`: see _literals)
+    # applies only when the text holds one: one search over the whole text. Those that apply
+    # are tried on each paragraph they allow (they start loosely: a screen would be no cheaper);
+    # the other rules are screened.
+    top = limits[-1] if limits else -1  # the longest paragraph a screened rule allows
+    patterns, tried, longest = orders[()], (), top
     if gated:
         text = "\n".join(paragraphs)
-        active = always + tuple(i for i, lits in gated if any(lit in text for lit in lits))
-        if not active:
-            return list(paragraphs)
-    else:
-        active = always
-    try:
-        patterns, limits, screens = needs[3][active]
-    except KeyError:
-        patterns, limits, screens = needs[3][active] = _active_screens(needs[0], active)
-    longest = limits[-1]
+        on = []
+        for k, (_, lits) in enumerate(gated):
+            for lit in lits:
+                if lit in text:
+                    on.append(k)
+                    break
+        if on:
+            patterns = _ordered(every, always, gated, orders, tuple(on))
+            tried = tuple(every[gated[k][0]] for k in on)
+            longest = max(top, *(max_chars for _, max_chars in tried))
+    if not patterns:
+        return list(paragraphs)
     out = []
     for para in paragraphs:
         # Most paragraphs are story text: longer than every rule's limit, or matched by none
@@ -194,8 +213,14 @@ def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], met
         if n > longest:
             out.append(para)
             continue
-        screen = screens[bisect_left(limits, n)]
-        if screen is not None and not screen.match(para):
+        if n <= top:
+            screen = screens[bisect_left(limits, n)]
+            hit = screen is None or screen.match(para) is not None
+        else:
+            hit = False
+        if not hit and tried:
+            hit = any(n <= max_chars and rx.search(para) for rx, max_chars in tried)
+        if not hit:
             out.append(para)
             continue
         for rx, max_chars in patterns:
@@ -212,18 +237,31 @@ def apply_paragraph_rules(paragraphs: list[str], rules: tuple[RuleSet, ...], met
     return out
 
 
+def _ordered(every: tuple, always: tuple[int, ...], gated: tuple, orders: dict, on: tuple[int, ...]) -> tuple:
+    """The rules that apply, in order: those always applied and the gated ones in `on`."""
+    try:
+        return orders[on]
+    except KeyError:
+        orders[on] = tuple(every[i] for i in sorted(always + tuple(gated[k][0] for k in on)))
+        return orders[on]
+
+
 @lru_cache(maxsize=64)
-def _needs(rules: tuple[RuleSet, ...]) -> tuple[tuple, tuple[int, ...], tuple[tuple[int, frozenset[str]], ...], dict]:
+def _needs(rules: tuple[RuleSet, ...]) -> tuple:
     """(the paragraph rules in order, the indexes of those that always apply, the others' indexes
-    with their literals, a cache of `_active_screens` by the indexes of the rules that apply). A rule is gated by its literals (see _literals) only when its start is
-    costly to screen (`^.{0,30}…`: the screen tries the rest at each of 31 places); a rule that
-    starts with a literal fails the screen at once, cheaper than a search for its literal."""
+    with their literals, the always-applied rules' limits and screens (`_limit_screens`), and a
+    cache of the rules in order by which gated ones apply). A rule is gated by its literals (see
+    _literals) only when its start is costly to screen (`^.{0,30}…`: the screen tries the rest at
+    each of 31 places); a rule that starts with a literal fails the screen at once, cheaper than
+    a search for its literal. The screens do not depend on which gated rules apply: they are
+    compiled once for the rule sets, not once for each mix of literals a text holds."""
     patterns = tuple(p for rs in rules for p in rs.paragraph)
     always, gated = [], []
     for i, (rx, _) in enumerate(patterns):
         lits = _literals(rx) if _loose_start(rx) else None
         (always.append(i) if lits is None else gated.append((i, lits)))
-    return patterns, tuple(always), tuple(gated), {}
+    always_screens = _limit_screens(tuple(patterns[i] for i in always))
+    return patterns, tuple(always), tuple(gated), always_screens, {(): tuple(patterns[i] for i in always)}
 
 
 def _loose_start(rx: re.Pattern) -> bool:
@@ -252,13 +290,6 @@ def _loose(items) -> bool:
     return False
 
 
-def _active_screens(patterns: tuple, active: tuple[int, ...]):
-    """The active rules (indexes into `patterns`) in order, their limits and screens as `_screens`
-    makes them."""
-    chosen = tuple(patterns[i] for i in sorted(active))
-    return (chosen, *_limit_screens(chosen))
-
-
 _MIN_LITERAL = 2  # a one-character literal (`（`, `C`) is in most texts: it would gate nothing
 _MAX_LITERALS = 16
 
@@ -281,7 +312,7 @@ def _literals(rx: re.Pattern) -> frozenset[str] | None:
 def _seq_literals(items) -> frozenset[str] | None:
     """For a sequence of parsed items: the best set of strings one of which every match holds."""
     candidates, run = [], []
-    for op, av in items:
+    for op, av in _flat(items):
         if op is _C.LITERAL:
             run.append(chr(av))
             continue
@@ -296,6 +327,16 @@ def _seq_literals(items) -> frozenset[str] | None:
     if not candidates:
         return None
     return max(candidates, key=lambda c: (min(map(len, c)), -len(c)))
+
+
+def _flat(items):
+    """The items, a group's own items in its place (a group matches once: `\\]\\((?P<url>https?`
+    holds `](http`), unless it ignores case."""
+    for op, av in items:
+        if op is _C.SUBPATTERN and not av[1] & re.I:
+            yield from _flat(av[3])
+        else:
+            yield op, av
 
 
 def _item_literals(op, av) -> frozenset[str] | None:
