@@ -37,6 +37,13 @@ _BLOCK_NAMES = frozenset(
     "li link main menu menuitem nav noframes ol optgroup option p param pre script section source style summary "
     "table tbody td textarea tfoot th thead title tr track ul".split())
 _FENCE = re.compile(r"[ ]{0,3}(?:```|~~~)(.*)")
+# Where `prepare` may change a text without fences, searched over "\n" + text (a pattern that
+# starts with a literal newline: the engine scans for that one character): a line indented four
+# columns or more before a '<', or a line that starts with '<' followed directly by a non-blank
+# line that is no HTML line. A superset of the lines prepare changes: most bodies hold none,
+# and their lines need no pass in Python.
+_MAY_PREPARE = re.compile(r"\n(?:(?: {0,3}\t| {4})[ \t]*+<"
+                          r"|[ \t]*<[^\n]*\n(?![ \t]*+<(?:/?[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)|[!?]))[^\S\n]*+\S)")
 MARKDOWN_LEFT = ("](", "**", "~~", "__")
 # Image: dropped, as a rendered <img> is (its alt text is not the article's text).
 _IMAGE = re.compile(r'!\[[^\[\]\n]*\]\([^()\s]*(?:[ \t]+"[^"\n]*")?[ \t]*\)')
@@ -75,6 +82,8 @@ def prepare(text: str) -> str:
     no language and HTML inside: a converter's wrapping) loses its fences. Other fenced code is
     left alone. Returns `text` itself when nothing changed."""
     if "<" not in text and "```" not in text:
+        return text
+    if "```" not in text and "~~~" not in text and _MAY_PREPARE.search("\n" + text) is None:
         return text
     lines = text.split("\n")
     out: list[str] = []
