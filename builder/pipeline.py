@@ -139,6 +139,10 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                         executor, facts, dups, plan, split_spec, tmp / "data", subset_by,
                         salt=rows_fingerprint(settings.fingerprint, settings.rules_dirs),
                         previous=out / "data" if (out / MARKER).is_file() else None)
+                    # No task runs after the shards: the workers and their fork server stop now, not
+                    # after the card (idle, they held what their last shard took), and before the
+                    # partitions move to the cache (idempotent).
+                    executor.close()
                     audit_copies(plan, dups, facts, list(split_spec.names))
                     report.rejected = Counter(r.reason for r in rejects)
                     report.splits = plan.manifest["counts"]
@@ -159,7 +163,6 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     memory.for_card()
                     write_metadata(tmp, plan.manifest, summary, rejects=[r.to_dict() for r in rejects],
                                    card_template=card_template, card=card, plotter=plotter, shards=shards)
-                executor.close()  # the workers stopped before the partitions move to the cache (idempotent)
                 if held:
                     install_cache(cache, work, facts.n_tasks)
             except CacheError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from .duplicates import Duplicates
 from . import layout
 from .card.tally import ShardFigures, read_figures, written_figures
 from .folder import SUBSET_ROW_GROUP_BYTES
-from .parts import SIGNATURE, take_rows
+from .parts import LATER, take_rows
 from .reading import Facts
 from .run import Executor
 from .schema import ROW_SCHEMA
@@ -40,6 +41,7 @@ from .write import ROW_GROUP_BYTES, ShardWriter, shard_name
 
 log = logging.getLogger(__name__)
 KEY = "corpus_builder.shard_key"  # a shard's footer key: the digest of what decides its bytes
+_READ = [f.name for f in ROW_SCHEMA if f.name not in LATER]  # the columns a shard task reads from the partitions
 
 
 @dataclass
@@ -108,7 +110,7 @@ def write_shard(task: ShardTask) -> Written:
             return Written(str(final), len(task.ids), final.stat().st_size, True, read_figures(final, task.split))
         except OSError:
             pass  # gone since it was listed: written below
-    table = take_rows(task.folder, task.tasks, task.rows).drop_columns([SIGNATURE])
+    table = take_rows(task.folder, task.tasks, task.rows, _READ)  # not the signatures: 512 bytes a row
     later = {"dup_cluster": pa.array(task.dup_cluster, pa.string()),
              "split_group": pa.array(task.split_group, pa.string()),
              "split_bucket": pa.array(task.split_bucket, pa.int32())}
@@ -146,31 +148,33 @@ def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: Split
         return column.take(pa.array(at)).to_pylist()
     known = previous_shards(previous) if previous is not None else {}
     subsets: dict | None = None if subset_by is None else {}
-    shards = []
-    for k, name in enumerate(spec.names):
-        mine = np.flatnonzero(plan.code == k)
-        units = [(data_dir, mine)]
-        if subset_by is not None:
-            values = table.column(subset_by).take(rows_of[mine]).to_pylist()
-            units = []
-            for value in sorted(set(values), key=lambda v: (v is not None, v or "")):
-                ours = mine[np.array([v == value for v in values], dtype=bool)]
-                units.append((data_dir / subset_name(value), ours))
-                subsets.setdefault(value, {})[name] = len(ours)
-        for folder, ours in units:
-            if not len(ours):
-                continue  # an empty split writes nothing: `datasets` cannot load a split without rows
-            ours = ours[layout.order(dates[rows_of[ours]], dated[rows_of[ours]])]
-            r = rows_of[ours]
-            pieces = layout.cut(dates[r], dated[r], nbytes[r])
-            for i, s in enumerate(pieces):
-                rs, mine_s = r[s], ours[s]
-                shards.append(ShardTask(str(facts.folder), str(folder), name, shard_name(name, i, len(pieces)),
-                                        task[rs], row[rs], strings(ids, clusters[mine_s]),
-                                        strings(plan.group, mine_s), plan.bucket[mine_s].tolist(), strings(ids, rs),
-                                        strings(files, rs), salt, known,
-                                        SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES))
-    written = [w for _, w in executor.map(write_shard, enumerate(shards))]
+
+    def shards() -> Iterator[ShardTask]:
+        """The shard tasks, made as the executor takes them: the strings of a few shards are held
+        at a time, not every row's (at a million rows those lists were the driver's largest)."""
+        for k, name in enumerate(spec.names):
+            mine = np.flatnonzero(plan.code == k)
+            units = [(data_dir, mine)]
+            if subset_by is not None:
+                values = table.column(subset_by).take(rows_of[mine]).to_pylist()
+                units = []
+                for value in sorted(set(values), key=lambda v: (v is not None, v or "")):
+                    ours = mine[np.array([v == value for v in values], dtype=bool)]
+                    units.append((data_dir / subset_name(value), ours))
+                    subsets.setdefault(value, {})[name] = len(ours)
+            for folder, ours in units:
+                if not len(ours):
+                    continue  # an empty split writes nothing: `datasets` cannot load a split without rows
+                ours = ours[layout.order(dates[rows_of[ours]], dated[rows_of[ours]])]
+                r = rows_of[ours]
+                pieces = layout.cut(dates[r], dated[r], nbytes[r])
+                for i, s in enumerate(pieces):
+                    rs, mine_s = r[s], ours[s]
+                    yield ShardTask(str(facts.folder), str(folder), name, shard_name(name, i, len(pieces)),
+                                    task[rs], row[rs], strings(ids, clusters[mine_s]), strings(plan.group, mine_s),
+                                    plan.bucket[mine_s].tolist(), strings(ids, rs), strings(files, rs), salt, known,
+                                    SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES)
+    written = [w for _, w in executor.map(write_shard, enumerate(shards()))]
     copied = sum(w.copied for w in written)
-    log.info("%d shards: %d copied from the previous output, %d written", len(shards), copied, len(shards) - copied)
+    log.info("%d shards: %d copied from the previous output, %d written", len(written), copied, len(written) - copied)
     return subsets, [w.figures for w in written]
