@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
 _CHUNK = 256  # files a worker task reads
 _SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
+# The tasks' facts are joined into one table every this many tasks: kept as a table a task,
+# each column's buffers allocated apart, they cost the driver a few times their own bytes.
+_JOIN_EVERY = 64
 _NO_STAT = Stat(0, 0, 0, 0)
 
 
@@ -176,6 +179,7 @@ class _Gather:
         self.signatures, self.num_perm = signatures, num_perm
         self._sigs = open(signatures, "wb")
         self.facts: list[pa.Table] = []
+        self._joined = 0  # the first tables of `facts` each hold _JOIN_EVERY tasks' facts, joined
         self.n_tasks = 0
 
     def take(self, plan: _Plan, result: ReadResult | None) -> None:
@@ -248,12 +252,23 @@ class _Gather:
                           .append_column("file_digest", digest)
                           .append_column("task", pa.array(np.full(n, plan.no, dtype=np.int32)))
                           .append_column("row", pa.array(np.arange(n, dtype=np.int64))))
+        if len(self.facts) - self._joined >= _JOIN_EVERY:
+            self.facts[self._joined:] = [_joined(self.facts[self._joined:])]
+            self._joined += 1
 
     def close(self, folder: Path) -> Facts:
         self._sigs.close()
-        table = pa.concat_tables(self.facts).combine_chunks() if self.facts else None
-        self.facts = []
-        return Facts(table, self.signatures, self.num_perm, folder, self.n_tasks)
+        pieces, self.facts = self.facts, []
+        return Facts(_joined(pieces) if pieces else None, self.signatures, self.num_perm, folder, self.n_tasks)
+
+
+def _joined(pieces: list[pa.Table]) -> pa.Table:
+    """The tasks' facts as one table of one chunk a column, joined a column at a time: a column's
+    pieces are freed once it is joined, so the facts are never held twice."""
+    schema = pieces[0].schema
+    chunks = {name: [chunk for piece in pieces for chunk in piece.column(name).chunks] for name in schema.names}
+    pieces.clear()
+    return pa.Table.from_arrays([pa.concat_arrays(chunks.pop(name)) for name in schema.names], schema=schema)
 
 
 def executor_of_build(engine: str, workers: int | None, n_files: int, ray_address: str | None) -> Executor:
