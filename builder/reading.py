@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import readers
-from .cache import BuildCache, Entry, IndexWriter, Lookup, PreviousBuild, Stat, entry_at, index_table, reusable, stat_of
+from .cache import INDEX_SCHEMA, BuildCache, IndexWriter, Lookup, PreviousBuild, reusable, stat_of
 from .card import InputManifest
 from .errors import Reject
 from .parts import SIGNATURE, signatures_of
@@ -36,7 +36,6 @@ _SPAN = 2048  # files one task covers at most, counting those taken from the cac
 # The tasks' facts are joined into one table every this many tasks: kept as a table a task,
 # each column's buffers allocated apart, they cost the driver a few times their own bytes.
 _JOIN_EVERY = 64
-_NO_STAT = Stat(0, 0, 0, 0)
 
 
 def install_cache(cache: BuildCache, work: Path, n_tasks: int) -> None:
@@ -183,78 +182,72 @@ class _Gather:
         self.n_tasks = 0
 
     def take(self, plan: _Plan, result: ReadResult | None) -> None:
-        cached, report = plan.cached, self.report
-        files = {f[0]: f for f in result.files} if result is not None else {}
+        """A task's outcome, as columns: every file's index row (taken from the cached build's
+        for a file not read again, or read again and the same bytes), in place order."""
+        report = self.report
         facts = result.facts if result is not None and result.facts.num_rows else None
         places = facts.column("k").to_numpy() if facts is not None else np.empty(0, np.int64)
         read = np.array(plan.read, dtype=np.int64)
-        unread = np.flatnonzero(read < 0)  # taken unread: handled as columns (most of a rebuild's files)
+        old = np.array(plan.old, dtype=np.int64)
         tables, where = [], []
-        paths, shas = [None] * len(read), [None] * len(read)
+        unread = np.flatnonzero(read < 0)  # taken unread: most of a rebuild's files
         if len(unread):
-            table = cached.take(pa.array(np.array(plan.old, dtype=np.int64)[unread]))
-            part = table.column("part").to_numpy()
-            is_row = part >= 0
             report.from_cache["stat"] += len(unread)
-            for at, path, sha in zip(unread.tolist(), table.column("path").to_pylist(),
-                                     table.column("sha256").to_pylist()):
-                paths[at], shas[at] = path, sha
-            if not is_row.all():
-                gone = table.filter(pa.array(~is_row))
-                self.rejects += [Reject(p, r, m) for p, r, m in zip(*(gone.column(c).to_pylist()
-                                                                        for c in ("path", "reason", "message")))]
-            report.warnings.update(pc.list_flatten(table.filter(pa.array(is_row)).column("warnings")).to_pylist())
-            rows = np.searchsorted(places, unread)  # a cached row's place in the task's partition
-            table = _set(table, "part", np.where(is_row, plan.no, -1))
-            table = _set(table, "row", np.where(is_row, rows, -1))
-            tables.append(table)
+            tables.append(self._handled(plan.cached.take(pa.array(old[unread])), unread, plan.no, places))
             where.append(unread)
-        entries, at_read = [], []
-        row_of = dict(zip(places.tolist(), range(len(places))))
-        for at in np.flatnonzero(read >= 0).tolist():
-            _, path, digest, reject, warnings, stat, trust, same = files[at]
-            if same:  # read again and the same bytes: the cached result
-                entry = entry_at(cached, plan.old[at])._replace(stat=stat or _NO_STAT, trusted=trust)
-                report.from_cache["bytes"] += 1
-                if entry.part >= 0:
-                    report.warnings.update(entry.warnings)
-                else:
-                    self.rejects.append(Reject(entry.path, entry.reason, entry.message))
-                entry = entry._replace(part=plan.no if entry.part >= 0 else -1, row=row_of.get(at, -1))
-            else:
-                if reject is not None:
-                    self.rejects.append(reject)
-                else:
-                    report.warnings.update(warnings)
-                entry = Entry(path, stat or _NO_STAT, digest, trust, plan.no if reject is None else -1,
-                              row_of.get(at, -1), reject and reject.reason, reject and reject.message,
-                              list(warnings))
-            paths[at], shas[at] = entry.path, entry.sha256 or "unread"
-            entries.append(entry)
-            at_read.append(at)
-        if entries and self.index is not None:
-            tables.append(index_table(entries))
-            where.append(np.array(at_read, dtype=np.int64))
-        self.inputs.add_many(zip(paths, shas))
-        if self.index is not None and tables:
-            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-            self.index.add_table(table.take(pa.array(np.argsort(np.concatenate(where), kind="stable"))))
+        if result is not None and result.files.num_rows:
+            files = result.files
+            k = files.column("k").to_numpy()
+            same = files.column("same").to_numpy(zero_copy_only=False)
+            fresh = files.filter(pa.array(~same))
+            part = pa.array(np.where(fresh.column("reason").is_null().to_numpy(zero_copy_only=False), 0, -1))
+            fresh = pa.Table.from_arrays([fresh.column(f.name) if f.name in fresh.column_names else part.cast(f.type)
+                                          for f in INDEX_SCHEMA], schema=INDEX_SCHEMA)
+            tables.append(self._handled(fresh, k[~same], plan.no, places))
+            where.append(k[~same])
+            if same.any():  # read again and the same bytes: the cached result, with today's stat
+                report.from_cache["bytes"] += int(same.sum())
+                again = files.filter(pa.array(same))
+                cached = plan.cached.take(pa.array(old[k[same]]))
+                for name in ("size", "mtime_ns", "ctime_ns", "ino", "trusted"):
+                    cached = _set(cached, name, again.column(name))
+                tables.append(self._handled(cached, k[same], plan.no, places))
+                where.append(k[same])
+        table = pa.concat_tables(tables).take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
+        kept = table.filter(pc.greater_equal(table.column("part"), 0))
+        for value in pc.value_counts(pc.list_flatten(kept.column("warnings"))).to_pylist():
+            report.warnings[value["values"]] += value["counts"]
+        if kept.num_rows < table.num_rows:
+            gone = table.filter(pc.less(table.column("part"), 0))
+            self.rejects += [Reject(p, r, m) for p, r, m in zip(*(gone.column(c).to_pylist()
+                                                                    for c in ("path", "reason", "message")))]
+        shas = pc.fill_null(table.column("sha256"), "unread")
+        self.inputs.add_columns(table.column("path"), shas)
+        if self.index is not None:
+            self.index.add_table(table)
         self.n_tasks = max(self.n_tasks, plan.no + 1)
         if facts is None:
             return
         sigs = signatures_of(facts.column(SIGNATURE))
         self._sigs.write(np.ascontiguousarray(sigs, dtype=np.uint32).tobytes())
         n = facts.num_rows
-        file = pa.array(places.astype(np.int64) + plan.first)
-        digest = pa.array([shas[k][:16] for k in places.tolist()], pa.string())
+        at = pa.array(places)
         self.facts.append(facts.drop_columns(["k", SIGNATURE])
-                          .append_column("file", file)
-                          .append_column("file_digest", digest)
+                          .append_column("file", pa.array(places.astype(np.int64) + plan.first))
+                          .append_column("file_digest", pc.utf8_slice_codeunits(shas.take(at), 0, 16))
                           .append_column("task", pa.array(np.full(n, plan.no, dtype=np.int32)))
                           .append_column("row", pa.array(np.arange(n, dtype=np.int64))))
         if len(self.facts) - self._joined >= _JOIN_EVERY:
             self.facts[self._joined:] = [_joined(self.facts[self._joined:])]
             self._joined += 1
+
+    @staticmethod
+    def _handled(table: pa.Table, at: np.ndarray, no: int, places: np.ndarray) -> pa.Table:
+        """Index rows of the files at places `at` with their handles in this build: a row's is
+        (this task, its place in the task's partition), a reject's (-1, -1)."""
+        is_row = table.column("part").to_numpy() >= 0
+        table = _set(table, "part", np.where(is_row, no, -1))
+        return _set(table, "row", np.where(is_row, np.searchsorted(places, at), -1))
 
     def close(self, folder: Path) -> Facts:
         self._sigs.close()
@@ -282,10 +275,11 @@ def executor_of_build(engine: str, workers: int | None, n_files: int, ray_addres
     return executor
 
 
-def _set(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
+def _set(table: pa.Table, name: str, values) -> pa.Table:
     at = table.schema.get_field_index(name)
     field = table.schema.field(at)
-    return table.set_column(at, field, pa.array(values, field.type))
+    return table.set_column(at, field, values if isinstance(values, (pa.Array, pa.ChunkedArray))
+                            else pa.array(values, field.type))
 
 
 def _run(tasks: Iterator[tuple[_Plan, ReadTask]], settings: BuildSettings, executor: Executor, progress: bool, *,

@@ -27,3 +27,23 @@ def test_input_manifest_fed_in_runs_equals_fed_a_pair_at_a_time():
     assert runs.hexdigest() == one.hexdigest() == input_manifest_hash(reversed(pairs))
     with pytest.raises(ValueError, match="sorted"):
         runs.add_many([("000/a.md", "00")])
+
+
+def test_input_manifest_fed_columns_equals_fed_pairs():
+    """A build feeds the manifest two Arrow columns a task at a time: the same hash as the pairs,
+    quotes, backslashes and control characters in names written as json writes them."""
+    import pyarrow as pa
+
+    names = ["a.md", 'q"uote.md', "back\\slash.md", "tab\there.md", "新闻/二.md", "z\u2028.md", "\x01.md"]
+    pairs = sorted((f"{k:02d}/{name}", f"{k:064x}") for k, name in enumerate(names * 3))
+    columns, one = InputManifest(), InputManifest()
+    one.add_many(pairs)
+    cuts = [0, 5, 5, 11, len(pairs)]
+    for a, b in zip(cuts, cuts[1:]):
+        paths, digests = zip(*pairs[a:b]) if b > a else ((), ())
+        columns.add_columns(pa.chunked_array([pa.array(paths, pa.string())]), pa.array(digests, pa.string()))
+    assert columns.hexdigest() == one.hexdigest() == input_manifest_hash(pairs)
+    with pytest.raises(ValueError, match="sorted"):
+        columns.add_columns(pa.array(["00/a.md"]), pa.array(["00"]))
+    with pytest.raises(ValueError, match="sorted"):
+        InputManifest().add_columns(pa.array(["b.md", "a.md"]), pa.array(["00", "11"]))

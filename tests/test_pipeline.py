@@ -232,7 +232,7 @@ def test_a_read_task_writes_its_rows_and_hands_back_only_facts(tmp_path):
     back = pickle.loads(ForkingPickler.dumps(result))
     assert back.facts.equals(result.facts) and "text" not in back.facts.column_names
     assert back.facts.column("k").to_pylist() == [0, 2] and back.facts.column("id").equals(rows.column("id"))
-    assert [f[0] for f in back.files] == [0, 1, 2] and back.files[1][3].reason == "no_title"
+    assert back.files.column("k").to_pylist() == [0, 1, 2] and back.files.column("reason")[1].as_py() == "no_title"
 
 
 def test_cache_is_per_source_folder(corpus, tmp_path):

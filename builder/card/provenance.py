@@ -6,6 +6,12 @@ import hashlib
 from json.encoder import encode_basestring as _json_str  # json.dumps's own string encoder (C)
 from typing import Iterable
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_ESCAPED = r'[\x00-\x1f"\\]'  # what json's encoder writes as an escape (ensure_ascii=False)
+
 
 def input_manifest_hash(pairs: Iterable[tuple[str, str]]) -> str:
     """sha256 of a build's inputs: over the sorted (source_path, file sha256) pairs, one JSON
@@ -40,5 +46,31 @@ class InputManifest:
         self._last = last
         self._h.update("".join(lines).encode("utf-8"))
 
+    def add_columns(self, paths: pa.Array | pa.ChunkedArray, digests: pa.Array | pa.ChunkedArray) -> None:
+        """`add_many` for pairs given as two string columns (a build's read stage has them so):
+        the lines made and hashed by Arrow, a Python string only for a path JSON must escape."""
+        paths, digests = (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in (paths, digests))
+        if not len(paths):
+            return
+        if len(paths) > 1 and pc.any(pc.less_equal(paths[1:], paths[:-1])).as_py() or \
+                self._last is not None and paths[0].as_py() <= self._last:
+            raise ValueError(f"input manifest paths must come sorted: {paths.to_pylist()[:3]!r}... after "
+                             f"{self._last!r}")
+        self._last = paths[-1].as_py()
+        lines = pc.binary_join_element_wise("[", _quoted(paths), ", ", _quoted(digests), "]\n", "")
+        first, last = np.frombuffer(lines.buffers()[1], np.int32)[[lines.offset, lines.offset + len(lines)]]
+        self._h.update(memoryview(lines.buffers()[2])[first:last])
+
     def hexdigest(self) -> str:
         return self._h.hexdigest()
+
+
+def _quoted(values: pa.Array) -> pa.Array:
+    """Each string as a JSON string, as `_json_str` writes it: quotes around, escapes only where needed."""
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
+    escape = pc.match_substring_regex(values, _ESCAPED).to_numpy(zero_copy_only=False)
+    if not escape.any():
+        return quoted
+    at = np.flatnonzero(escape)
+    fixed = pa.array([_json_str(v) for v in values.take(pa.array(at)).to_pylist()], pa.string())
+    return pc.replace_with_mask(quoted, pa.array(escape), fixed)

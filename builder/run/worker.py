@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import layout, memory
-from ..cache import Stat, stat_of, trusted
+from ..cache import INDEX_SCHEMA, Stat, stat_of, trusted
 from ..dedup import signatures
 from ..errors import CacheError, Reject
 from ..parts import FACTS, SIGNATURE, part_path, part_schema, signature_column, take_rows, write_part
@@ -50,15 +50,36 @@ class ReadTask:
     extra: tuple[str, ...] = ()
 
 
+# What a read task says of each file it read, in place order: the cache index's columns
+# (builder.cache.INDEX_SCHEMA) but the row's handle, which the driver sets, with the file's place
+# in the task `k` and `same`: its bytes are the cached ones (then what it became is the cached
+# build's: reason, message and warnings are left empty here).
+FILES_SCHEMA = pa.schema([pa.field("k", pa.int64(), False)]
+                         + [f for f in INDEX_SCHEMA if f.name not in ("part", "row")]
+                         + [pa.field("same", pa.bool_(), False)])
+_NO_STAT = Stat(0, 0, 0, 0)
+
+
 @dataclass
 class ReadResult:
-    """What a read task hands back: for every file it read, (place, shown path, file sha256,
-    reject, warnings, stat, trusted, the same bytes as cached); and `facts`, one row for each
-    row it wrote to its partition, in the partition's order: its place in the task (`k`),
-    parts.FACTS, the task's `extra` columns and the MinHash signature."""
+    """What a read task hands back: `files`, a row of FILES_SCHEMA for every file it read; and
+    `facts`, one row for each row it wrote to its partition, in the partition's order: its place
+    in the task (`k`), parts.FACTS, the task's `extra` columns and the MinHash signature."""
 
-    files: list[tuple[int, str, str | None, Reject | None, list[str], Stat | None, bool, bool]]
+    files: pa.Table
     facts: pa.Table
+
+
+def _files_table(files: list[tuple[int, str, str | None, Reject | None, list[str], Stat | None, bool, bool]]
+                 ) -> pa.Table:
+    """The files' outcomes (place, shown path, sha256, reject, warnings, stat, trusted, same),
+    sorted by place, as a FILES_SCHEMA table."""
+    files.sort(key=lambda f: f[0])
+    rows = [(k, rel, *(stat or _NO_STAT), sha, trust, reject and reject.reason, reject and reject.message,
+             warnings, same) for k, rel, sha, reject, warnings, stat, trust, same in files]
+    columns = zip(*rows) if rows else [[]] * len(FILES_SCHEMA)
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, FILES_SCHEMA)],
+                                schema=FILES_SCHEMA)
 
 
 def task(settings: BuildSettings):
@@ -107,7 +128,7 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
         size += n
     if group:
         flush()
-    files.sort(key=lambda f: f[0])
+    files = _files_table(files)
     schema = part_schema(settings.dedup.num_perm)
     rows = [(k, r.row) for k, r in results if r.row is not None]
     tables, places = [], []
