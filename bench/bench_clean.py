@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """The per-file path alone (read, clean, row), timed in one process: for side-by-side runs.
 
-    python bench/bench_clean.py CORPUS [CORPUS ...] [--repeat 5] [--feed 新浪财经]
+    python bench/bench_clean.py CORPUS [CORPUS ...] [--repeat 5] [--feed 新浪财经] [--by-folder]
     PYTHONPATH=/tmp/base_wt python bench/bench_clean.py CORPUS   # another checkout's builder
 
 Every file is read into memory first, then `process_files` runs over chunks of 64 files (as a
 build's workers do); prints the best of --repeat runs in microseconds a file, per corpus, as
 CPU time (the process's own: what other load on the machine moves least) and wall time. No
 process start, no Parquet, no other engineer's build in the figure: run two checkouts one
-after the other, alternating, several times, to compare them.
+after the other, alternating, several times, to compare them. --by-folder also times each
+folder of files (a feed) on its own. Runs against checkouts from before the per-file modules
+moved (builder.article, builder.process) as well.
 """
 from __future__ import annotations
 
@@ -17,8 +19,15 @@ import time
 from pathlib import Path
 
 import builder
-from builder.transform.process import process_files
 from builder.settings import BuildSettings
+
+try:
+    from builder.transform.process import process_files
+except ImportError:  # an older checkout: the same function before the layout by stage
+    try:
+        from builder.process import process_files
+    except ImportError:
+        from builder.article import process_files
 
 
 def load(root: Path, feed: str | None) -> list[tuple[str, bytes]]:
@@ -46,12 +55,20 @@ def main() -> None:
     ap.add_argument("corpora", nargs="+", type=Path)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--feed", help="only files whose path holds this")
+    ap.add_argument("--by-folder", action="store_true", help="also time each folder of files (a feed) alone")
     args = ap.parse_args()
     print(f"builder from {Path(builder.__file__).parent}")
     for root in args.corpora:
         files = load(root, args.feed)
         cpu, wall = best_of(files, args.repeat)
         print(f"{root}: {len(files)} files, {cpu:.1f} us CPU, {wall:.1f} us wall a file (best of {args.repeat})")
+        if args.by_folder:
+            folders: dict[str, list[tuple[str, bytes]]] = {}
+            for f in files:
+                folders.setdefault(f[0].rpartition("/")[0], []).append(f)
+            for folder, group in sorted(folders.items()):
+                cpu, wall = best_of(group, args.repeat)
+                print(f"{root}/{folder}: {len(group)} files, {cpu:.1f} us CPU, {wall:.1f} us wall a file")
 
 
 if __name__ == "__main__":

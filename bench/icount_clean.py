@@ -1,32 +1,51 @@
 #!/usr/bin/env python3
 """Instructions the per-file path costs, counted by callgrind: repeatable where seconds are not.
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/icount_clean.py CORPUS 512
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/icount_clean.py CORPUS 1536
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/icount_clean.py CORPUS 1200 --passes 1
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/icount_clean.py CORPUS 1200 --passes 2
 
-Processes every 5th article file of CORPUS (sorted by path): 64 to warm up (rules, caches, lazy
-imports), then N in chunks of 64, as a worker does. The difference of the two runs' "Collected"
-counts over the difference of N is the per-file cost after warm-up; run it with PYTHONPATH set
-to another checkout for the side-by-side figure. Callgrind is ~50x slower than native.
+Takes N article files of CORPUS (sorted by path, every --stride-th) and runs them through
+`process_files` in chunks of 64, as a worker does, --passes times. The difference of the two
+runs' "Collected" counts over N is what a file costs once everything is warm: the second pass
+meets no rule mix, lazy import or first-seen cache entry the first did not. The first pass
+alone (--passes 1 against --passes 0) also counts those one-time costs, spread over N files:
+compare both. Set PYTHONHASHSEED=0 (dict and set order move the counts), and PYTHONPATH to
+another checkout for the side-by-side figure (checkouts from before builder/transform/ work
+too). Callgrind is ~50x slower than native.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-from builder.transform.process import process_files
+import builder
 from builder.settings import BuildSettings
+
+try:
+    from builder.transform.process import process_files
+except ImportError:  # an older checkout: the same function before the layout by stage
+    try:
+        from builder.process import process_files
+    except ImportError:
+        from builder.article import process_files
 
 
 def main() -> None:
-    root, n = Path(sys.argv[1]), int(sys.argv[2])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("n", type=int, help="files to take")
+    ap.add_argument("--passes", type=int, default=2, help="times the files are processed (0: imports only)")
+    ap.add_argument("--stride", type=int, default=1, help="take every STRIDE-th file")
+    args = ap.parse_args()
+    root = args.corpus
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in (".md", ".markdown", ".html"))
-    files = [(p.relative_to(root).as_posix(), p.read_bytes()) for p in files[::5]][:64 + n]
+    files = [(p.relative_to(root).as_posix(), p.read_bytes()) for p in files[::args.stride][:args.n]]
     settings = BuildSettings()
-    process_files(files[:64], settings)
-    for i in range(64, len(files), 64):
-        process_files(files[i:i + 64], settings)
-    print(len(files) - 64, "files after warm-up")
+    for _ in range(args.passes):
+        for i in range(0, len(files), 64):
+            process_files(files[i:i + 64], settings)
+    print(f"{len(files)} files, {args.passes} passes, builder from {Path(builder.__file__).parent}", file=sys.stderr)
 
 
 if __name__ == "__main__":

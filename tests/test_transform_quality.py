@@ -125,3 +125,46 @@ def test_template_hints_are_in_step_with_the_regex():
             assert any(h in text for h in _TEMPLATE_HINTS), text
 
     prop()
+
+
+# _error_text skips _ERROR_TEXT on a text with neither five letters in a row nor one of
+# _ERROR_PHRASES: every match must hold one, as IGNORECASE reads letters.
+def test_error_letters_are_what_ignorecase_takes_for_a_letter():
+    import re
+    import sys
+
+    from builder.transform.quality import _LETTER
+
+    folded = {chr(c) for c in range(0x80, sys.maxunicode + 1)
+              if not 0xD800 <= c <= 0xDFFF and re.fullmatch("[a-z]", chr(c), re.I)}
+    assert folded == {c for c in map(chr, range(0x80, sys.maxunicode + 1)) if re.fullmatch(_LETTER, c)}
+
+
+@pytest.mark.parametrize("text", [
+    "Request failed with status code 404", "404 Not Found", "503 Service Temporarily Unavailable", "504 Gateway Time-out",
+    "429 Too Many Requests", "400 Bad Request", "Page Not Found", "ACCESS DENIED", "Attention Required! | Cloudflare",
+    "Just a moment...", "nginx/1.2", "页面不存在", "找不到该页面", "您所访问的页面已删除", "网页无法访问", "404错误",
+    "Acce\u017f\u017f Den\u0131ed", "404 Forb\u0130dden",
+])
+def test_error_prefilter_lets_every_error_text_through(text):
+    from builder.transform.quality import _ERROR_TEXT, _error_text
+
+    assert _ERROR_TEXT.search(text) and _error_text(text).group(0) == _ERROR_TEXT.search(text).group(0)
+
+
+def test_error_prefilter_gives_what_the_regex_gives():
+    from hypothesis import given, settings, strategies as st
+
+    from builder.transform.quality import _ERROR_TEXT, _error_text
+
+    pieces = st.sampled_from(["404", "5", " ", "\u3000", "Not", "Found", "found", "Forbidden", "nginx/", "1", "Just a",
+                              " moment...", "页面", "不存在", "网页无法访问", "错误", "Acc", "ess", "Denied", "\u0131",
+                              "\u017f", "\u212a", "\u0130", "正文", "Request failed with status code "])
+
+    @settings(max_examples=800, deadline=None)
+    @given(st.lists(pieces, max_size=10).map("".join))
+    def prop(text):
+        want, got = _ERROR_TEXT.search(text), _error_text(text)
+        assert (want and want.group(0)) == (got and got.group(0)), text
+
+    prop()

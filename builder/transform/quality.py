@@ -25,6 +25,13 @@ _ERROR_TEXT = re.compile(
     r"|\bJust a moment\.\.\.|\bnginx/\d"
     r"|页面不存在|页面未找到|找不到(?:该|此)?页面|您(?:所)?访问的页面(?:不存在|已删除)|网页无法访问|404错误",
     re.I)
+# Every _ERROR_TEXT match holds five letters in a row (Found, nginx, Access, ...) or one of these
+# phrases: a text without either cannot match, and a search for them is far cheaper than the
+# case-folded alternation tried at every character. The letters as IGNORECASE takes them: ASCII
+# and the four others it folds to i, k and s (tests/test_transform_quality.py checks both).
+_LETTER = "[A-Za-z\u0130\u0131\u017f\u212a]"
+_ERROR_LETTERS = re.compile(_LETTER + _LETTER + "{4}")  # a class first: scanned for in C
+_ERROR_PHRASES = ("页面", "网页无法访问", "404错误")
 _ERROR_TITLE = re.compile(
     r"^\s*(?:[45]\d\d\b|Error\b|Not Found\b|Forbidden\b|Page Not Found\b|Access Denied\b|Request failed\b"
     r"|Just a moment|页面不存在|页面未找到|出错了|404)", re.I)
@@ -95,18 +102,25 @@ def _error_page(title: str, text: str, n: int) -> str | None:
     """The error text found: anywhere in a short text or its title; in a long text only when the
     title is an error title too and the text opens with the error."""
     if n <= _ERROR_PAGE_MAX_CHARS:
-        hit = _ERROR_TEXT.search(title) or _ERROR_TEXT.search(text)
+        hit = _error_text(title) or _error_text(text)
     elif _ERROR_TITLE.match(title):
-        hit = _ERROR_TEXT.search(text[:_ERROR_PAGE_MAX_CHARS])
+        hit = _error_text(text[:_ERROR_PAGE_MAX_CHARS])
     else:
         return None
     return hit.group(0) if hit else None
 
 
+def _error_text(s: str) -> re.Match | None:
+    """`_ERROR_TEXT.search(s)`, skipped when `s` holds neither five letters in a row nor a phrase."""
+    if _ERROR_LETTERS.search(s) is None and not any(p in s for p in _ERROR_PHRASES):
+        return None
+    return _ERROR_TEXT.search(s)
+
+
 def _template(title: str, text: str) -> str | None:
     """A placeholder in the title; or in the text, when there are several kinds of them or
     little text besides. One stray '{CONTENT}' line in a long real article is not a template."""
-    hit = _TEMPLATE.search(title)
+    hit = _TEMPLATE.search(title) if any(h in title for h in _TEMPLATE_HINTS) else None
     if hit:
         return hit.group(0)
     head = text[:_TEMPLATE_SCAN]
