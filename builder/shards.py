@@ -29,7 +29,7 @@ from splits import SplitSpec
 
 from .duplicates import Duplicates
 from . import layout
-from .card.tally import ShardFigures, read_figures, written_figures
+from .card.tally import STAT_COLUMNS, ShardFigures, read_figures
 from .folder import SUBSET_ROW_GROUP_BYTES
 from .parts import LATER, take_rows
 from .reading import Facts
@@ -42,6 +42,7 @@ from .write import ROW_GROUP_BYTES, ShardWriter, shard_name
 log = logging.getLogger(__name__)
 KEY = "corpus_builder.shard_key"  # a shard's footer key: the digest of what decides its bytes
 _READ = [f.name for f in ROW_SCHEMA if f.name not in LATER]  # the columns a shard task reads from the partitions
+_SLICE = 4096  # rows a shard task reads and hands its writer at a time
 
 
 @dataclass
@@ -110,22 +111,29 @@ def write_shard(task: ShardTask) -> Written:
             return Written(str(final), len(task.ids), final.stat().st_size, True, read_figures(final, task.split))
         except OSError:
             pass  # gone since it was listed: written below
-    table = take_rows(task.folder, task.tasks, task.rows, _READ)  # not the signatures: 512 bytes a row
-    later = {"dup_cluster": pa.array(task.dup_cluster, pa.string()),
-             "split_group": pa.array(task.split_group, pa.string()),
-             "split_bucket": pa.array(task.split_bucket, pa.int32())}
-    table = pa.Table.from_arrays([later[f.name] if f.name in later else table.column(f.name) for f in ROW_SCHEMA],
-                                 schema=ROW_SCHEMA)
     scratch = data_dir / f".{task.name}.d"
     writer = ShardWriter(scratch, task.split, shard_bytes=2**62, row_group_bytes=task.row_group_bytes,
                          footer={KEY: key})
-    for batch in table.to_batches(max_chunksize=4096):
-        writer.write(pa.Table.from_batches([batch]))
+    figures = ShardFigures(str(final), task.split)
+    for start in range(0, len(task.ids), _SLICE):  # a slice of rows in memory at a time, not the shard
+        rows = _rows(task, slice(start, start + _SLICE))
+        writer.write(rows)
+        figures.add(rows.select(STAT_COLUMNS))
     (written,) = writer.close()
     written.rename(final)
     shutil.rmtree(scratch, ignore_errors=True)
-    figures = written_figures(final, task.split, table, writer.loaded[0])
-    return Written(str(final), table.num_rows, figures.file_bytes, False, figures)
+    figures.file_bytes, figures.arrow_bytes = final.stat().st_size, writer.loaded[0]
+    return Written(str(final), len(task.ids), figures.file_bytes, False, figures)
+
+
+def _rows(task: ShardTask, at: slice) -> pa.Table:
+    """The rows of a shard's slice `at`, read from the partitions, with their later-set columns."""
+    table = take_rows(task.folder, task.tasks[at], task.rows[at], _READ)  # not the signatures: 512 bytes a row
+    later = {"dup_cluster": pa.array(task.dup_cluster[at], pa.string()),
+             "split_group": pa.array(task.split_group[at], pa.string()),
+             "split_bucket": pa.array(task.split_bucket[at], pa.int32())}
+    return pa.Table.from_arrays([later[f.name] if f.name in later else table.column(f.name) for f in ROW_SCHEMA],
+                                schema=ROW_SCHEMA)
 
 
 def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: SplitPlan, spec: SplitSpec,

@@ -70,3 +70,21 @@ def test_every_shard_names_its_key_and_a_changed_setting_writes_all_again(tmp_pa
     build(src, out, progress=False, cache_dir=None, workers=1, settings=other)
     after_keys = {pq.read_metadata(p).metadata[KEY.encode()] for p in (out / "data").glob("*.parquet")}
     assert not keys & after_keys
+
+
+def test_a_shard_task_reading_its_rows_a_few_at_a_time_writes_the_same_shards(tmp_path, monkeypatch):
+    # A task holds a slice of its shard's rows at a time (builder.shards._SLICE), never the shard:
+    # slices of 3 rows give the shards' rows, in order, that one slice for the shard gives (the
+    # row groups may be cut elsewhere: the writer cuts what it was handed by bytes).
+    import builder.shards
+
+    src = _corpus(tmp_path / "src", range(30))
+    monkeypatch.setattr(builder.shards, "ROW_GROUP_BYTES", 4096)
+    build(src, tmp_path / "whole", progress=False, cache_dir=None, workers=1)
+    monkeypatch.setattr(builder.shards, "_SLICE", 3)
+    build(src, tmp_path / "sliced", progress=False, cache_dir=None, workers=1)
+    whole, sliced = (sorted((tmp_path / name / "data").glob("*.parquet")) for name in ("whole", "sliced"))
+    assert [p.name for p in whole] == [p.name for p in sliced] and len(whole) > 1
+    assert max(pq.ParquetFile(p).num_row_groups for p in sliced) > 1
+    for a, b in zip(whole, sliced):
+        assert pq.read_table(a).equals(pq.read_table(b)), a.name

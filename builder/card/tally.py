@@ -60,13 +60,6 @@ class ShardFigures:
             self.months.pop(None, None)  # the undated rows, counted apart
 
 
-def written_figures(path: Path, split: str, rows: pa.Table, arrow_bytes: int) -> ShardFigures:
-    """The figures of a shard just written from `rows` (its rows, in hand)."""
-    figures = ShardFigures(str(path), split, file_bytes=path.stat().st_size, arrow_bytes=arrow_bytes)
-    figures.add(rows.select(STAT_COLUMNS))
-    return figures
-
-
 def read_figures(path: Path, split: str) -> ShardFigures:
     """The figures of a shard on disk, read back one row group at a time (the text is only
     measured): memory holds one row group."""
