@@ -31,7 +31,7 @@ from .settings import BuildSettings
 
 log = logging.getLogger(__name__)
 INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
-_CHUNK = 256  # files a worker task reads
+_CHUNK = 512  # files a worker task reads
 _SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
 # The tasks' facts are joined into one table every this many tasks: kept as a table a task,
 # each column's buffers allocated apart, they cost the driver a few times their own bytes.
