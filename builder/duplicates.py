@@ -45,8 +45,8 @@ def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: B
                     executor: Executor) -> Duplicates:
     table = facts.table
     order, first = _id_order(table)
-    ids, paths = table.column("id"), table.column("source_path")
-    rejects = _repeated_ids(table, order, first, report)
+    ids = table.column("id")
+    rejects = _repeated_ids(facts, order, first, report)
     order = order[first]
     dedup = DedupIndex(settings, folder=work / "dedup", run=partial(_run, executor))
     dates = pc.fill_null(pc.cast(table.column("date"), pa.int64()), NO_DATE).to_numpy()
@@ -65,11 +65,23 @@ def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: B
     moved = np.flatnonzero(verdicts.kept != np.arange(len(verdicts.kept)))
     cluster_rows = order.copy()
     cluster_rows[moved] = order[verdicts.kept[moved]]
-    for i in moved[~verdicts.keep[moved]].tolist():
-        k = int(verdicts.kept[i])
-        rejects.append(_dedup_reject(paths[int(order[i])].as_py(), verdicts, i, ids[int(order[k])].as_py(),
-                                     paths[int(order[k])].as_py()))
+    gone = moved[~verdicts.keep[moved]]
+    kept = verdicts.kept[gone]
+    paths = _paths(facts, np.concatenate([order[gone], order[kept]]))
+    for n, (i, k) in enumerate(zip(gone.tolist(), kept.tolist())):
+        rejects.append(_dedup_reject(paths[n], verdicts, i, ids[int(order[k])].as_py(), paths[len(gone) + n]))
     return Duplicates(order, verdicts, cluster_rows, copies, rejects)
+
+
+def _paths(facts: Facts, rows: np.ndarray) -> list[str]:
+    """The source paths of facts rows `rows`, read from the partitions: the facts leave them
+    out (at a million rows they were 90 MB of the driver's memory), and only the ledger's
+    lines need them."""
+    if not len(rows):
+        return []
+    table = facts.table
+    handles = [table.column(c).to_numpy()[rows] for c in ("task", "row")]
+    return take_rows(facts.folder, *handles, ["source_path"]).column("source_path").to_pylist()
 
 
 def _run(executor: Executor, fn, tasks: list):
@@ -88,19 +100,20 @@ def _id_order(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return order.to_numpy(), first
 
 
-def _repeated_ids(table: pa.Table, order: np.ndarray, first: np.ndarray, report: BuildReport) -> list[Reject]:
+def _repeated_ids(facts: Facts, order: np.ndarray, first: np.ndarray, report: BuildReport) -> list[Reject]:
     """The ledger lines of the rows whose id an earlier file took; their warnings uncounted."""
     gone = np.flatnonzero(~first)
     if not len(gone):
         return []
-    ids, paths, warnings = (table.column(c) for c in ("id", "source_path", "warnings"))
+    ids, warnings = (facts.table.column(c) for c in ("id", "warnings"))
     # The kept row of each id is the first of its run in id order: the last first row before it.
     kept = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+    paths = _paths(facts, np.concatenate([order[gone], order[kept[gone]]]))
     rejects = []
-    for k in gone.tolist():
-        r, f = int(order[k]), int(order[kept[k]])
+    for n, k in enumerate(gone.tolist()):
+        r = int(order[k])
         report.warnings.subtract(warnings[r].as_py())
-        rejects.append(Reject(paths[r].as_py(), "duplicate_id", f"same id {ids[r].as_py()} as {paths[f].as_py()}",
+        rejects.append(Reject(paths[n], "duplicate_id", f"same id {ids[r].as_py()} as {paths[len(gone) + n]}",
                               duplicate_of=ids[r].as_py()))
     report.warnings = +report.warnings  # drop the zero counts
     return rejects

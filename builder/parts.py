@@ -28,7 +28,7 @@ SIGNATURE = "_signature"
 LATER = SET_LATER  # set by the driver from what every row told it (dedup, the split): not in a partition
 # The small columns a read task hands back for each row it wrote, beside the split's own
 # (a group, stratify, time or subset column): what dedup, the split and the shard plan need.
-FACTS = ("id", "content_sha256", "date", "n_chars", "source_path", "warnings", "nbytes")
+FACTS = ("id", "content_sha256", "date", "n_chars", "warnings", "nbytes")
 
 
 def part_schema(num_perm: int) -> pa.Schema:
