@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from . import readers
 from .cache import INDEX_SCHEMA, BuildCache, IndexWriter, Lookup, PreviousBuild, reusable, stat_of
 from .card import InputManifest
+from .dedup.store import SignatureFile
 from .errors import Reject
 from .parts import SIGNATURE, signatures_of
 from .report import BuildReport
@@ -62,9 +63,12 @@ class Facts:
     n_tasks: int
 
     def signature_rows(self, rows: np.ndarray) -> np.ndarray:
-        sigs = np.memmap(self.signatures, dtype=np.uint32, mode="r").reshape(-1, self.num_perm) \
-            if self.table.num_rows else np.empty((0, self.num_perm), np.uint32)
-        return np.asarray(sigs[rows])
+        """The signatures of facts rows `rows` (any order), read without the file's pages
+        staying in this process (a mapping of the whole file, indexed in id order, put all of
+        it in the RSS: 487 MB of a million-file build's driver)."""
+        if not self.table.num_rows:
+            return np.empty((0, self.num_perm), np.uint32)
+        return SignatureFile.reader(self.signatures, self.num_perm).gather(rows)
 
 
 def read_all(found, settings: BuildSettings, executor: Executor, progress: bool,

@@ -330,7 +330,7 @@ def test_signatures_are_gathered_as_written_in_any_order_with_repeats(tmp_path):
     from builder.dedup import store as dedup_store
 
     sigs = np.random.default_rng(5).integers(0, 2**32, size=(10_000, 16), dtype=np.uint32)
-    store = dedup_store._SignatureFile(tmp_path, 16)
+    store = dedup_store.SignatureFile(tmp_path, 16)
     for start in range(0, len(sigs), 3_000):
         store.append(sigs[start:start + 3_000])
     rows = np.random.default_rng(6).integers(0, len(sigs), size=3 * dedup_store._GATHER_ROWS)  # repeats, any order

@@ -129,8 +129,8 @@ def test_gathering_signatures_holds_a_page_a_row_at_most_not_the_file(tmp_path):
 import resource, sys
 import numpy as np
 from pathlib import Path
-from builder.dedup.store import _SignatureFile
-store = _SignatureFile(Path(sys.argv[1]), 128)
+from builder.dedup.store import SignatureFile
+store = SignatureFile(Path(sys.argv[1]), 128)
 for k in range(20):
     store.append(np.full((10_000, 128), k, dtype=np.uint32))
 rows = np.random.default_rng(1).integers(0, 200_000, size=16_384)

@@ -24,7 +24,7 @@ from . import contain
 from .lsh import candidate_pairs, unpack
 from .minhash import EMPTY
 from .settings import DedupSettings
-from .store import Run, _digest64, _Ids, _SignatureFile, serial
+from .store import Run, _digest64, _Ids, SignatureFile, serial
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class DedupIndex:
         self._date = array("q")
         self._nchars = array("q")
         self._signed = bytearray()
-        self._sigs = _SignatureFile(self.folder, settings.num_perm)
+        self._sigs = SignatureFile(self.folder, settings.num_perm)
         self._stats: dict = {}
         self._near_state: tuple | None = None
         self._stats_contained_candidates = 0

@@ -37,7 +37,7 @@ import numpy as np
 
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
-from .store import Run, _SignatureFile, rep_chunks
+from .store import Run, SignatureFile, rep_chunks
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -101,7 +101,7 @@ def slot_pairs(task: SlotTask) -> int:
     MAX_BUCKET texts, lie in different components, and pass the length rules; returns how
     many were written."""
     settings = task.settings
-    store = _SignatureFile.reader(task.signatures, settings.num_perm)
+    store = SignatureFile.reader(task.signatures, settings.num_perm)
     with np.load(task.arrays) as arrays:
         rep_row, nchars, comp_of_slot = arrays["reps"], arrays["nchars"], arrays["comp"]
     n_slots = len(rep_row)
@@ -176,7 +176,7 @@ def counted_pairs(task: CountTask) -> np.ndarray:
     return np.concatenate(passing) if passing else np.empty((0, 2), np.int64)
 
 
-def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, comp_of_slot: np.ndarray, nchars: np.ndarray,
+def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, comp_of_slot: np.ndarray, nchars: np.ndarray,
                     settings: DedupSettings, *, folder: Path, run: Run) -> np.ndarray:
     """(short slot, long slot) pairs to verify, sorted: distinct texts in different near-duplicate
     components that share slot values, the shorter one long enough to count, and whose

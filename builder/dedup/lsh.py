@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .minhash import EMPTY, _mix64, _seed64
-from .store import Run, _SignatureFile, rep_chunks
+from .store import Run, SignatureFile, rep_chunks
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -82,7 +82,7 @@ def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
     In a bucket larger than `bucket_window`, only members within that distance (in slot order)
     are paired. An empty text (all bins EMPTY) has no band keys: it matches exactly or not at all."""
     settings = task.settings
-    store = _SignatureFile.reader(task.signatures, settings.num_perm)
+    store = SignatureFile.reader(task.signatures, settings.num_perm)
     rep_row = np.load(task.reps)
     slot_parts, key_parts = [], []
     for slots, sigs in rep_chunks(store, rep_row):
@@ -121,7 +121,7 @@ def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
     return pairs, ok
 
 
-def candidate_pairs(store: _SignatureFile, rep_row: np.ndarray, settings: DedupSettings, *, bucket_window: int,
+def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, settings: DedupSettings, *, bucket_window: int,
                     folder: Path, run: Run) -> tuple[int, np.ndarray]:
     """(how many distinct pairs of slots share an LSH band, the verified ones packed and sorted):
     bands in tasks of BANDS_PER_TASK, run by `run` (each task reads the signature file; the

@@ -83,7 +83,7 @@ def serial(fn: Callable[[Any], Any], tasks: list) -> Iterator[Any]:
 _GATHER_ROWS = 256  # rows gathered between drops of the signature map's pages
 
 
-class _SignatureFile:
+class SignatureFile:
     """One signature per row, appended to a file: the index's memory does not grow with the
     signatures (512 bytes a row at num_perm=128). Read back in chunks, never mapped whole."""
 
@@ -94,7 +94,7 @@ class _SignatureFile:
         self._fh = open(self.path, "wb")
 
     @classmethod
-    def reader(cls, path: str | os.PathLike, num_perm: int) -> "_SignatureFile":
+    def reader(cls, path: str | os.PathLike, num_perm: int) -> "SignatureFile":
         """A file another process wrote, to read (a dedup task's view of the index's file)."""
         store = cls.__new__(cls)
         store.path, store.num_perm, store._fh = Path(path), num_perm, None
@@ -167,7 +167,7 @@ class _SignatureFile:
             self._fh.close()
 
 
-def rep_chunks(store: _SignatureFile, rep_row: np.ndarray, rows: int = 1 << 15
+def rep_chunks(store: SignatureFile, rep_row: np.ndarray, rows: int = 1 << 15
                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(slots, signatures) of the representative rows (`rep_row[slot]` is the slot's row), a
     chunk of the file at a time in file order: how a task reads the distinct texts' signatures."""
