@@ -79,9 +79,8 @@ def _paths(facts: Facts, rows: np.ndarray) -> list[str]:
     lines need them."""
     if not len(rows):
         return []
-    table = facts.table
-    handles = [table.column(c).to_numpy()[rows] for c in ("task", "row")]
-    return take_rows(facts.folder, *handles, ["source_path"]).column("source_path").to_pylist()
+    task_of, row_of = facts.handles()
+    return take_rows(facts.folder, task_of[rows], row_of[rows], ["source_path"]).column("source_path").to_pylist()
 
 
 def _run(executor: Executor, fn, tasks: list):
@@ -126,12 +125,12 @@ def _verify_contained(pairs: np.ndarray, facts: Facts, order: np.ndarray, settin
     if not len(pairs):
         return pairs
     pairs = pairs[np.argsort(pairs[:, 1], kind="stable")]  # a longer text's pairs in one task
+    task_of, row_of = facts.handles()
     tasks = []
     for start in range(0, len(pairs), _PAIRS_PER_TASK):
         mine = pairs[start:start + _PAIRS_PER_TASK]
         rows = order[np.unique(mine)]
-        tasks.append((start, (str(facts.folder), mine, np.unique(mine),
-                              facts.table.column("task").to_numpy()[rows], facts.table.column("row").to_numpy()[rows])))
+        tasks.append((start, (str(facts.folder), mine, np.unique(mine), task_of[rows], row_of[rows])))
     verified = [result for _, result in executor.map(partial(verify_task, settings), tasks)]
     return np.concatenate(verified) if verified else pairs[:0]
 

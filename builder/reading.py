@@ -62,6 +62,10 @@ class Facts:
     folder: Path            # the partitions
     n_tasks: int
 
+    def handles(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each facts row's handle into the partitions: its task's and its row's arrays."""
+        return self.table.column("task").to_numpy(), self.table.column("row").to_numpy()
+
     def signature_rows(self, rows: np.ndarray) -> np.ndarray:
         """The signatures of facts rows `rows` (any order), read without the file's pages
         staying in this process (a mapping of the whole file, indexed in id order, put all of
