@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from .dedup import NO_DATE, DedupArrays, DedupIndex, DedupSettings, contain
 from .errors import Reject
-from .parts import take_rows
+from .parts import digests64, take_rows
 from .reading import Facts
 from .report import BuildReport
 from .run import Executor
@@ -54,7 +54,7 @@ def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: B
     for start in range(0, len(order), _BATCH):  # Python strings for a batch at a time, never for every row
         rows = order[start:start + _BATCH]
         taken = pa.array(rows)
-        dedup.add_many(ids.take(taken).to_pylist(), table.column("content_sha256").take(taken).to_pylist(),
+        dedup.add_many(ids.take(taken).to_pylist(), digests64(table.column("content_sha256").take(taken)),
                        facts.signature_rows(rows), date_keys=dates[rows].tolist(), n_chars=n_chars[rows].tolist())
     log.info("clustering %d rows for duplicates", len(dedup))
     candidates = dedup.containment_candidates()

@@ -19,6 +19,7 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from .output import check_target
@@ -28,7 +29,10 @@ SIGNATURE = "_signature"
 LATER = SET_LATER  # set by the driver from what every row told it (dedup, the split): not in a partition
 # The small columns a read task hands back for each row it wrote, beside the split's own
 # (a group, stratify, time or subset column): what dedup, the split and the shard plan need.
+# content_sha256 comes as its 32 bytes (FACT_TYPES), not 64 hex digits: a million rows' facts
+# are held by the driver, and the hex string was half of them.
 FACTS = ("id", "content_sha256", "date", "n_chars", "warnings", "nbytes")
+FACT_TYPES = {"content_sha256": pa.binary(32)}
 
 
 def part_schema(num_perm: int) -> pa.Schema:
@@ -69,6 +73,53 @@ def take_rows(folder: str | Path, tasks: np.ndarray, rows: np.ndarray, columns: 
     back = np.empty(len(order), dtype=np.int64)
     back[order] = np.arange(len(order))
     return joined.take(pa.array(back))
+
+
+_NIBBLE = np.full(256, 255, np.uint8)
+_NIBBLE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
+_NIBBLE[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
+
+
+def hex_bytes(strings: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
+    """The bytes the first 2 * `width` hex digits of each string spell, as an (n, width) uint8
+    array (ValueError if a string is shorter or not hex)."""
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    strings = pc.utf8_slice_codeunits(strings, 0, 2 * width)
+    if strings.null_count:
+        raise ValueError("hex_bytes: a null where hex digits were expected")
+    offsets = np.frombuffer(strings.buffers()[1], np.int32)[strings.offset:strings.offset + len(strings) + 1]
+    if len(strings) and not np.all(np.diff(offsets) == 2 * width):
+        raise ValueError(f"hex_bytes: a string shorter than {2 * width} hex digits")
+    data = np.frombuffer(strings.buffers()[2], np.uint8) if len(strings) else np.empty(0, np.uint8)
+    nibbles = _NIBBLE[data[offsets[0]:offsets[-1]]].reshape(-1, 2 * width)
+    if (nibbles == 255).any():
+        raise ValueError("hex_bytes: a character that is no hex digit")
+    return (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
+
+
+def binary_column(rows: np.ndarray) -> pa.Array:
+    """An (n, width) uint8 array as a fixed_size_binary(width) column."""
+    n, width = rows.shape
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n,
+                                                [None, pa.py_buffer(np.ascontiguousarray(rows).tobytes())])
+
+
+def hex_strings(column: pa.Array | pa.ChunkedArray) -> list[str]:
+    """A fixed_size_binary column's values as hex strings (what the row's column holds)."""
+    return [value.hex() for value in column.to_pylist()]
+
+
+def digests64(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The first 8 bytes of each value of a fixed_size_binary column, big-endian, as uint64: the
+    order of these is the order of the hex strings' first 16 digits."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    width = column.type.byte_width
+    if not len(column):
+        return np.empty(0, np.uint64)
+    raw = np.frombuffer(column.buffers()[1], np.uint8)[column.offset * width:(column.offset + len(column)) * width]
+    return raw.reshape(-1, width)[:, :8].copy().view(">u8").ravel().astype(np.uint64)
 
 
 def signature_column(sigs: np.ndarray) -> pa.Array:

@@ -149,7 +149,7 @@ def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: Split
     dates = table.column("date").cast(pa.int64())
     dated = pc.is_valid(dates).to_numpy(zero_copy_only=False)
     dates = pc.fill_null(dates, 0).to_numpy()
-    ids, files = table.column("id"), table.column("file_digest")
+    ids, files = table.column("id"), table.column("file_digest").to_numpy()
     clusters = dups.cluster_rows[plan.kept]  # facts rows of the kept members, by place among the kept rows
 
     def strings(column, at: np.ndarray) -> list[str]:  # a shard's strings, never every row's
@@ -180,7 +180,8 @@ def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: Split
                     rs, mine_s = r[s], ours[s]
                     yield ShardTask(str(facts.folder), str(folder), name, shard_name(name, i, len(pieces)),
                                     task[rs], row[rs], strings(ids, clusters[mine_s]), strings(plan.group, mine_s),
-                                    plan.bucket[mine_s].tolist(), strings(ids, rs), strings(files, rs), salt, known,
+                                    plan.bucket[mine_s].tolist(), strings(ids, rs),
+                                    [f"{d:016x}" for d in files[rs].tolist()], salt, known,
                                     SUBSET_ROW_GROUP_BYTES if subset_by else ROW_GROUP_BYTES)
     written = [w for _, w in executor.map(write_shard, enumerate(shards()))]
     copied = sum(w.copied for w in written)

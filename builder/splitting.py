@@ -20,6 +20,7 @@ import pyarrow as pa
 from splits import SplitSpec, StreamingSplit, assign, build_manifest, copy_leaks
 
 from .duplicates import Duplicates
+from .parts import hex_strings
 from .reading import Facts
 from .schema import ROW_SCHEMA
 
@@ -51,10 +52,13 @@ def plan_splits(facts: Facts, dups: Duplicates, spec: SplitSpec) -> SplitPlan:
     rows, clusters = dups.order[kept], dups.cluster_rows[kept]
 
     def columns(part: slice) -> dict[str, list]:
-        """The columns the split reads, as lists, for the kept rows in `part`."""
-        return {name: facts.table.column("id" if name == "dup_cluster" else name)
-                .take(pa.array((clusters if name == "dup_cluster" else rows)[part])).to_pylist()
-                for name in split_columns(spec)}
+        """The columns the split reads, as lists (the row's values), for the kept rows in `part`."""
+        out = {}
+        for name in split_columns(spec):
+            values = facts.table.column("id" if name == "dup_cluster" else name).take(
+                pa.array((clusters if name == "dup_cluster" else rows)[part]))
+            out[name] = hex_strings(values) if pa.types.is_fixed_size_binary(values.type) else values.to_pylist()
+        return out
 
     if spec.strategy == "hash":  # a batch of Python strings at a time, never one for every row
         stream = StreamingSplit(spec)

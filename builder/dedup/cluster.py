@@ -169,16 +169,21 @@ class DedupIndex:
     def add_many(self, ids: Sequence[str], text_hashes: Sequence[str], signatures: np.ndarray, *,
                  date_keys: Sequence[int], n_chars: Sequence[int]) -> None:
         """Record rows with their signatures (shape (len(ids), num_perm)); `date_keys` as
-        `date_key` gives them."""
+        `date_key` gives them. `text_hashes`: strings, or their 64-bit digests (a uint64 array:
+        a hex digest's first 8 bytes, big-endian, as builder.parts.digests64 gives them)."""
         if signatures.shape != (len(ids), self.settings.num_perm):
             raise ValueError(f"signatures shape {signatures.shape} != ({len(ids)}, {self.settings.num_perm})")
-        self._append(ids, [_digest64(h) for h in text_hashes], signatures, date_keys, n_chars,
-                     b"\x01" * len(ids))
+        digests = (text_hashes if isinstance(text_hashes, np.ndarray) and text_hashes.dtype == np.uint64
+                   else [_digest64(h) for h in text_hashes])
+        self._append(ids, digests, signatures, date_keys, n_chars, b"\x01" * len(ids))
 
     def _append(self, ids, digests, sigs, dates, n_chars, signed: bytes) -> None:
         self._near_state = None
         self._ids.extend(ids)
-        self._hash.extend(digests)
+        if isinstance(digests, np.ndarray):
+            self._hash.frombytes(digests.astype(np.uint64).tobytes())
+        else:
+            self._hash.extend(digests)
         self._date.extend(dates)
         self._nchars.extend(n_chars)
         self._signed += signed

@@ -22,7 +22,8 @@ from .. import layout, memory
 from ..cache import INDEX_SCHEMA, Stat, stat_of, trusted
 from ..dedup import signatures
 from ..errors import CacheError, Reject
-from ..parts import FACTS, SIGNATURE, part_path, part_schema, signature_column, take_rows, write_part
+from ..parts import (FACTS, SIGNATURE, binary_column, hex_bytes, part_path, part_schema, signature_column, take_rows,
+                     write_part)
 from ..read import sources
 from ..read.article import Article
 from ..settings import BuildSettings
@@ -169,8 +170,10 @@ def _facts(table: pa.Table, places: list[int], extra: tuple[str, ...]) -> pa.Tab
     """The small columns of a partition's rows (see ReadResult)."""
     nbytes = layout.row_bytes(table)  # for the shard plan
     names = [name for name in FACTS if name != "nbytes"] + [c for c in extra if c not in FACTS]
-    return pa.table({"k": pa.array(places, pa.int64()), **{name: table.column(name) for name in names},
-                     "nbytes": nbytes, SIGNATURE: table.column(SIGNATURE)})
+    columns = {name: table.column(name) for name in names}
+    columns["content_sha256"] = binary_column(hex_bytes(columns["content_sha256"], 32))  # parts.FACT_TYPES
+    return pa.table({"k": pa.array(places, pa.int64()), **columns, "nbytes": nbytes,
+                     SIGNATURE: table.column(SIGNATURE)})
 
 
 def read_and_process(item: tuple[str, str], settings: BuildSettings) -> Article:
