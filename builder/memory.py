@@ -114,3 +114,16 @@ def _set_heap(settings: dict[str, tuple[int, int]]) -> None:
         except ValueError:
             pass
         mallopt(param, value)
+
+
+def release() -> None:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim), between stages:
+    what the read stage allocated and freed (each task's results, 70 bytes a row at 300,000
+    files) otherwise stays in the RSS under the next stage's peak. Changes no setting, so a
+    library caller's process may have it too; nothing where the C library is not glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -122,6 +122,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 facts = read_all(found, settings, executor, progress, previous, work / "cache" if held else None,
                                  work, report, rejects, inputs, extra=_fact_columns(split_spec, subset_by))
                 found.articles.close()
+                memory.release()
                 if facts.table is None:
                     raise NoRowsError(all_rejected_message(src, Counter(r.reason for r in rejects)))
                 log.info("read %d files in %.1f s; checking ids and duplicates", report.files_found,
@@ -130,8 +131,10 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                     plotter = BackgroundPlots()
                 dups = find_duplicates(facts, settings.dedup, work, report, executor)
                 rejects += dups.rejects
+                memory.release()
                 log.info("assigning splits")
                 plan = plan_splits(facts, dups, split_spec)
+                memory.release()
                 report.rows = len(plan.kept)
                 log.info("writing shards")
                 with atomic_output(out) as tmp:

@@ -65,6 +65,22 @@ def test_the_heap_keeps_what_it_frees(setup, size):
     assert faults("ours", MALLOC_TRIM_THRESHOLD_="0", MALLOC_TOP_PAD_="0", MALLOC_MMAP_THRESHOLD_="65536") > pages // 2
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_release_hands_freed_heap_pages_back():
+    # 100 MB in 1 KiB buffers freed but for the last one: the heap cannot shrink from its top,
+    # so the pages stay in the RSS until release() gives the free ones back.
+    code = ("from builder import memory; memory.for_this_process()\n"
+            "def anon():\n"
+            "    return int([l for l in open('/proc/self/status') if l.startswith('RssAnon')][0].split()[1]) >> 10\n"
+            "blocks = [bytearray(1024) for _ in range(100_000)]\n"
+            "del blocks[:-1]\n"
+            "before = anon()\n"
+            "memory.release()\n"
+            "print(before, anon())\n")
+    before, after = map(int, run(code).split())
+    assert before - after > 60, (before, after)
+
+
 @pytest.mark.parametrize("early, n_files", [(False, 210), (True, 20), (True, 210)])
 def test_the_fork_server_is_stopped_after_reading_whoever_started_it(tmp_path, early, n_files):
     # A parallel build stops the server it started (idle, it holds 85 MB); the `corpus`
