@@ -62,23 +62,29 @@ def plan_splits(facts: Facts, dups: Duplicates, spec: SplitSpec) -> SplitPlan:
 
     if spec.strategy == "hash":  # a batch of Python strings at a time, never one for every row
         stream = StreamingSplit(spec)
-        split, groups, bucket = [], [], []
+        codes, groups, buckets = [], [], []
         for start in range(0, len(kept), _BATCH):
             placed = stream.add(columns(slice(start, start + _BATCH)))
-            split += placed.split
-            groups.append(pa.array(placed.group, pa.string()))
-            bucket += placed.bucket
+            codes.append(_codes(placed.split, spec.names))  # as arrays a batch at a time: a Python int
+            groups.append(pa.array(placed.group, pa.string()))  # a row cost 36 MB at a million rows
+            buckets.append(np.asarray(placed.bucket, dtype=np.int32))
+        code = np.concatenate(codes) if codes else np.empty(0, np.int16)
+        bucket = np.concatenate(buckets) if buckets else np.empty(0, np.int32)
         group = pa.chunked_array(groups, pa.string())
         manifest = stream.manifest()
     else:  # every group's dates first: all at once
         whole = columns(slice(None))
         assignment = assign(whole, spec)
-        split, group, bucket = assignment.split, pa.chunked_array([pa.array(assignment.group, pa.string())]), \
-            assignment.bucket
+        code, group = _codes(assignment.split, spec.names), pa.chunked_array([pa.array(assignment.group, pa.string())])
+        bucket = np.asarray(assignment.bucket, dtype=np.int32)
         manifest = build_manifest(whole, assignment, spec)
-    code_of = {name: k for k, name in enumerate(spec.names)}
-    code = np.fromiter((code_of.get(s, -1) for s in split), np.int64, len(split))
-    return SplitPlan(kept, code, group, np.asarray(bucket, dtype=np.int64), manifest)
+    return SplitPlan(kept, code, group, bucket, manifest)
+
+
+def _codes(split: list[str | None], names: tuple[str, ...]) -> np.ndarray:
+    """Each row's split as its index in `names` (-1: dropped by the split)."""
+    code_of = {name: k for k, name in enumerate(names)}
+    return np.fromiter((code_of.get(s, -1) for s in split), np.int16, len(split))
 
 
 def _set_split_columns(table: pa.Table, groups: list, buckets: list, clusters: list | None = None) -> pa.Table:

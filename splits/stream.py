@@ -123,11 +123,14 @@ class StreamingSplit:
         """Keys (sorted) whose rows sit in more than one split: the digests sorted, then runs
         of one digest with two split indexes. A 64-bit digest of a long key (a text hash)
         stands for it in the examples by its first 16 hex digits."""
-        order = sorted(range(len(digests)), key=digests.__getitem__)
-        spread = set()
-        for a, b in zip(order, order[1:]):
-            if digests[a] == digests[b] and splits[a] != splits[b]:
-                spread.add(digests[a])
+        try:
+            spread = _spread_numpy(digests, splits)
+        except ImportError:  # stdlib only: a Python int and a list slot a row (~100 MB at a million rows)
+            order = sorted(range(len(digests)), key=digests.__getitem__)
+            spread = set()
+            for a, b in zip(order, order[1:]):
+                if digests[a] == digests[b] and splits[a] != splits[b]:
+                    spread.add(digests[a])
         return sorted(self._key(d, long) for d in spread)
 
     def manifest(self) -> dict:
@@ -158,3 +161,17 @@ class StreamingSplit:
             "dropped": {"embargo": 0, "crossing": 0},
             "audit": report,
         }
+
+
+def _spread_numpy(digests: array, splits: array) -> set[int]:
+    """StreamingSplit._spread's digests with numpy where it is installed (the package needs only
+    the stdlib): the arrays read in place, 17 bytes a row of scratch, no Python object a row."""
+    import numpy as np
+
+    if len(digests) < 2:
+        return set()
+    d = np.frombuffer(digests, dtype=np.uint64)
+    order = np.argsort(d, kind="stable")
+    d, k = d[order], np.frombuffer(splits, dtype=np.uint8)[order]
+    same = (d[1:] == d[:-1]) & (k[1:] != k[:-1])
+    return set(d[1:][same].tolist())

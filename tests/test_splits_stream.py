@@ -48,6 +48,27 @@ def test_streamed_manifest_equals_the_whole_one(spec, sizes):
     assert json.dumps(stream.manifest(), sort_keys=False) == json.dumps(expected, sort_keys=False)
 
 
+def test_the_leak_checks_give_the_same_manifest_with_or_without_numpy(monkeypatch):
+    # Texts shared across groups: leaks to find. The package needs only the stdlib; numpy,
+    # where installed, finds them without a Python int a row.
+    columns = rows(2000, seed=5)
+    columns["content_sha256"] = [columns["content_sha256"][k % 300] for k in range(len(columns["id"]))]
+    spec = SplitSpec.from_sizes(test_size=0.3, validation_size=0.2, group="id", salt="s")
+
+    def streamed():
+        stream = StreamingSplit(spec)
+        for batch in batches(columns, [700, 1300]):
+            stream.add(batch)
+        return stream.manifest()["audit"]
+
+    with_numpy = streamed()
+    monkeypatch.setitem(__import__("sys").modules, "numpy", None)  # `import numpy` raises ImportError
+    assert streamed() == with_numpy
+    whole = build_manifest(columns, assign(columns, spec), spec)["audit"]
+    assert with_numpy["duplicate_texts_across_splits"] == whole["duplicate_texts_across_splits"] > 100
+    assert [e[:16] for e in with_numpy["duplicate_text_examples"]] == [e[:16] for e in whole["duplicate_text_examples"]]
+
+
 def test_empty_stream_equals_an_empty_manifest():
     spec = SplitSpec()
     empty = {"id": [], "content_sha256": []}
