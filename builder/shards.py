@@ -31,7 +31,7 @@ from .duplicates import Duplicates
 from . import layout
 from .card.tally import STAT_COLUMNS, ShardFigures, read_figures
 from .folder import SUBSET_ROW_GROUP_BYTES
-from .parts import LATER, take_rows
+from .parts import LATER, Partitions
 from .reading import Facts
 from .run import Executor
 from .schema import ROW_SCHEMA
@@ -115,10 +115,12 @@ def write_shard(task: ShardTask) -> Written:
     writer = ShardWriter(scratch, task.split, shard_bytes=2**62, row_group_bytes=task.row_group_bytes,
                          footer={KEY: key})
     figures = ShardFigures(str(final), task.split)
-    for start in range(0, len(task.ids), _SLICE):  # a slice of rows in memory at a time, not the shard
-        rows = _rows(task, slice(start, start + _SLICE))
-        writer.write(rows)
-        figures.add(rows.select(STAT_COLUMNS))
+    with Partitions(task.folder, _READ) as parts:  # not the signatures: 512 bytes a row
+        for start in range(0, len(task.ids), _SLICE):  # a slice of rows in memory at a time, not the shard
+            rows = _rows(task, parts, slice(start, start + _SLICE))
+            parts.let_go()
+            writer.write(rows)
+            figures.add(rows.select(STAT_COLUMNS))
     (written,) = writer.close()
     written.rename(final)
     shutil.rmtree(scratch, ignore_errors=True)
@@ -126,9 +128,9 @@ def write_shard(task: ShardTask) -> Written:
     return Written(str(final), len(task.ids), figures.file_bytes, False, figures)
 
 
-def _rows(task: ShardTask, at: slice) -> pa.Table:
+def _rows(task: ShardTask, parts: Partitions, at: slice) -> pa.Table:
     """The rows of a shard's slice `at`, read from the partitions, with their later-set columns."""
-    table = take_rows(task.folder, task.tasks[at], task.rows[at], _READ)  # not the signatures: 512 bytes a row
+    table = parts.take(task.tasks[at], task.rows[at])
     later = {"dup_cluster": pa.array(task.dup_cluster[at], pa.string()),
              "split_group": pa.array(task.split_group[at], pa.string()),
              "split_bucket": pa.array(task.split_bucket[at], pa.int32())}

@@ -5,8 +5,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from builder.parts import (binary_column, digests64, hex_bytes, hex_strings, part_path, part_schema, read_part,
-                           signature_column, signatures_of, take_rows, write_part)
+from builder.parts import (Partitions, binary_column, digests64, hex_bytes, hex_strings, part_path, part_schema,
+                           read_part, signature_column, signatures_of, take_rows, write_part)
 
 
 def test_rows_come_back_by_handle_in_the_order_asked(tmp_path):
@@ -49,3 +49,36 @@ def test_a_64_bit_digest_is_the_hashs_first_16_hex_digits_so_it_sorts_as_the_has
 def test_what_is_not_a_hex_digest_is_refused(bad):
     with pytest.raises(ValueError):
         hex_bytes(pa.array(["0" * 64, bad], pa.string()), 32)
+
+
+def test_a_task_reads_slice_after_slice_from_partitions_it_opens_once(tmp_path):
+    for task in range(3):
+        write_part(part_path(tmp_path, task), pa.table({"id": [f"{task}-{r}" for r in range(5)], "n": list(range(5))}))
+    tasks, rows = np.array([2, 0, 1, 0, 2, 1]), np.array([4, 0, 3, 2, 1, 1])
+    with Partitions(tmp_path, ["id"]) as parts:
+        first = parts.take(tasks[:3], rows[:3])
+        parts.let_go()
+        second = parts.take(tasks[3:], rows[3:])
+    assert first.column_names == ["id"]
+    assert first.column("id").to_pylist() + second.column("id").to_pylist() == \
+        take_rows(tmp_path, tasks, rows).column("id").to_pylist() == ["2-4", "0-0", "1-3", "0-2", "2-1", "1-1"]
+
+
+def _rss_file_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("RssFile")) / 1024
+
+
+@pytest.mark.skipif(not hasattr(__import__("mmap"), "MADV_DONTNEED"), reason="madvise")
+def test_letting_go_hands_back_the_mapped_pages_the_rows_came_from(tmp_path):
+    texts = [bytes([65 + i % 26]) * 4000 for i in range(10_000)]  # 40 MB of rows
+    write_part(part_path(tmp_path, 0), pa.table({"text": pa.array(texts, pa.binary())}))
+    with Partitions(tmp_path) as parts:
+        before = _rss_file_mb()
+        taken = parts.take(np.zeros(10_000, np.int64), np.arange(10_000))
+        read = _rss_file_mb()
+        parts.let_go()
+        after = _rss_file_mb()
+    assert read - before > 30  # the rows' pages were mapped in to be copied
+    assert read - after > 30  # and handed back
+    assert taken.column("text")[9_999].as_py() == texts[9_999]  # what take gave is a copy: still there
