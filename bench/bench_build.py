@@ -9,10 +9,11 @@
 The corpus comes from ../shared/tools/make_corpus.py when it is there (then filtered to the
 Sina feed with --sina-only, the default), else from bench/gen_corpus.py. Each command runs
 in its own process; its peak memory is the largest sum of RSS over the process and all its
-children (workers included), sampled every 20 ms. Prints docs/s, peak RSS and the ratio to
-the obvious script (bench/naive_build.py), and the driver's (main process's) share of the build's CPU
-(bench/cpu_of.py: its own CPU against its children's). With --incremental: a cached full build, then 1 %
-of the files changed, then a cached rebuild, checked to equal a clean build.
+children (workers included), sampled every 20 ms (with --scale, the largest sum of PSS too:
+see measure.py). Prints docs/s, peak RSS and the ratio to the obvious script
+(bench/naive_build.py), and the driver's (main process's) share of the build's CPU
+(bench/cpu_of.py: its own CPU against its children's). With --incremental: a cached full
+build, then 1 % of the files changed, then a cached rebuild, checked to equal a clean build.
 """
 from __future__ import annotations
 
@@ -32,11 +33,14 @@ HERE = Path(__file__).resolve().parent
 MAKE_CORPUS = HERE.parents[1] / "shared" / "tools" / "make_corpus.py"
 
 
-def run(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """(seconds, peak tree RSS in bytes, last output line) of one command; exit on failure."""
-    seconds, peak, _, code, out = measure(cmd, env=env)
+def run(cmd: list[str], env: dict | None = None, *, pss: list | None = None) -> tuple[float, int, str]:
+    """(seconds, peak tree RSS in bytes, last output line) of one command; exit on failure.
+    The peak tree PSS is appended to `pss` if given."""
+    seconds, peak, _, code, out, peak_pss = measure(cmd, env=env)
     if code != 0:
         sys.exit(f"bench: {' '.join(cmd)} failed ({code}):\n{out[-2000:]}")
+    if pss is not None:
+        pss.append(peak_pss)
     return seconds, peak, out.strip().splitlines()[-1] if out.strip() else ""
 
 
@@ -143,13 +147,16 @@ def scale(args) -> None:
             corpus = Path(item) if not item.isdigit() else make_corpus(work / f"corpus{k}", int(item),
                                                                        not args.all_feeds, args.seed)
             n = count_files(corpus)
-            sec, rss, _ = run(corpus_cmd(str(corpus), "-o", str(work / f"out{k}"), "--no-cache"))
+            pss: list[int] = []
+            sec, rss, _ = run(corpus_cmd(str(corpus), "-o", str(work / f"out{k}"), "--no-cache"), pss=pss)
             shutil.rmtree(work / f"out{k}", ignore_errors=True)
             if item.isdigit():
                 shutil.rmtree(corpus, ignore_errors=True)  # a million files is 4 GB
-            rows.append((n, sec, rss))
+            rows.append((n, sec, rss, pss[0]))
             print(f"{n:>10,} files {sec:8.1f} s {n / sec:8,.0f} docs/s  peak RSS {rss / 2**20:6.0f} MB"
-                  + (f"  ({rss / rows[0][2] - 1:+.0%} vs {rows[0][0]:,} files)" if k else ""), flush=True)
+                  + (f" ({rss / rows[0][2] - 1:+.0%} vs {rows[0][0]:,} files)" if k else "")
+                  + f"  peak PSS {pss[0] / 2**20:6.0f} MB"
+                  + (f" ({pss[0] / rows[0][3] - 1:+.0%})" if k else ""), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -34,7 +34,7 @@ def run_build(corpus: Path, out: Path, workers: int) -> tuple[float, int, int, s
     """(seconds, peak tree RSS, peak single-process RSS, output) of one `corpus build`."""
     cmd = [sys.executable, "-m", "builder.cli", "build", str(corpus), "-o", str(out), "--workers", str(workers),
            "--quiet", "--no-cache"]
-    seconds, peak, single, code, out_text = measure(cmd, cwd=HERE.parent)
+    seconds, peak, single, code, out_text, _ = measure(cmd, cwd=HERE.parent)
     if code not in (0, 1):
         sys.exit(f"stress: the build failed ({code}):\n{out_text[-3000:]}")
     return seconds, peak, single, out_text
