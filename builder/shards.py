@@ -118,7 +118,6 @@ def write_shard(task: ShardTask) -> Written:
     with Partitions(task.folder, _READ) as parts:  # not the signatures: 512 bytes a row
         for start in range(0, len(task.ids), _SLICE):  # a slice of rows in memory at a time, not the shard
             rows = _rows(task, parts, slice(start, start + _SLICE))
-            parts.let_go()
             writer.write(rows)
             figures.add(rows.select(STAT_COLUMNS))
     (written,) = writer.close()
