@@ -7,9 +7,12 @@
 
 Release 1 is built from all but the newest 1 % of the corpus's articles (by date, then id;
 undated ones count as old), release 2 from all of them; a third release changes 1 % of the
-files at random instead. Each build runs `builder.pipeline.build` in a process of its own, in
-a fresh output folder; release 1 fills a cache folder as a user's first build does, and the
-rebuilds use it. For each scenario the bench prints:
+files at random instead. Each build runs `builder.pipeline.build` in a process of its own.
+Release 1 and the full build are made in fresh output folders, release 1 filling a cache
+folder as a user's first build does. A rebuild uses that cache and runs where a user's does:
+in the folder of the release before it (a copy, so each release stays for the publish
+figures), from which it copies the shards whose rows did not change. For each scenario the
+bench prints:
 
 - the full build (release 2 from scratch, no cache) and the rebuild: CPU time (the process
   and every process it waited for) and wall time, and the rebuild's share of the full build;
@@ -198,7 +201,8 @@ def start_hub(work: Path):
         "HF_ENDPOINT": server.url, "HF_HOME": str(home), "HF_HUB_CACHE": str(home / "hub"),
         "HF_XET_CACHE": str(home / "xet"), "HF_DATASETS_CACHE": str(home / "datasets"),
         "HF_TOKEN": "hf_loopbackbenchtoken00000000000000", "HF_HUB_DISABLE_XET": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_UPDATE_CHECK": "1", "HF_HUB_OFFLINE": "0"})
+        "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_UPDATE_CHECK": "1", "HF_HUB_OFFLINE": "0",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1"})  # the figures, not every upload's bar
     for name in ("HF_OIDC_RESOURCE", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_CO_STAGING"):
         os.environ.pop(name, None)
     if "huggingface_hub" in sys.modules:
@@ -264,9 +268,11 @@ def main() -> None:
         move(corpus, held, work / "held")
         first = build(corpus, work / "r1", cache, args.workers)  # release 1: a user's first build, cached
         move(work / "held", held, corpus)
+        shutil.copytree(work / "r1", work / "r2")  # the user's output folder, holding release 1
         added = build(corpus, work / "r2", cache, args.workers)  # release 2: the rebuild
         added["equal"] = same_tree(work / "r2", work / "full")
         changed_files = change_at_random(corpus, work / "r2", SHARE, args.seed)
+        shutil.copytree(work / "r2", work / "r3")
         changed = build(corpus, work / "r3", cache, args.workers)  # release 3: 1 % changed at random
         changed["equal"] = None  # not checked: a second full build
 
