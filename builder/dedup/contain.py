@@ -37,7 +37,7 @@ import numpy as np
 
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
-from .store import Run, SignatureFile, rep_chunks
+from .store import Run, SignatureFile, compact, rep_chunks
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -189,7 +189,8 @@ def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, comp_of_slot: np.
     store.flush()
     n_slots = len(rep_row)
     arrays = folder / "contain.npz"
-    np.savez(arrays, reps=rep_row, nchars=nchars, comp=comp_of_slot)
+    # The lengths stay 64-bit: MAX_LENGTH_RATIO times a long text overflows an int32.
+    np.savez(arrays, reps=compact(rep_row), nchars=nchars, comp=compact(comp_of_slot))
     n_files = max(MIN_PAIR_FILES, n_slots // PAIR_FILE_TEXTS)
     K = settings.num_perm
     slot_tasks = [SlotTask(str(store.path), str(arrays), str(folder), t, range(c, min(c + SLOTS_PER_TASK, K)), n_files,

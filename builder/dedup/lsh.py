@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .minhash import EMPTY, _mix64, _seed64
-from .store import Run, SignatureFile, rep_chunks
+from .store import Run, SignatureFile, compact, rep_chunks
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -128,7 +128,7 @@ def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, settings: DedupSe
     distinct pairs across tasks are merged here as they come back)."""
     store.flush()
     reps = folder / "reps.npy"
-    np.save(reps, rep_row)
+    np.save(reps, compact(rep_row))
     n_bands = settings.lsh_bands[0]
     tasks = [BandTask(str(store.path), str(reps), range(b, min(b + BANDS_PER_TASK, n_bands)), settings, bucket_window)
              for b in range(0, n_bands, BANDS_PER_TASK)]

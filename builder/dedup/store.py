@@ -167,11 +167,21 @@ class SignatureFile:
             self._fh.close()
 
 
+def compact(values: np.ndarray) -> np.ndarray:
+    """Integer `values` as int32 when they all fit (rows, slots, lengths and components of any
+    corpus below two billion texts): each candidate-search task holds several such arrays of
+    every distinct text, half the bytes so."""
+    values = np.asarray(values)
+    if len(values) and (values.min() < -2**31 or values.max() >= 2**31):
+        return values
+    return values.astype(np.int32, copy=False)
+
+
 def rep_chunks(store: SignatureFile, rep_row: np.ndarray, rows: int = 1 << 15
                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(slots, signatures) of the representative rows (`rep_row[slot]` is the slot's row), a
     chunk of the file at a time in file order: how a task reads the distinct texts' signatures."""
-    by_row = np.argsort(rep_row, kind="stable")
+    by_row = compact(np.argsort(rep_row, kind="stable"))
     sorted_rows = rep_row[by_row]
     for start, sigs in store.chunks(rows):
         lo, hi = np.searchsorted(sorted_rows, [start, start + len(sigs)])
