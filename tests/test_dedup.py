@@ -337,3 +337,13 @@ def test_signatures_are_gathered_as_written_in_any_order_with_repeats(tmp_path):
     assert np.array_equal(store.gather(rows), sigs[rows])
     assert store.gather(np.empty(0, np.int64)).shape == (0, 16)
     store.close()
+
+
+def test_the_search_tasks_arrays_are_narrowed_only_when_every_value_fits():
+    from builder.dedup.store import compact
+
+    small = np.array([0, 5, 2**31 - 1, -2**31], dtype=np.int64)
+    assert compact(small).dtype == np.int32 and compact(small).tolist() == small.tolist()
+    for big in ([2**31], [-2**31 - 1]):
+        assert compact(np.array(big, dtype=np.int64)).dtype == np.int64
+    assert compact(np.empty(0, np.int64)).dtype == np.int32
