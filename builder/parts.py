@@ -30,10 +30,9 @@ SIGNATURE = "_signature"
 LATER = SET_LATER  # set by the driver from what every row told it (dedup, the split): not in a partition
 # The small columns a read task hands back for each row it wrote, beside the split's own
 # (a group, stratify, time or subset column): what dedup, the split and the shard plan need.
-# content_sha256 comes as its 32 bytes (FACT_TYPES), not 64 hex digits: a million rows' facts
-# are held by the driver, and the hex string was half of them.
+# content_sha256 comes as its 32 bytes (fixed_size_binary), not 64 hex digits: a million rows'
+# facts are held by the driver, and the hex string was half of them.
 FACTS = ("id", "content_sha256", "date", "n_chars", "warnings", "nbytes")
-FACT_TYPES = {"content_sha256": pa.binary(32)}
 
 
 def part_schema(num_perm: int) -> pa.Schema:
@@ -171,7 +170,12 @@ def digests64(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not len(column):
         return np.empty(0, np.uint64)
     raw = np.frombuffer(column.buffers()[1], np.uint8)[column.offset * width:(column.offset + len(column)) * width]
-    return raw.reshape(-1, width)[:, :8].copy().view(">u8").ravel().astype(np.uint64)
+    return big_endian64(raw.reshape(-1, width)[:, :8])
+
+
+def big_endian64(rows: np.ndarray) -> np.ndarray:
+    """An (n, 8) uint8 array's rows read as big-endian 64-bit numbers (uint64)."""
+    return np.ascontiguousarray(rows).view(">u8").ravel().astype(np.uint64)
 
 
 def signature_column(sigs: np.ndarray) -> pa.Array:

@@ -24,7 +24,7 @@ from .cache import INDEX_SCHEMA, BuildCache, IndexWriter, Lookup, PreviousBuild,
 from .card import InputManifest
 from .dedup.store import SignatureFile
 from .errors import Reject
-from .parts import SIGNATURE, hex_bytes, signatures_of
+from .parts import SIGNATURE, big_endian64, hex_bytes, signatures_of
 from .report import BuildReport
 from .run import Executor, Inline, executor_for, worker
 from .run.worker import ReadResult, ReadTask
@@ -54,8 +54,8 @@ def install_cache(cache: BuildCache, work: Path, n_tasks: int) -> None:
 class Facts:
     """What the read stage gives the rest of the build: one row of `table` per row written
     (its file's place in path order `file` and the first 8 bytes of its sha256 `file_digest`
-    as a big-endian uint64, its handle `task`/`row`, parts.FACTS (typed as parts.FACT_TYPES
-    says) and the split's columns) and its MinHash signature, row for row, in `signatures`
+    as a big-endian uint64, its handle `task`/`row`, parts.FACTS (the text hash as its 32
+    bytes) and the split's columns) and its MinHash signature, row for row, in `signatures`
     (a file of uint32)."""
 
     table: pa.Table
@@ -244,8 +244,7 @@ class _Gather:
         at = pa.array(places)
         self.facts.append(facts.drop_columns(["k", SIGNATURE])
                           .append_column("file", pa.array((places + plan.first).astype(np.int32)))
-                          .append_column("file_digest", pa.array(hex_bytes(shas.take(at), 8).view(">u8").ravel()
-                                                                 .astype(np.uint64)))
+                          .append_column("file_digest", pa.array(big_endian64(hex_bytes(shas.take(at), 8))))
                           .append_column("task", pa.array(np.full(n, plan.no, dtype=np.int32)))
                           .append_column("row", pa.array(np.arange(n, dtype=np.int32))))
         if len(self.facts) - self._joined >= _JOIN_EVERY:

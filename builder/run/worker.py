@@ -171,7 +171,7 @@ def _facts(table: pa.Table, places: list[int], extra: tuple[str, ...]) -> pa.Tab
     nbytes = layout.row_bytes(table)  # for the shard plan
     names = [name for name in FACTS if name != "nbytes"] + [c for c in extra if c not in FACTS]
     columns = {name: table.column(name) for name in names}
-    columns["content_sha256"] = binary_column(hex_bytes(columns["content_sha256"], 32))  # parts.FACT_TYPES
+    columns["content_sha256"] = binary_column(hex_bytes(columns["content_sha256"], 32))  # see parts.FACTS
     return pa.table({"k": pa.array(places, pa.int64()), **columns, "nbytes": nbytes,
                      SIGNATURE: table.column(SIGNATURE)})
 
