@@ -65,8 +65,9 @@ def plan_splits(facts: Facts, dups: Duplicates, spec: SplitSpec) -> SplitPlan:
         codes, groups, buckets = [], [], []
         for start in range(0, len(kept), _BATCH):
             placed = stream.add(columns(slice(start, start + _BATCH)))
-            codes.append(_codes(placed.split, spec.names))  # as arrays a batch at a time: a Python int
-            groups.append(pa.array(placed.group, pa.string()))  # a row cost 36 MB at a million rows
+            # Each batch's splits and buckets as arrays: a Python int a row cost 36 MB at a million rows.
+            codes.append(_codes(placed.split, spec.names))
+            groups.append(pa.array(placed.group, pa.string()))
             buckets.append(np.asarray(placed.bucket, dtype=np.int32))
         code = np.concatenate(codes) if codes else np.empty(0, np.int16)
         bucket = np.concatenate(buckets) if buckets else np.empty(0, np.int32)

@@ -181,7 +181,7 @@ class DedupIndex:
         self._near_state = None
         self._ids.extend(ids)
         if isinstance(digests, np.ndarray):
-            self._hash.frombytes(digests.astype(np.uint64).tobytes())
+            self._hash.frombytes(digests.tobytes())  # uint64, as add_many checked
         else:
             self._hash.extend(digests)
         self._date.extend(dates)

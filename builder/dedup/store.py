@@ -168,9 +168,9 @@ class SignatureFile:
 
 
 def compact(values: np.ndarray) -> np.ndarray:
-    """Integer `values` as int32 when they all fit (rows, slots, lengths and components of any
-    corpus below two billion texts): each candidate-search task holds several such arrays of
-    every distinct text, half the bytes so."""
+    """Integer `values` as int32 when they all fit (the rows, slots and components of any corpus
+    below two billion texts): each candidate-search task holds several such arrays of every
+    distinct text, half the bytes so."""
     values = np.asarray(values)
     if len(values) and (values.min() < -2**31 or values.max() >= 2**31):
         return values
