@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .dedup import NO_DATE, DedupArrays, DedupIndex, DedupSettings, contain
+from .dedup.store import compact
 from .errors import Reject
 from .parts import digests64, take_rows
 from .reading import Facts
@@ -49,13 +50,13 @@ def find_duplicates(facts: Facts, settings: DedupSettings, work: Path, report: B
     rejects = _repeated_ids(facts, order, first, report)
     order = order[first]
     dedup = DedupIndex(settings, folder=work / "dedup", run=partial(_run, executor))
-    dates = pc.fill_null(pc.cast(table.column("date"), pa.int64()), NO_DATE).to_numpy()
-    n_chars = table.column("n_chars").to_numpy()
+    dates, n_chars = table.column("date"), table.column("n_chars").to_numpy()
     for start in range(0, len(order), _BATCH):  # Python strings for a batch at a time, never for every row
         rows = order[start:start + _BATCH]
         taken = pa.array(rows)
+        date_keys = pc.fill_null(pc.cast(dates.take(taken), pa.int64()), NO_DATE).to_numpy()
         dedup.add_many(ids.take(taken).to_pylist(), digests64(table.column("content_sha256").take(taken)),
-                       facts.signature_rows(rows), date_keys=dates[rows].tolist(), n_chars=n_chars[rows].tolist())
+                       facts.signature_rows(rows), date_keys=date_keys.tolist(), n_chars=n_chars[rows].tolist())
     log.info("clustering %d rows for duplicates", len(dedup))
     candidates = dedup.containment_candidates()
     verdicts = dedup.results_arrays(_verify_contained(candidates, facts, order, settings, executor))
@@ -96,7 +97,7 @@ def _id_order(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     first = np.ones(len(ids), dtype=bool)
     if len(ids) > 1:
         first[1:] = ~pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
-    return order.to_numpy(), first
+    return compact(order.to_numpy()), first  # int32: the driver holds it through dedup, split and shards
 
 
 def _repeated_ids(facts: Facts, order: np.ndarray, first: np.ndarray, report: BuildReport) -> list[Reject]:

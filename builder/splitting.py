@@ -71,7 +71,9 @@ def plan_splits(facts: Facts, dups: Duplicates, spec: SplitSpec) -> SplitPlan:
             buckets.append(np.asarray(placed.bucket, dtype=np.int32))
         code = np.concatenate(codes) if codes else np.empty(0, np.int16)
         bucket = np.concatenate(buckets) if buckets else np.empty(0, np.int32)
-        group = pa.chunked_array(groups, pa.string())
+        # One chunk: Arrow's take on a column of many chunks joins them all first (a copy of
+        # every row's group for each shard the plan is taken from).
+        group = pa.chunked_array([pa.concat_arrays(groups)] if groups else [], pa.string())
         manifest = stream.manifest()
     else:  # every group's dates first: all at once
         whole = columns(slice(None))

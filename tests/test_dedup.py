@@ -347,3 +347,16 @@ def test_the_search_tasks_arrays_are_narrowed_only_when_every_value_fits():
     for big in ([2**31], [-2**31 - 1]):
         assert compact(np.array(big, dtype=np.int64)).dtype == np.int64
     assert compact(np.empty(0, np.int64)).dtype == np.int32
+
+
+def test_value_parts_keep_equal_values_together_and_positions_in_order(monkeypatch):
+    from builder.dedup import store
+
+    values = np.array([5, 9, 5, 12, 7, 9, 5, 1 << 31, 3, 12], dtype=np.uint32)
+    assert [p.tolist() for p in store.value_parts(values)] == [list(range(10))]
+    monkeypatch.setattr(store, "PART_ROWS", 3)
+    parts = [p.tolist() for p in store.value_parts(values)]
+    assert len(parts) == 4 and sorted(sum(parts, [])) == list(range(10))
+    for part in parts:
+        assert part == sorted(part)
+        assert {int(v) for v in values[part]}.isdisjoint(int(v) for q in parts if q is not part for v in values[q])

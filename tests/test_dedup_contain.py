@@ -140,3 +140,22 @@ def test_the_candidate_searches_give_the_same_verdicts_whatever_runs_their_tasks
         in_workers = _verdicts(rows, lambda fn, tasks: (r for _, r in pool.map(fn, enumerate(tasks))))
     assert here == in_workers == _verdicts(rows, backwards)
     assert here[2]["candidate_pairs"] > 0 and here[2]["contained"] + here[2]["near_duplicates"] > 0
+
+
+def test_the_searches_find_the_same_pairs_when_they_sort_their_values_in_parts(monkeypatch):
+    """A search sorts a part of a slot's (or band's) values at a time (store.value_parts); parts
+    of a few texts each find the same candidate pairs and verdicts as one sort over all of them."""
+    from builder.dedup import store
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for k in range(40):
+        idx = sorted(rng.choice(len(SENTENCES), size=6, replace=False).tolist())
+        rows.append((f"a{k:02d}", body(*idx), day(1 + k % 20)))
+        rows.append((f"r{k:02d}", body(*idx[:-1]) + "\n\n另据报道，相关部门将继续密切关注市场运行情况。", day(2)))
+        rows.append((f"b{k:02d}", "据悉，" + body(*idx[2:4]), day(3)))
+    whole = _verdicts(rows, map)
+    monkeypatch.setattr(store, "PART_ROWS", 8)
+    assert len(list(store.value_parts(np.arange(len(rows), dtype=np.uint32)))) == 16
+    assert _verdicts(rows, map) == whole
+    assert whole[2]["candidate_pairs"] > 0 and whole[2]["contained"] > 0 and whole[2]["near_duplicates"] > 0

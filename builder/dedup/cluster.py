@@ -24,7 +24,7 @@ from . import contain
 from .lsh import candidate_pairs, unpack
 from .minhash import EMPTY
 from .settings import DedupSettings
-from .store import Run, _digest64, _Ids, SignatureFile, serial
+from .store import Run, _digest64, _Ids, SignatureFile, compact, serial
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,8 @@ class DedupIndex:
         digests = np.frombuffer(self._hash, dtype=np.uint64) if n else np.empty(0, np.uint64)
         uniq, slot_of_row = np.unique(digests, return_inverse=True)
         n_slots = len(uniq)
+        del uniq
+        slot_of_row = compact(slot_of_row)
         signed = np.frombuffer(bytes(self._signed), dtype=np.uint8).astype(bool) if n else np.zeros(0, bool)
         rep_row = np.full(n_slots, -1, dtype=np.int64)
         signed_rows = np.flatnonzero(signed)
@@ -267,8 +269,7 @@ class DedupIndex:
             np.maximum.at(contained_by, cs, contained[:, 2].astype(np.float32))
             edges = np.concatenate([edges, np.stack([cs, cl], axis=1)])
         self._copy_pairs = rep_row[edges] if len(edges) else np.empty((0, 2), dtype=np.int64)
-        comp_of_slot = _components(n_slots, edges)
-        comp = comp_of_slot[slot_of_row]
+        comp = compact(_components(n_slots, edges))[slot_of_row]
         # The kept member of each component: not a contained brief, then the earliest date, then
         # the longest text, then the smallest id.
         date = np.frombuffer(self._date, dtype=np.int64) if n else np.empty(0, np.int64)
@@ -276,11 +277,11 @@ class DedupIndex:
         order = np.lexsort((id_rank, -nchars, date, brief[slot_of_row], comp))
         first = np.ones(n, dtype=bool)
         first[1:] = comp[order][1:] != comp[order][:-1]
-        kept_of_comp = np.empty(n_slots, dtype=np.int64)
+        kept_of_comp = np.empty(n_slots, dtype=np.int32 if n < 2**31 else np.int64)
         kept_of_comp[comp[order][first]] = order[first]
+        del order, first
         kept = kept_of_comp[comp]
-        rows = np.arange(n)
-        keep = kept == rows
+        keep = kept == np.arange(n)
         exact = slot_of_row == slot_of_row[kept]
         reason = np.where(keep, 0, np.where(exact, 1, np.where(brief[slot_of_row], 3, 2))).astype(np.int8)
         similarity = np.ones(n, dtype=np.float32)

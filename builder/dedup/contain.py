@@ -37,7 +37,7 @@ import numpy as np
 
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
-from .store import Run, SignatureFile, compact, rep_chunks
+from .store import Run, SignatureFile, compact, rep_chunks, value_parts
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -105,13 +105,13 @@ def slot_pairs(task: SlotTask) -> int:
     with np.load(task.arrays) as arrays:
         rep_row, nchars, comp_of_slot = arrays["reps"], arrays["nchars"], arrays["comp"]
     n_slots = len(rep_row)
-    slot_parts, value_parts = [], []
+    slot_chunks, value_chunks = [], []
     for slots, sigs in rep_chunks(store, rep_row):
-        slot_parts.append(slots)
-        value_parts.append(np.ascontiguousarray(sigs[:, task.slots.start:task.slots.stop]))
-    slots = np.concatenate(slot_parts) if slot_parts else np.empty(0, np.int64)
-    values = np.concatenate(value_parts) if value_parts else np.empty((0, len(task.slots)), np.uint32)
-    del slot_parts, value_parts
+        slot_chunks.append(slots)
+        value_chunks.append(np.ascontiguousarray(sigs[:, task.slots.start:task.slots.stop]))
+    slots = np.concatenate(slot_chunks) if slot_chunks else np.empty(0, np.int64)
+    values = np.concatenate(value_chunks) if value_chunks else np.empty((0, len(task.slots)), np.uint32)
+    del slot_chunks, value_chunks, rep_row
     folder = Path(task.folder)
     pair_files = [open(folder / f"pairs-{i:04d}-{task.task:04d}.u64", "wb") for i in range(task.n_files)]
     written = 0
@@ -120,29 +120,13 @@ def slot_pairs(task: SlotTask) -> int:
         // np.uint64(task.n_files)
     try:
         for column in range(values.shape[1]):
-            vals = values[:, column]
-            # By value, ties in slot order (a stable argsort's order): one sort of value << 32 | position
-            packed = np.sort((vals.astype(np.uint64) << np.uint64(32)) | np.arange(len(vals), dtype=np.uint64))
-            v, s = (packed >> np.uint64(32)).astype(np.uint32), slots[(packed & np.uint64(0xFFFFFFFF)).astype(np.int64)]
-            del packed
-            starts = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1]]))
-            sizes = np.diff(np.append(starts, len(v)))
-            size_of = np.repeat(sizes, sizes)
-            usable = (size_of >= 2) & (size_of <= MAX_BUCKET) & (v != EMPTY)
-            v, s = v[usable], s[usable]  # most values are held by one text: compare the rest only
-            a, b = _bucket_pairs(v)
-            a, b = s[a], s[b]
-            short, long = np.minimum(nchars[a], nchars[b]), np.maximum(nchars[a], nchars[b])
-            ok = ((comp_of_slot[a] != comp_of_slot[b]) & (short >= settings.min_contained_chars)
-                  & (long <= MAX_LENGTH_RATIO * short))
-            a, b = a[ok], b[ok]
-            if not len(a):
-                continue
-            keys = np.sort((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
-            bounds = np.searchsorted(keys, first_text << np.uint64(32))  # sorted keys are in file order
-            for i in np.flatnonzero(np.diff(bounds)).tolist():
-                pair_files[i].write(keys[bounds[i]:bounds[i + 1]].tobytes())
-            written += len(keys)
+            vals = np.ascontiguousarray(values[:, column])
+            for at in value_parts(vals):  # a part of the values at a time: see store.value_parts
+                keys = _shared_value_pairs(vals[at], slots[at], nchars, comp_of_slot, settings)
+                bounds = np.searchsorted(keys, first_text << np.uint64(32))  # sorted keys are in file order
+                for i in np.flatnonzero(np.diff(bounds)).tolist():
+                    pair_files[i].write(keys[bounds[i]:bounds[i + 1]].tobytes())
+                written += len(keys)
     finally:
         for fh in pair_files:
             fh.close()
@@ -203,6 +187,29 @@ def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, comp_of_slot: np.
     arrays.unlink()
     pairs = np.concatenate(passing) if passing else np.empty((0, 2), np.int64)
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
+
+
+def _shared_value_pairs(vals: np.ndarray, slots: np.ndarray, nchars: np.ndarray, comp_of_slot: np.ndarray,
+                        settings: DedupSettings) -> np.ndarray:
+    """The pairs (smaller slot << 32 | larger, sorted) of texts holding one value of `vals` (one
+    signature slot's values of the texts `slots`) that is held by at most MAX_BUCKET texts,
+    in different components, passing the length rules."""
+    # By value, ties in position order (a stable argsort's order): one sort of value << 32 | position
+    packed = np.sort((vals.astype(np.uint64) << np.uint64(32)) | np.arange(len(vals), dtype=np.uint64))
+    v, s = (packed >> np.uint64(32)).astype(np.uint32), slots[(packed & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+    del packed
+    starts = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1]]))
+    sizes = np.diff(np.append(starts, len(v)))
+    size_of = np.repeat(sizes, sizes)
+    usable = (size_of >= 2) & (size_of <= MAX_BUCKET) & (v != EMPTY)
+    v, s = v[usable], s[usable]  # most values are held by one text: compare the rest only
+    a, b = _bucket_pairs(v)
+    a, b = s[a], s[b]
+    short, long = np.minimum(nchars[a], nchars[b]), np.maximum(nchars[a], nchars[b])
+    ok = ((comp_of_slot[a] != comp_of_slot[b]) & (short >= settings.min_contained_chars)
+          & (long <= MAX_LENGTH_RATIO * short))
+    a, b = a[ok], b[ok]
+    return np.sort((np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64))
 
 
 def _bucket_pairs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .minhash import EMPTY, _mix64, _seed64
-from .store import Run, SignatureFile, compact, rep_chunks
+from .store import Run, SignatureFile, compact, rep_chunks, value_parts
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -98,20 +98,22 @@ def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
     distinct = np.empty(0, dtype=np.uint64)
     found: list[np.ndarray] = []
     pending = 0
-    # By key, ties in slot order: one stable sort by slot for all bands, a stable sort by key per band.
-    by_slot = np.argsort(slots, kind="stable")
     for b in range(keys.shape[1]):
-        order = by_slot[np.argsort(keys[by_slot, b], kind="stable")]
-        ks, ss = keys[order, b], slots[order]
-        for dist in range(1, task.bucket_window + 1):
-            same = ks[:-dist] == ks[dist:]
-            if not same.any():
-                break
-            a, c = ss[:-dist][same], ss[dist:][same]
-            found.append((np.minimum(a, c).astype(np.uint64) << np.uint64(32)) | np.maximum(a, c).astype(np.uint64))
-            pending += len(found[-1])
-        if pending > max(len(distinct), 1 << 20):
-            distinct, found, pending = merge_unique(distinct, found), [], 0
+        band = np.ascontiguousarray(keys[:, b])
+        for at in value_parts(band):  # a part of the keys at a time: see store.value_parts
+            ss, ks = slots[at], band[at]
+            order = np.lexsort((ss, ks))  # by key, ties in slot order
+            ks, ss = ks[order], ss[order]
+            for dist in range(1, task.bucket_window + 1):
+                same = ks[:-dist] == ks[dist:]
+                if not same.any():
+                    break
+                a, c = ss[:-dist][same], ss[dist:][same]
+                found.append((np.minimum(a, c).astype(np.uint64) << np.uint64(32))
+                             | np.maximum(a, c).astype(np.uint64))
+                pending += len(found[-1])
+            if pending > max(len(distinct), 1 << 20):
+                distinct, found, pending = merge_unique(distinct, found), [], 0
     pairs = merge_unique(distinct, found) if found else distinct
     ok = np.empty(len(pairs), dtype=bool)
     for start in range(0, len(pairs), 1 << 18):  # a bounded slice of the pairs at a time

@@ -56,9 +56,12 @@ class _Ids:
         return f"{self._hex[i]:016x}" if self._hex is not None else self._str[i]
 
     def order(self) -> np.ndarray:
-        """Rank of each id in string order (int64), and checks that ids are unique."""
+        """Rank of each id in string order (int32 when it fits: see compact), and checks that ids
+        are unique."""
         if self._hex is not None:
             keys = np.frombuffer(self._hex, dtype=np.uint64) if len(self._hex) else np.empty(0, np.uint64)
+            if np.all(keys[1:] > keys[:-1]):  # added in id order, as a build adds them: ranks are places
+                return compact(np.arange(len(keys)))
             order = np.argsort(keys, kind="stable")
             dup = np.flatnonzero(keys[order][1:] == keys[order][:-1])
         else:
@@ -68,7 +71,7 @@ class _Ids:
             raise ValueError(f"duplicate row id {self[int(order[dup[0]])]!r} given to DedupIndex (ids must be unique)")
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
-        return rank
+        return compact(rank)
 
 
 # How the index runs its tasks: run(fn, tasks) gives fn(task) for each task, in task order
@@ -175,6 +178,26 @@ def compact(values: np.ndarray) -> np.ndarray:
     if len(values) and (values.min() < -2**31 or values.max() >= 2**31):
         return values
     return values.astype(np.int32, copy=False)
+
+
+PART_ROWS = 1 << 17  # values a candidate search sorts at a time
+
+
+def value_parts(values: np.ndarray) -> Iterator[np.ndarray]:
+    """The positions of `values` (unsigned hashes: slot values, band keys) in parts of about
+    PART_ROWS, ascending within each part: a part is a range of the values' low bits, so equal
+    values always share one. A search that sorts each part in turn finds the same buckets as
+    one sort of them all, and holds a part's sort, not every text's (at a million texts the
+    whole sort's arrays were most of a search task's memory)."""
+    n_parts = 1
+    while n_parts * PART_ROWS < len(values):
+        n_parts *= 2
+    if n_parts == 1:
+        yield np.arange(len(values))
+        return
+    low = (values & values.dtype.type(n_parts - 1)).astype(np.uint32)
+    for part in range(n_parts):
+        yield np.flatnonzero(low == part)
 
 
 def rep_chunks(store: SignatureFile, rep_row: np.ndarray, rows: int = 1 << 15
