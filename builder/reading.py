@@ -32,11 +32,22 @@ from .settings import BuildSettings
 
 log = logging.getLogger(__name__)
 INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
-_CHUNK = 512  # files a worker task reads
+_CHUNK = 512  # files a worker task reads, at least (see _chunk_for)
+_TASKS = 32  # read tasks a build has at least, for the workers' balance, before a task reads more than _CHUNK
 _SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
 # The tasks' facts are joined into one table every this many tasks: kept as a table a task,
 # each column's buffers allocated apart, they cost the driver a few times their own bytes.
 _JOIN_EVERY = 64
+
+
+def _chunk_for(n_files: int) -> int:
+    """The files a read task reads: _CHUNK, or more in a large build (up to _SPAN), so long as
+    the build keeps _TASKS tasks. Each task writes one partition, and a shard task opens every
+    partition its rows are in: the rows of one date window come from files all over the path
+    order (an archive names posts by title), so a shard opens most partitions, and the shard
+    stage costs shards x partitions. At 300,000 files, 2,048 files a task rather than 512 took
+    it from 13.4 to 6.9 s (bench/NOTES_shards.md)."""
+    return max(_CHUNK, min(_SPAN, n_files // _TASKS))
 
 
 def install_cache(cache: BuildCache, work: Path, n_tasks: int) -> None:
@@ -93,7 +104,7 @@ def read_all(found, settings: BuildSettings, executor: Executor, progress: bool,
         index = IndexWriter(cache_work / "files.arrow")
     gather = _Gather(report, rejects, inputs, index, work / "signatures.u32", settings.dedup.num_perm)
     tasks = _tasks(found.articles, lookup, str(folder), str(previous.parts) if previous is not None else None, extra,
-                   found.sizes)
+                   found.sizes, chunk=_chunk_for(len(found.articles)))
     for plan, result in _run(tasks, settings, executor, progress, total=len(found.articles),
                              found=report.files_found):
         gather.take(plan, result)
@@ -120,9 +131,9 @@ class _Plan:
 
 
 def _tasks(articles, lookup: Lookup | None, folder: str, cache: str | None,
-           extra: tuple[str, ...], sizes=None) -> Iterator[tuple[_Plan, ReadTask]]:
+           extra: tuple[str, ...], sizes=None, *, chunk: int = _CHUNK) -> Iterator[tuple[_Plan, ReadTask]]:
     """The articles in path order as read tasks. A file the cached build knows by an unchanged
-    stat is not read: its row is taken from the cached partition. A task reads at most _CHUNK
+    stat is not read: its row is taken from the cached partition. A task reads at most `chunk`
     files and covers at most _SPAN articles."""
     no = first = 0
     old: list[int] = []
@@ -159,7 +170,7 @@ def _tasks(articles, lookup: Lookup | None, folder: str, cache: str | None,
                 read.append(len(items))
                 items.append((at, shown, path, (sha[j], part[j], row[j]) if j >= 0 else None,
                               sizes[n] if sizes is not None else None))
-            if len(items) >= _CHUNK or len(read) >= _SPAN:
+            if len(items) >= chunk or len(read) >= _SPAN:
                 yield task()
                 no, first = no + 1, first + len(read)
                 old, read, items, taken = [], [], [], []
