@@ -360,3 +360,28 @@ def test_value_parts_keep_equal_values_together_and_positions_in_order(monkeypat
     for part in parts:
         assert part == sorted(part)
         assert {int(v) for v in values[part]}.isdisjoint(int(v) for q in parts if q is not part for v in values[q])
+
+
+def test_the_candidate_count_is_the_distinct_pairs_sharing_a_band():
+    """The LSH candidates are counted from files by smaller text, not held: the count is still
+    every distinct pair of texts that shares a band key, however many bands it shares."""
+    from builder.dedup.lsh import band_keys
+
+    settings = DedupSettings()
+    rng = np.random.default_rng(3)
+    texts = []
+    for k in range(40):
+        idx = sorted(rng.choice(len(SENTENCES), size=5, replace=False).tolist())
+        texts.append(body(*idx))
+        if k % 2:
+            texts.append(body(*idx[:-1]) + "另据报道。")
+    texts = sorted(set(texts), key=content_sha256)  # slots are distinct texts in text-hash order
+    sigs = signatures(texts, settings)
+    keys = band_keys(sigs, settings)
+    expected = {(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts)) if (keys[i] == keys[j]).any()}
+    index = DedupIndex(settings)
+    index.add_many([f"{i:016x}" for i in range(len(texts))], [content_sha256(t) for t in texts], sigs,
+                   date_keys=[0] * len(texts), n_chars=[len(t) for t in texts])
+    index.results()
+    assert index.stats()["candidate_pairs"] == len(expected) > 0
+    index.close()

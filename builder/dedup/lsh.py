@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .settings import DedupSettings
 
 BANDS_PER_TASK = 4  # LSH bands a task searches (each task reads the whole signature file once)
+COUNT_FILES = 16  # files the candidate pairs are counted in, by their smaller slot
 
 
 def _lsh_curve(s: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -126,20 +127,37 @@ def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
 def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, settings: DedupSettings, *, bucket_window: int,
                     folder: Path, run: Run) -> tuple[int, np.ndarray]:
     """(how many distinct pairs of slots share an LSH band, the verified ones packed and sorted):
-    bands in tasks of BANDS_PER_TASK, run by `run` (each task reads the signature file; the
-    distinct pairs across tasks are merged here as they come back)."""
+    bands in tasks of BANDS_PER_TASK, run by `run` (each task reads the signature file). The
+    candidates are only counted: each task's go to COUNT_FILES files by their smaller slot, and
+    each file's distinct pairs are counted apart (held together, a million texts' 4 million
+    candidates and their merges were the largest thing the driver held in dedup)."""
     store.flush()
     reps = folder / "reps.npy"
     np.save(reps, compact(rep_row))
     n_bands = settings.lsh_bands[0]
     tasks = [BandTask(str(store.path), str(reps), range(b, min(b + BANDS_PER_TASK, n_bands)), settings, bucket_window)
              for b in range(0, n_bands, BANDS_PER_TASK)]
-    candidates = verified = np.empty(0, dtype=np.uint64)
-    for pairs, ok in run(band_pairs, tasks):
-        candidates = merge_unique(candidates, [pairs])
-        verified = merge_unique(verified, [pairs[ok]])
+    # File i holds the pairs whose smaller slot s has s * COUNT_FILES // n_slots == i.
+    firsts = (np.arange(COUNT_FILES + 1, dtype=np.uint64) * np.uint64(len(rep_row)) + np.uint64(COUNT_FILES - 1)) \
+        // np.uint64(COUNT_FILES)
+    paths = [folder / f"candidates-{i:02d}.u64" for i in range(COUNT_FILES)]
+    verified = np.empty(0, dtype=np.uint64)
+    files = [open(path, "wb") for path in paths]
+    try:
+        for pairs, ok in run(band_pairs, tasks):
+            bounds = np.searchsorted(pairs, firsts << np.uint64(32))  # the pairs are sorted
+            for i, fh in enumerate(files):
+                fh.write(pairs[bounds[i]:bounds[i + 1]].tobytes())
+            verified = merge_unique(verified, [pairs[ok]])
+    finally:
+        for fh in files:
+            fh.close()
+    n_candidates = 0
+    for path in paths:
+        n_candidates += len(merge_unique(np.fromfile(path, dtype=np.uint64), []))
+        path.unlink()
     reps.unlink()
-    return len(candidates), verified
+    return n_candidates, verified
 
 
 def unpack(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
