@@ -33,7 +33,7 @@ from .settings import BuildSettings
 log = logging.getLogger(__name__)
 INLINE_BELOW = 200  # fewer files than this: worker start-up costs more than it saves
 _CHUNK = 512  # files a worker task reads, at least (see _chunk_for)
-_TASKS = 32  # read tasks a build has at least, for the workers' balance, before a task reads more than _CHUNK
+_PARTITIONS = 512  # partitions a build makes at most, while a task can read more than _CHUNK (see _chunk_for)
 _SPAN = 2048  # files one task covers at most, counting those taken from the cache unread
 # The tasks' facts are joined into one table every this many tasks: kept as a table a task,
 # each column's buffers allocated apart, they cost the driver a few times their own bytes.
@@ -41,13 +41,13 @@ _JOIN_EVERY = 64
 
 
 def _chunk_for(n_files: int) -> int:
-    """The files a read task reads: _CHUNK, or more in a large build (up to _SPAN), so long as
-    the build keeps _TASKS tasks. Each task writes one partition, and a shard task opens every
-    partition its rows are in: the rows of one date window come from files all over the path
-    order (an archive names posts by title), so a shard opens most partitions, and the shard
-    stage costs shards x partitions. At 300,000 files, 2,048 files a task rather than 512 took
-    it from 13.4 to 6.9 s (bench/NOTES_shards.md)."""
-    return max(_CHUNK, min(_SPAN, n_files // _TASKS))
+    """The files a read task reads: _CHUNK, or more in a large build (up to _SPAN), so that the
+    build makes at most _PARTITIONS partitions. A shard task opens every partition its rows
+    are in: the rows of one date window come from files all over the path order (an archive
+    names its posts by title), so a shard opens most partitions, and the shard stage costs
+    shards x partitions. Larger tasks cost the workers memory, so they start only where the
+    partitions would outnumber _PARTITIONS (bench/NOTES_shards.md)."""
+    return max(_CHUNK, min(_SPAN, -(-n_files // _PARTITIONS)))
 
 
 def install_cache(cache: BuildCache, work: Path, n_tasks: int) -> None:

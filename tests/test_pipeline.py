@@ -156,11 +156,11 @@ def test_many_partitions_some_with_duplicates(tmp_path, monkeypatch):
 
 
 def test_a_large_build_reads_more_files_a_task_so_its_shards_open_fewer_partitions():
-    from builder.reading import _CHUNK, _SPAN, _chunk_for
+    from builder.reading import _CHUNK, _PARTITIONS, _SPAN, _chunk_for
 
-    assert _chunk_for(0) == _chunk_for(3_000) == _CHUNK  # a small build keeps its tasks many
-    assert _CHUNK < _chunk_for(40_000) < _SPAN
-    assert _chunk_for(100_000) == _chunk_for(10_000_000) == _SPAN
+    assert _chunk_for(0) == _chunk_for(_CHUNK * _PARTITIONS) == _CHUNK  # up to 262,144 files: as before
+    assert _chunk_for(600_000) == 1172 and -(-600_000 // 1172) <= _PARTITIONS
+    assert _chunk_for(_SPAN * _PARTITIONS) == _chunk_for(10_000_000) == _SPAN
 
 
 def test_card_configs_let_load_dataset_find_splits(corpus, tmp_path):
