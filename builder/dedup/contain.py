@@ -38,7 +38,7 @@ import numpy as np
 
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
-from .store import Run, SignatureFile, compact, rep_chunks, value_parts
+from .store import Run, SignatureFile, compact, pair_file_bounds, rep_chunks, value_parts, write_by_file
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -116,17 +116,13 @@ def slot_pairs(task: SlotTask) -> int:
     folder = Path(task.folder)
     pair_files = [open(folder / f"pairs-{i:04d}-{task.task:04d}.u64", "wb") for i in range(task.n_files)]
     written = 0
-    # File i holds the pairs whose smaller text t has t * n_files // n_slots == i.
-    first_text = (np.arange(task.n_files + 1, dtype=np.uint64) * np.uint64(n_slots) + np.uint64(task.n_files - 1)) \
-        // np.uint64(task.n_files)
+    bounds = pair_file_bounds(task.n_files, n_slots)
     try:
         for column in range(values.shape[1]):
             vals = np.ascontiguousarray(values[:, column])
             for at in value_parts(vals):  # a part of the values at a time: see store.value_parts
                 keys = _shared_value_pairs(vals[at], slots[at], nchars, comp_of_slot, settings)
-                bounds = np.searchsorted(keys, first_text << np.uint64(32))  # sorted keys are in file order
-                for i in np.flatnonzero(np.diff(bounds)).tolist():
-                    pair_files[i].write(keys[bounds[i]:bounds[i + 1]].tobytes())
+                write_by_file(keys, bounds, pair_files)
                 written += len(keys)
     finally:
         for fh in pair_files:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .minhash import EMPTY, _mix64, _seed64
-from .store import Run, SignatureFile, compact, rep_chunks, value_parts
+from .store import Run, SignatureFile, compact, pair_file_bounds, rep_chunks, value_parts, write_by_file
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -137,17 +137,13 @@ def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, settings: DedupSe
     n_bands = settings.lsh_bands[0]
     tasks = [BandTask(str(store.path), str(reps), range(b, min(b + BANDS_PER_TASK, n_bands)), settings, bucket_window)
              for b in range(0, n_bands, BANDS_PER_TASK)]
-    # File i holds the pairs whose smaller slot s has s * COUNT_FILES // n_slots == i.
-    firsts = (np.arange(COUNT_FILES + 1, dtype=np.uint64) * np.uint64(len(rep_row)) + np.uint64(COUNT_FILES - 1)) \
-        // np.uint64(COUNT_FILES)
+    bounds = pair_file_bounds(COUNT_FILES, len(rep_row))
     paths = [folder / f"candidates-{i:02d}.u64" for i in range(COUNT_FILES)]
     verified = np.empty(0, dtype=np.uint64)
     files = [open(path, "wb") for path in paths]
     try:
         for pairs, ok in run(band_pairs, tasks):
-            bounds = np.searchsorted(pairs, firsts << np.uint64(32))  # the pairs are sorted
-            for i, fh in enumerate(files):
-                fh.write(pairs[bounds[i]:bounds[i + 1]].tobytes())
+            write_by_file(pairs, bounds, files)
             verified = merge_unique(verified, [pairs[ok]])
     finally:
         for fh in files:

@@ -180,6 +180,22 @@ def compact(values: np.ndarray) -> np.ndarray:
     return values.astype(np.int32, copy=False)
 
 
+def pair_file_bounds(n_files: int, n_slots: int) -> np.ndarray:
+    """Where each of `n_files` files of packed pairs (smaller slot << 32 | larger) starts, and
+    one past the last: file i holds the pairs whose smaller slot s has s * n_files // n_slots
+    == i, so a search's pairs are spread over files a task can count apart."""
+    first = (np.arange(n_files + 1, dtype=np.uint64) * np.uint64(n_slots) + np.uint64(n_files - 1)) \
+        // np.uint64(n_files)
+    return first << np.uint64(32)
+
+
+def write_by_file(pairs: np.ndarray, bounds: np.ndarray, files: list) -> None:
+    """Sorted packed `pairs` appended to `files`, each to its file by `bounds` (pair_file_bounds)."""
+    at = np.searchsorted(pairs, bounds)
+    for i in np.flatnonzero(np.diff(at)).tolist():
+        files[i].write(pairs[at[i]:at[i + 1]].tobytes())
+
+
 PART_ROWS = 1 << 17  # values a candidate search sorts at a time
 
 
