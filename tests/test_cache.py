@@ -46,25 +46,25 @@ def _index_of(tmp_path, paths, batch=3):
     return PreviousBuild(tmp_path, {"n_tasks": 1})
 
 
-def test_lookup_merges_two_path_orders(tmp_path):
+def test_lookup_gives_the_entries_of_each_run_of_path_order(tmp_path):
     prev = _index_of(tmp_path, ["a/1.md", "a/3.md", "b/x.md", "c.md", "c/d.md", "e.md", "f.md"])
     lookup = Lookup(prev.batches())
-    found = []
-    for block in (["a/0.md", "a/1.md", "a/2.md"], ["a/3.md", "b/y.md", "c.md"], ["d.md"], ["f.md", "g.md"]):
-        rows, where = lookup.match(block)
-        paths = rows.column("path").to_pylist()
-        found += [paths[j] if j >= 0 else None for j in where]
-    assert found == [None, "a/1.md", None, "a/3.md", None, "c.md", None, "f.md", None]
-    assert entry_at(rows, 0) == _entry("f.md", seq=6)
+    # A task's run of paths ends at its last path: it gets the entries up to it (b/x.md and
+    # c/d.md, whose files are gone, come with a run and match none of its files).
+    runs = [lookup.upto(last).column("path").to_pylist() for last in ("a/2.md", "c.md", "d.md", "g.md")]
+    assert runs == [["a/1.md"], ["a/3.md", "b/x.md", "c.md"], ["c/d.md"], ["e.md", "f.md"]]
+    assert lookup.upto("zzz.md").num_rows == 0
 
 
-def test_lookup_of_the_same_files_takes_them_in_order_across_batches(tmp_path):
+def test_lookup_runs_straddle_the_index_batches(tmp_path):
     paths = [f"{k:03d}.md" for k in range(20)]
     lookup = Lookup(_index_of(tmp_path, paths).batches())
-    for start in range(0, 20, 7):  # blocks that straddle the index's batches of 3
-        rows, where = lookup.match(paths[start:start + 7])
-        assert where == list(range(len(where))) and rows.column("path").to_pylist() == paths[start:start + 7]
-    assert lookup.match(["zzz.md"])[1] == [-1]
+    got = []
+    for start in range(0, 20, 7):  # runs that straddle the index's batches of 3
+        rows = lookup.upto(paths[min(19, start + 6)])
+        got += rows.column("path").to_pylist()
+        assert entry_at(rows, 0) == _entry(paths[start], seq=start)
+    assert got == paths
 
 
 def test_trust_needs_both_times_older_than_the_margin():

@@ -228,19 +228,24 @@ def test_a_read_task_writes_its_rows_and_hands_back_only_facts(tmp_path):
     from multiprocessing.reduction import ForkingPickler
 
     from builder.parts import part_path, read_part
+    from builder.read.discover import ArticleList
     from builder.run.worker import ReadTask, read_task
 
     write_corpus(tmp_path, {"a.md": article("甲", "<p>" + distinct_text(1) + "</p>"),
                             "b.md": "not an article", "c.md": article("丙", "<p>" + distinct_text(3) + "</p>")})
     (tmp_path / "parts").mkdir()
-    items = [(k, name, str(tmp_path / name), None, None) for k, name in enumerate(("a.md", "b.md", "c.md"))]
-    result = read_task(BuildSettings(), ReadTask(7, str(tmp_path / "parts"), items, [], None))
+    articles = ArticleList(str(tmp_path))
+    for name in ("a.md", "b.md", "c.md"):
+        articles.append(name)
+    result = read_task(BuildSettings(), ReadTask(7, str(tmp_path / "parts"), 0, articles.block(0, 3)))
     rows = read_part(part_path(tmp_path / "parts", 7))
     assert rows.column("source_path").to_pylist() == ["a.md", "c.md"] and "text" in rows.column_names
     back = pickle.loads(ForkingPickler.dumps(result))
     assert back.facts.equals(result.facts) and "text" not in back.facts.column_names
     assert back.facts.column("k").to_pylist() == [0, 2] and back.facts.column("id").equals(rows.column("id"))
-    assert back.files.column("k").to_pylist() == [0, 1, 2] and back.files.column("reason")[1].as_py() == "no_title"
+    assert back.index.column("path").to_pylist() == ["a.md", "b.md", "c.md"]
+    assert back.index.column("reason")[1].as_py() == "no_title"
+    assert back.index.column("part").to_pylist() == [7, -1, 7] and back.index.column("row").to_pylist() == [0, -1, 1]
 
 
 def test_cache_is_per_source_folder(corpus, tmp_path):
@@ -386,7 +391,7 @@ def test_tasks_cut_otherwise_than_the_cached_build_take_its_rows(corpus, tmp_pat
 
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "first", progress=False, cache_dir=cache)  # one task
-    monkeypatch.setattr(builder.reading, "_SPAN", 2)  # tasks of two files: rows from one cached partition each
+    monkeypatch.setattr(builder.reading, "_span_for", lambda n: 2)  # tasks of two files: rows from one cached partition each
     edited = corpus / "source/_posts/金融/新浪财经/国内/二.md"
     edited.write_text(edited.read_text(encoding="utf-8").replace("第二篇", "第二篇（更新）"), encoding="utf-8")
     report = build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
@@ -395,7 +400,7 @@ def test_tasks_cut_otherwise_than_the_cached_build_take_its_rows(corpus, tmp_pat
     assert len(list((store / "parts").glob("t*.arrow"))) > 1
     build(corpus, tmp_path / "clean", progress=False)
     assert_same_files(tmp_path / "cached", tmp_path / "clean")
-    monkeypatch.setattr(builder.reading, "_SPAN", 2048)
+    monkeypatch.setattr(builder.reading, "_span_for", lambda n: 2048)
     again = build(corpus, tmp_path / "again", progress=False, cache_dir=cache)  # and back to one task
     assert sum(again.from_cache.values()) == sum(rel.endswith(".md") for rel in CORPUS)
     assert_same_files(tmp_path / "again", tmp_path / "clean")

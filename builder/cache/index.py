@@ -6,6 +6,7 @@ known by its stat only if it was hashed while already TRUST_MARGIN_NS old (`trus
 """
 from __future__ import annotations
 
+import bisect
 import os
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -114,54 +115,35 @@ class PreviousBuild:
 
 
 class Lookup:
-    """The previous build's entries of runs of paths asked in path order: a merge of two sorted
-    streams (the index read a batch at a time), so no map of a million paths is held. Entries
-    come as INDEX_SCHEMA rows, not objects: a rebuild takes most of them whole."""
+    """The previous build's entries, handed out in runs of path order: `upto(path)` gives those
+    after the ones given before, up to and including `path`. The index is read a batch at a
+    time, so no map of a million paths is held; a read task matches its own files against the
+    run it is given. Entries come as INDEX_SCHEMA rows, not objects: a rebuild takes most of
+    them whole."""
 
     def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
         self._batches = batches
-        self._window = INDEX_SCHEMA.empty_table()  # index rows not yet passed
+        self._window = INDEX_SCHEMA.empty_table()  # index rows read and not yet given
         self._paths: list[str] = []                # their paths
-        self._at = 0                               # the first row not matched or passed
+        self._at = 0                               # the first of them not given
 
-    def match(self, paths: list[str]) -> tuple[pa.Table, list[int]]:
-        """For `paths` (sorted, each after every path asked before): their entries, as a table
-        of index rows, and for each path its row in that table, or -1 if it has none."""
-        self._window, self._paths = self._window.slice(self._at), self._paths[self._at:]
-        at, known = 0, self._paths
-        while len(known) < len(paths) and self._more():  # enough rows for the common case below
-            known = self._paths
-        if known[:len(paths)] == paths:  # the same files as last time (one C comparison)
-            self._at = len(paths)
-            return self._window.slice(0, len(paths)), list(range(len(paths)))
-        rows, where = [], []
-        for path in paths:
-            while True:
-                if at == len(known):
-                    if not rows:  # none of these rows is wanted: not held while more are read
-                        self._window, self._paths, at = self._window.slice(at), [], 0
-                    if not self._more():
-                        break
-                    known = self._paths
-                elif known[at] < path:
-                    at += 1
-                else:
-                    break
-            if at < len(known) and known[at] == path:
-                where.append(len(rows))
-                rows.append(at)
-                at += 1
-            else:
-                where.append(-1)
-        self._at = at
-        return self._window.take(pa.array(rows, pa.int64())), where
+    def upto(self, path: str) -> pa.Table:
+        """The entries after those given before, up to `path` (paths asked in path order)."""
+        while True:
+            end = bisect.bisect_right(self._paths, path, self._at)
+            if end < len(self._paths) or not self._more():
+                break
+        rows = self._window.slice(self._at, end - self._at)
+        self._at = end
+        return rows
 
     def _more(self) -> bool:
         batch = next(self._batches, None)
         if batch is None:
             return False
-        self._window = pa.concat_tables([self._window, pa.Table.from_batches([batch])])
-        self._paths = self._paths + batch.column("path").to_pylist()
+        self._window = pa.concat_tables([self._window.slice(self._at), pa.Table.from_batches([batch])])
+        self._paths = self._paths[self._at:] + batch.column("path").to_pylist()
+        self._at = 0
         return True
 
 

@@ -84,40 +84,20 @@ class ArticleList(Sequence):
 
     def _decode(self, start: int, stop: int) -> list[bytes]:
         """The relative paths of entries start..stop-1 as bytes, decoded from start's restart point."""
-        out: list[bytes] = []
+        return self.block(start, stop).paths()
+
+    def block(self, start: int, stop: int) -> "PathBlock":
+        """Entries start..stop-1 as a PathBlock: their stretch of the buffer, which a read task
+        decodes itself (a few bytes a path to send, nothing decoded here)."""
         if start >= stop:
-            return out
+            return PathBlock(self._prefix, b"", 0, 0)
         k = start - start % self._RESTART
         first, last = k // self._RESTART, (stop - 1) // self._RESTART + 1
-        offset = self._restarts[first]
         end = self._restarts[last] if last < len(self._restarts) else self._spooled + len(self._blob)
-        blob, at = self._bytes(offset, end), 0
-        prev = b""
-        while k < stop:
-            shared = blob[at]  # two one-byte varints, for most paths
-            if shared < 0x80:
-                at += 1
-            else:
-                shared, at = _get_varint(blob, at)
-            length = blob[at]
-            if length < 0x80:
-                at += 1
-            else:
-                length, at = _get_varint(blob, at)
-            prev = prev[:shared] + blob[at:at + length]
-            at += length
-            if k >= start:
-                out.append(prev)
-            k += 1
-        return out
+        return PathBlock(self._prefix, self._bytes(self._restarts[first], end), start - k, stop - start)
 
     def _item(self, data: bytes) -> tuple[str, str]:
-        """(shown path, file path) of a relative path's bytes."""
-        try:
-            rel = shown = data.decode("utf-8")
-        except UnicodeDecodeError:  # a name that is not UTF-8: shown with escapes, opened by its bytes
-            rel, shown = data.decode("utf-8", "surrogateescape"), data.decode("utf-8", "backslashreplace")
-        return shown, self._prefix + rel
+        return _item(self._prefix, data)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -130,6 +110,55 @@ class ArticleList(Sequence):
         if not 0 <= i < len(self):
             raise IndexError(i)
         return self._item(self._decode(i, i + 1)[0])
+
+
+@dataclass(frozen=True)
+class PathBlock:
+    """A run of an ArticleList's entries as its front-coded bytes: `blob` starts at a restart
+    point, `skip` entries before the run's first one; `n` entries. What a read task is given
+    for its files (a few bytes a path; the driver decodes none of them)."""
+
+    prefix: str   # the source root and one separator
+    blob: bytes
+    skip: int
+    n: int
+
+    def __len__(self) -> int:
+        return self.n
+
+    def paths(self) -> list[bytes]:
+        """The relative paths, as bytes."""
+        out: list[bytes] = []
+        blob, at, prev = self.blob, 0, b""
+        for k in range(self.skip + self.n):
+            shared = blob[at]  # two one-byte varints, for most paths
+            if shared < 0x80:
+                at += 1
+            else:
+                shared, at = _get_varint(blob, at)
+            length = blob[at]
+            if length < 0x80:
+                at += 1
+            else:
+                length, at = _get_varint(blob, at)
+            prev = prev[:shared] + blob[at:at + length]
+            at += length
+            if k >= self.skip:
+                out.append(prev)
+        return out
+
+    def items(self) -> list[tuple[str, str]]:
+        """(shown path, file path) of each entry."""
+        return [_item(self.prefix, data) for data in self.paths()]
+
+
+def _item(prefix: str, data: bytes) -> tuple[str, str]:
+    """(shown path, file path) of a relative path's bytes."""
+    try:
+        rel = shown = data.decode("utf-8")
+    except UnicodeDecodeError:  # a name that is not UTF-8: shown with escapes, opened by its bytes
+        rel, shown = data.decode("utf-8", "surrogateescape"), data.decode("utf-8", "backslashreplace")
+    return shown, prefix + rel
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -19,12 +20,13 @@ import numpy as np
 import pyarrow as pa
 
 from .. import layout, memory
-from ..cache import INDEX_SCHEMA, Stat, stat_of, trusted
+from ..cache import INDEX_SCHEMA, Stat, reusable, stat_of, trusted
 from ..dedup import signatures
 from ..errors import CacheError, Reject
 from ..parts import (FACTS, SIGNATURE, binary_column, hex_bytes, part_path, part_schema, signature_column, take_rows,
                      write_part)
 from ..read import sources
+from ..read.discover import PathBlock
 from ..read.article import Article
 from ..settings import BuildSettings
 from ..transform.process import run_steps
@@ -37,50 +39,40 @@ TOGETHER_BYTES = 4 * 2**20
 
 @dataclass
 class ReadTask:
-    """A read task's files, all in path order: `items` to read, each (place in the task, shown
-    path, path, what the cached build knew of it or None: (sha256, partition, row), partition
-    -1 for a reject; its size from a remote source's listing, else None), and `taken`, rows the cached build holds for files not read again
-    (place, partition, row). Its rows go to partition `no` in `folder`, cached rows come from
-    the partitions in `cache`; `extra` names the row columns handed back beside parts.FACTS."""
+    """A read task: the articles `paths` (a run of the build's list in path order, whose first
+    is the build's article `first`), and what the cached build knew of the files in their
+    stretch of path order (`known`, its index rows, or None), whose rows are in the partitions
+    in `cache`. `sizes`: each article's size from a remote source's listing, else None. Its
+    rows go to partition `no` in `folder`; `extra` names the row columns handed back beside
+    parts.FACTS."""
 
     no: int
     folder: str
-    items: list[tuple[int, str, str, tuple | None, int | None]]
-    taken: list[tuple[int, int, int]]
-    cache: str | None
+    first: int
+    paths: PathBlock
+    known: pa.Table | None = None
+    cache: str | None = None
+    sizes: Sequence[int] | None = None
     extra: tuple[str, ...] = ()
 
 
-# What a read task says of each file it read, in place order: the cache index's columns
-# (builder.cache.INDEX_SCHEMA) but the row's handle, which the driver sets, with the file's place
-# in the task `k` and `same`: its bytes are the cached ones (then what it became is the cached
-# build's: reason, message and warnings are left empty here).
-FILES_SCHEMA = pa.schema([pa.field("k", pa.int64(), False)]
-                         + [f for f in INDEX_SCHEMA if f.name not in ("part", "row")]
-                         + [pa.field("same", pa.bool_(), False)])
 _NO_STAT = Stat(0, 0, 0, 0)
+_STAT = ("size", "mtime_ns", "ctime_ns", "ino", "trusted")
 
 
 @dataclass
 class ReadResult:
-    """What a read task hands back: `files`, a row of FILES_SCHEMA for every file it read; and
-    `facts`, one row for each row it wrote to its partition, in the partition's order: its place
-    in the task (`k`), parts.FACTS, the task's `extra` columns and the MinHash signature."""
+    """What a read task hands back: `index`, every article's entry for the next cache's index
+    (INDEX_SCHEMA, in path order; a row's handle is (task, its place in the partition), a
+    reject's (-1, -1)); `facts`, one row for each row it wrote to its partition, in the
+    partition's order: its article's place in the task (`k`), parts.FACTS, the task's `extra`
+    columns and the MinHash signature; and how many articles the cached build gave unread
+    (`unread`: their stat was unchanged) or after reading (`same`: the same bytes)."""
 
-    files: pa.Table
+    index: pa.Table
     facts: pa.Table
-
-
-def _files_table(files: list[tuple[int, str, str | None, Reject | None, list[str], Stat | None, bool, bool]]
-                 ) -> pa.Table:
-    """The files' outcomes (place, shown path, sha256, reject, warnings, stat, trusted, same),
-    sorted by place, as a FILES_SCHEMA table."""
-    files.sort(key=lambda f: f[0])
-    rows = [(k, rel, *(stat or _NO_STAT), sha, trust, reject and reject.reason, reject and reject.message,
-             warnings, same) for k, rel, sha, reject, warnings, stat, trust, same in files]
-    columns = zip(*rows) if rows else [[]] * len(FILES_SCHEMA)
-    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, FILES_SCHEMA)],
-                                schema=FILES_SCHEMA)
+    unread: int = 0
+    same: int = 0
 
 
 def task(settings: BuildSettings):
@@ -92,18 +84,38 @@ def describe(payload) -> str:
     """A task, for a message: a read task's first and last file, and how many; another's name."""
     if not isinstance(payload, ReadTask):
         return f"the task {getattr(payload, 'name', type(payload).__name__)}"
-    items = payload.items
+    items = payload.paths.items()
     if not items:
-        return f"taking {len(payload.taken)} cached rows"
-    return f"reading {items[0][1]} .. {items[-1][1]} ({len(items)} files)"
+        return "reading no files"
+    return f"reading {items[0][0]} .. {items[-1][0]} ({len(items)} files)"
+
+
+class _Known:
+    """The cached build's entries of a task's stretch of path order, by path: those that may
+    stand for their file again (cache.reusable)."""
+
+    def __init__(self, table: pa.Table | None) -> None:
+        self.table = table
+        self.at: dict[str, int] = {}
+        if table is None or not table.num_rows:
+            return
+        cols = {c: table.column(c).to_pylist() for c in ("path", "sha256", "reason", "trusted", "part", "row",
+                                                          "size", "mtime_ns", "ctime_ns", "ino")}
+        self.sha, self.trusted, self.part, self.row = cols["sha256"], cols["trusted"], cols["part"], cols["row"]
+        self.stat = list(zip(cols["size"], cols["mtime_ns"], cols["ctime_ns"], cols["ino"]))
+        self.at = {p: j for j, (p, sha, reason) in enumerate(zip(cols["path"], self.sha, cols["reason"]))
+                   if reusable(sha, reason)}
 
 
 def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
     """Read a run of files, take the cached rows of the others, write the rows to the task's
-    partition (in path order) and hand back their facts."""
-    files: list = []
+    partition (in path order) and hand back their facts and every file's index entry."""
+    known = _Known(payload.known)
+    fresh: list = []                        # (place, path, sha256, reject, warnings, stat, trusted)
+    unread: list[tuple[int, int]] = []      # (place, cached entry): stat unchanged, not read
+    same: list[tuple[int, int, Read]] = []  # (place, cached entry, the read): the same bytes
+    taken: list[tuple[int, int, int]] = []  # (place, cached partition, row)
     results: list[tuple[int, Article]] = []
-    taken = list(payload.taken)
     group: list[tuple[int, Read]] = []
     size = 0
 
@@ -111,25 +123,29 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
         for (k, read), result in zip(group, process_together([read for _, read in group], settings)):
             results.append((k, result))
             warnings = result.warnings if result.reject is None else []
-            files.append((k, read.rel, result.sha256, result.reject, warnings, read.stat, read.trusted, False))
+            fresh.append((k, read.rel, result.sha256, result.reject, warnings, read.stat, read.trusted))
         group.clear()
 
-    for k, rel, path, known, listed in payload.items:
-        read = read_file((rel, path), settings, listed)
-        if known is not None and read.sha256 == known[0]:
-            files.append((k, rel, known[0], None, [], read.stat, read.trusted, True))
-            if known[1] >= 0:
-                taken.append((k, known[1], known[2]))
-            continue
-        n = len(read.data) if read.data is not None else 0
-        if group and size + n > TOGETHER_BYTES:
-            flush()
-            size = 0
-        group.append((k, read))
-        size += n
+    sizes = payload.sizes
+    for k, (rel, path) in enumerate(payload.paths.items()):
+        j = known.at.get(rel, -1)
+        if j >= 0 and known.trusted[j] and _same_stat(path, known.stat[j]):
+            unread.append((k, j))
+        else:
+            read = read_file((rel, path), settings, sizes[k] if sizes is not None else None)
+            if j < 0 or read.sha256 != known.sha[j]:
+                n = len(read.data) if read.data is not None else 0
+                if group and size + n > TOGETHER_BYTES:
+                    flush()
+                    size = 0
+                group.append((k, read))
+                size += n
+                continue
+            same.append((k, j, read))
+        if known.part[j] >= 0:
+            taken.append((k, known.part[j], known.row[j]))
     if group:
         flush()
-    files = _files_table(files)
     schema = part_schema(settings.dedup.num_perm)
     rows = [(k, r.row) for k, r in results if r.row is not None]
     tables, places = [], []
@@ -144,13 +160,66 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
         t = np.array(taken, dtype=np.int64).reshape(-1, 3)
         tables.append(_cached_rows(payload.cache, t[:, 1], t[:, 2], schema))
         places += t[:, 0].tolist()
-    if not tables:
-        return ReadResult(files, _facts(schema.empty_table(), [], payload.extra))
+    if tables:
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        order = np.argsort(np.array(places, dtype=np.int64), kind="stable")
+        table = table.take(pa.array(order))
+        write_part(part_path(payload.folder, payload.no), table)
+        places = np.array(places, dtype=np.int64)[order]
+    else:
+        table = schema.empty_table()
+        places = np.empty(0, np.int64)
+    index = _index(payload.no, known.table, fresh, unread, same, places)
+    return ReadResult(index, _facts(table, places.tolist(), payload.extra), len(unread), len(same))
+
+
+def _same_stat(path: str, stat: tuple) -> bool:
+    try:
+        return stat_of(os.stat(path)) == stat
+    except OSError:
+        return False  # read as any other file: its reader reports the problem
+
+
+def _index(no: int, known: pa.Table | None, fresh: list, unread: list, same: list, places: np.ndarray) -> pa.Table:
+    """Every article's index entry, in place order: the cached one of a file not read again (with
+    today's stat when it was read and had the same bytes), a new one for the rest; a row's handle
+    is (task `no`, its place among the partition's `places`)."""
+    tables, at = [], []
+    if unread:
+        k, j = zip(*unread)
+        tables.append(known.take(pa.array(j, pa.int64())))
+        at += k
+    if same:
+        k, j, reads = zip(*same)
+        again = known.take(pa.array(j, pa.int64()))
+        stats = [(*(read.stat or _NO_STAT), read.trusted) for read in reads]
+        for name, values in zip(_STAT, zip(*stats)):
+            again = _set(again, name, values)
+        tables.append(again)
+        at += k
+    if fresh or not tables:
+        fresh.sort(key=lambda f: f[0])
+        entries = [(rel, *(stat or _NO_STAT), sha, trust, 0 if reject is None else -1, 0,
+                    reject and reject.reason, reject and reject.message, warnings)
+                   for _, rel, sha, reject, warnings, stat, trust in fresh]
+        columns = zip(*entries) if entries else [[]] * len(INDEX_SCHEMA)
+        tables.append(pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, INDEX_SCHEMA)],
+                                           schema=INDEX_SCHEMA))
+        at += [f[0] for f in fresh]
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    order = np.argsort(np.array(places, dtype=np.int64), kind="stable")
-    table = table.take(pa.array(order))
-    write_part(part_path(payload.folder, payload.no), table)
-    return ReadResult(files, _facts(table, np.array(places)[order].tolist(), payload.extra))
+    at = np.array(at, dtype=np.int64)
+    order = np.argsort(at, kind="stable")
+    table, at = table.take(pa.array(order)), at[order]
+    is_row = table.column("part").to_numpy() >= 0
+    table = _set(table, "part", np.where(is_row, no, -1))
+    return _set(table, "row", np.where(is_row, np.searchsorted(places, at), -1))
+
+
+def _set(table: pa.Table, name: str, values) -> pa.Table:
+    at = table.schema.get_field_index(name)
+    field = table.schema.field(at)
+    return table.set_column(at, field, values if isinstance(values, (pa.Array, pa.ChunkedArray))
+                            else pa.array(values, field.type))
 
 
 def _cached_rows(cache: str, parts: np.ndarray, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
