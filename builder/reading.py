@@ -24,7 +24,7 @@ from .cache import BuildCache, IndexWriter, Lookup, PreviousBuild
 from .card import InputManifest
 from .dedup.store import SignatureFile
 from .errors import Reject
-from .parts import SIGNATURE, big_endian64, hex_bytes, signatures_of
+from .parts import SIGNATURE, signatures_of
 from .report import BuildReport
 from .run import Executor, Inline, executor_for, worker
 from .run.worker import ReadResult, ReadTask
@@ -156,15 +156,14 @@ class _Gather:
         if result.same:
             report.from_cache["bytes"] += result.same
         table = result.index
-        kept = table.filter(pc.greater_equal(table.column("part"), 0))
-        for value in pc.value_counts(pc.list_flatten(kept.column("warnings"))).to_pylist():
-            report.warnings[value["values"]] += value["counts"]
-        if kept.num_rows < table.num_rows:
-            gone = table.filter(pc.less(table.column("part"), 0))
+        report.warnings.update(result.warnings)
+        gone = table.filter(pc.less(table.column("part"), 0))
+        if gone.num_rows:
             self.rejects += [Reject(p, r, m) for p, r, m in zip(*(gone.column(c).to_pylist()
                                                                     for c in ("path", "reason", "message")))]
-        shas = pc.fill_null(table.column("sha256"), "unread")
-        self.inputs.add_columns(table.column("path"), shas)
+        if table.num_rows:
+            paths = table.column("path")
+            self.inputs.add_lines(paths[0].as_py(), paths[-1].as_py(), result.manifest)
         if self.index is not None:
             self.index.add_table(table)
         self.n_tasks = max(self.n_tasks, task.no + 1)
@@ -177,7 +176,6 @@ class _Gather:
         places = facts.column("k").to_numpy()
         self.facts.append(facts.drop_columns(["k", SIGNATURE])
                           .append_column("file", pa.array((places + task.first).astype(np.int32)))
-                          .append_column("file_digest", pa.array(big_endian64(hex_bytes(shas.take(pa.array(places)), 8))))
                           .append_column("task", pa.array(np.full(n, task.no, dtype=np.int32)))
                           .append_column("row", pa.array(np.arange(n, dtype=np.int32))))
         if len(self.facts) - self._joined >= _JOIN_EVERY:

@@ -47,22 +47,33 @@ class InputManifest:
         self._h.update("".join(lines).encode("utf-8"))
 
     def add_columns(self, paths: pa.Array | pa.ChunkedArray, digests: pa.Array | pa.ChunkedArray) -> None:
-        """`add_many` for pairs given as two string columns (a build's read stage has them so):
-        the lines made and hashed by Arrow, a Python string only for a path JSON must escape."""
-        paths, digests = (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in (paths, digests))
-        if not len(paths):
-            return
-        if len(paths) > 1 and pc.any(pc.less_equal(paths[1:], paths[:-1])).as_py() or \
-                self._last is not None and paths[0].as_py() <= self._last:
-            raise ValueError(f"input manifest paths must come sorted: {paths.to_pylist()[:3]!r}... after "
-                             f"{self._last!r}")
-        self._last = paths[-1].as_py()
-        lines = pc.binary_join_element_wise("[", _quoted(paths), ", ", _quoted(digests), "]\n", "")
-        first, last = np.frombuffer(lines.buffers()[1], np.int32)[[lines.offset, lines.offset + len(lines)]]
-        self._h.update(memoryview(lines.buffers()[2])[first:last])
+        """`add_many` for pairs given as two string columns."""
+        if len(paths):
+            self.add_lines(paths[0].as_py(), paths[-1].as_py(), manifest_lines(paths, digests))
+
+    def add_lines(self, first: str, last: str, lines: bytes) -> None:
+        """A run of pairs, from `first` to `last` path, as `manifest_lines` made them (a read task
+        makes its own; here they are only hashed)."""
+        if self._last is not None and first <= self._last:
+            raise ValueError(f"input manifest paths must come sorted: {first!r} after {self._last!r}")
+        self._last = last
+        self._h.update(lines)
 
     def hexdigest(self) -> str:
         return self._h.hexdigest()
+
+
+def manifest_lines(paths: pa.Array | pa.ChunkedArray, digests: pa.Array | pa.ChunkedArray) -> bytes:
+    """The manifest's lines of pairs given as two string columns, sorted by path (ValueError
+    if not): made by Arrow, a Python string only for a path JSON must escape."""
+    paths, digests = (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in (paths, digests))
+    if not len(paths):
+        return b""
+    if len(paths) > 1 and pc.any(pc.less_equal(paths[1:], paths[:-1])).as_py():
+        raise ValueError(f"input manifest paths must come sorted: {paths.to_pylist()[:3]!r}...")
+    lines = pc.binary_join_element_wise("[", _quoted(paths), ", ", _quoted(digests), "]\n", "")
+    first, last = np.frombuffer(lines.buffers()[1], np.int32)[[lines.offset, lines.offset + len(lines)]]
+    return bytes(memoryview(lines.buffers()[2])[first:last])
 
 
 def _quoted(values: pa.Array) -> pa.Array:

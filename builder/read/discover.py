@@ -8,6 +8,7 @@ leaves it is reported, never read), and a folder reached twice through links is 
 """
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import heapq
 import os
@@ -66,6 +67,35 @@ class ArticleList(Sequence):
             self._file.write(self._blob)
             self._spooled += len(self._blob)
             self._blob = bytearray()
+
+    def extend(self, prefix: str, names: list[str]) -> None:
+        """append(prefix + name) for each of a folder's names, in order: the folder's prefix is
+        encoded once, and each name compared with the one before it only."""
+        if not names:
+            return
+        pre = prefix.encode("utf-8", "surrogateescape")
+        self.append(prefix + names[0])
+        last, blob, restart = names[0].encode("utf-8", "surrogateescape"), self._blob, self._RESTART
+        for name in names[1:]:
+            if self._n % restart == 0 or self._file is not None and len(blob) >= self._SPOOL_AT:
+                self._last = pre + last
+                self.append(prefix + name)  # a restart point, or a spill to the file: the general way
+                blob, last = self._blob, name.encode("utf-8", "surrogateescape")
+                continue
+            data = name.encode("utf-8", "surrogateescape")
+            n = min(len(data), len(last))
+            x = int.from_bytes(data[:n], "big") ^ int.from_bytes(last[:n], "big")
+            same = n - (x.bit_length() + 7) // 8
+            shared, rest = len(pre) + same, len(data) - same
+            if shared < 0x80 and rest < 0x80:
+                blob += bytes((shared, rest))
+            else:
+                _put_varint(blob, shared)
+                _put_varint(blob, rest)
+            blob += data[same:]
+            last = data
+            self._n += 1
+        self._last = pre + last
 
     def _bytes(self, start: int, stop: int) -> bytes:
         """Bytes start..stop-1 of the whole buffer, spooled or not."""
@@ -230,6 +260,9 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
             continue
         _, kind, name = item
         folder, prefix = stack[-1][1], stack[-1][2]
+        if kind == _FILES:
+            _take_files(prefix, name, suffixes, exclude, out)
+            continue
         rel = f"{prefix}{name}"
         path = os.path.join(folder, name) if kind != _FILE else ""  # a plain file needs only rel
         if kind == _OTHER:  # a link, an undecodable name, a type unknown to the listing: asked here
@@ -264,6 +297,27 @@ def discover(root: str | os.PathLike, suffixes: tuple[str, ...], *, spool: str |
             out.rejects.append(Reject(display_path(rel), "unreadable",
                                       "not a regular file (a broken link, a socket, ...)"))
     return out
+
+
+def _take_files(prefix: str, names: list[str], suffixes: tuple[str, ...], exclude: tuple[str, ...],
+                out: Discovered) -> None:
+    """A run of a folder's plain files (in order) into the articles, or counted as ignored."""
+    if exclude:
+        kept = []
+        for name in names:
+            if _excluded(prefix + name, name, exclude):
+                out.ignored[EXCLUDED] += 1
+            else:
+                kept.append(name)
+        names = kept
+    articles = []
+    for name in names:
+        suffix = _suffix(name)
+        if suffix in suffixes:
+            articles.append(name)
+        else:
+            out.ignored[suffix or "(none)"] += 1
+    out.articles.extend(prefix, articles)
 
 
 def _discover_listed(url: str, suffixes: tuple[str, ...], spool, exclude: tuple[str, ...]) -> Discovered:
@@ -303,12 +357,12 @@ def _suffix(name: str) -> str:
     return ext or (name.lower() if name[0] == "." else "")
 
 
-_FILE, _DIR, _OTHER = 0, 1, 2
+_FILE, _DIR, _OTHER, _FILES = 0, 1, 2, 3
 
 
-def _entries(folder: str, prefix: str, out: Discovered) -> Iterator[tuple[str, int, str]]:
+def _entries(folder: str, prefix: str, out: Discovered) -> Iterator[tuple[str, int, object]]:
     """A folder's entries as (sort key, kind, name), sorted by key: the shown name, plus '/'
-    for a folder. A folder of 400,000 files is held as their names alone (os.DirEntry objects,
+    for a folder; a run of plain files between them as one (key, _FILES, their names). A folder of 400,000 files is held as their names alone (os.DirEntry objects,
     each with its full path, and a key each held ~450 bytes a file, 200 MB for that folder: the
     peak of a million-file build): plain files and folders sorted as they are, the rare rest
     (links, undecodable names, other types) with computed keys, the three merged as read."""
@@ -340,7 +394,19 @@ def _entries(folder: str, prefix: str, out: Discovered) -> Iterator[tuple[str, i
     files.sort()
     dirs.sort(key=lambda d: d + "/")
     other.sort()
-    return heapq.merge(((f, _FILE, f) for f in files), ((d + "/", _DIR, d) for d in dirs), other)
+    # The folders and the rest, in key order, each after the run of files before it: a run of
+    # plain files is one item (_FILES, its names), taken together by the walk.
+    runs: list[tuple[str, int, object]] = []
+    at = 0
+    for key, kind, name in heapq.merge(((d + "/", _DIR, d) for d in dirs), other):
+        end = bisect.bisect_right(files, key, at)
+        if end > at:
+            runs.append((files[at], _FILES, files[at:end]))
+        runs.append((key, kind, name))
+        at = end
+    if at < len(files):
+        runs.append((files[at], _FILES, files[at:] if at else files))
+    return iter(runs)
 
 
 def _plain(name: str) -> bool:

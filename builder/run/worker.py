@@ -18,12 +18,14 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import layout, memory
+from ..card.provenance import manifest_lines
 from ..cache import INDEX_SCHEMA, Stat, reusable, stat_of, trusted
 from ..dedup import signatures
 from ..errors import CacheError, Reject
-from ..parts import (FACTS, SIGNATURE, binary_column, hex_bytes, part_path, part_schema, signature_column, take_rows,
+from ..parts import (FACTS, SIGNATURE, big_endian64, binary_column, hex_bytes, part_path, part_schema, signature_column, take_rows,
                      write_part)
 from ..read import sources
 from ..read.discover import PathBlock
@@ -65,12 +67,16 @@ class ReadResult:
     """What a read task hands back: `index`, every article's entry for the next cache's index
     (INDEX_SCHEMA, in path order; a row's handle is (task, its place in the partition), a
     reject's (-1, -1)); `facts`, one row for each row it wrote to its partition, in the
-    partition's order: its article's place in the task (`k`), parts.FACTS, the task's `extra`
-    columns and the MinHash signature; and how many articles the cached build gave unread
+    partition's order: its article's place in the task (`k`), parts.FACTS, the first 8 bytes
+    of its file's sha256 (`file_digest`, a big-endian uint64), the task's `extra` columns and
+    the MinHash signature; the input manifest's lines of its files (card.provenance); the
+    warnings of its rows, counted; and how many articles the cached build gave unread
     (`unread`: their stat was unchanged) or after reading (`same`: the same bytes)."""
 
     index: pa.Table
     facts: pa.Table
+    manifest: bytes
+    warnings: dict[str, int]
     unread: int = 0
     same: int = 0
 
@@ -170,7 +176,11 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
         table = schema.empty_table()
         places = np.empty(0, np.int64)
     index = _index(payload.no, known.table, fresh, unread, same, places)
-    return ReadResult(index, _facts(table, places.tolist(), payload.extra), len(unread), len(same))
+    shas = pc.fill_null(index.column("sha256"), "unread")
+    kept = index.filter(pc.greater_equal(index.column("part"), 0))
+    warnings = {v["values"]: v["counts"] for v in pc.value_counts(pc.list_flatten(kept.column("warnings"))).to_pylist()}
+    facts = _facts(table, places, shas, payload.extra)
+    return ReadResult(index, facts, manifest_lines(index.column("path"), shas), warnings, len(unread), len(same))
 
 
 def _same_stat(path: str, stat: tuple) -> bool:
@@ -235,14 +245,15 @@ def _cached_rows(cache: str, parts: np.ndarray, rows: np.ndarray, schema: pa.Sch
                      f"({problem}): its files were changed or damaged. It is deleted now; build again.")
 
 
-def _facts(table: pa.Table, places: list[int], extra: tuple[str, ...]) -> pa.Table:
-    """The small columns of a partition's rows (see ReadResult)."""
+def _facts(table: pa.Table, places: np.ndarray, shas: pa.Array, extra: tuple[str, ...]) -> pa.Table:
+    """The small columns of a partition's rows (see ReadResult); `shas`: every file's sha256."""
     nbytes = layout.row_bytes(table)  # for the shard plan
     names = [name for name in FACTS if name != "nbytes"] + [c for c in extra if c not in FACTS]
     columns = {name: table.column(name) for name in names}
     columns["content_sha256"] = binary_column(hex_bytes(columns["content_sha256"], 32))  # see parts.FACTS
+    digests = big_endian64(hex_bytes(shas.take(pa.array(places)), 8)) if len(places) else np.empty(0, np.uint64)
     return pa.table({"k": pa.array(places, pa.int64()), **columns, "nbytes": nbytes,
-                     SIGNATURE: table.column(SIGNATURE)})
+                     "file_digest": pa.array(digests, pa.uint64()), SIGNATURE: table.column(SIGNATURE)})
 
 
 def read_and_process(item: tuple[str, str], settings: BuildSettings) -> Article:
