@@ -38,7 +38,8 @@ import numpy as np
 
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
-from .store import Run, SignatureFile, compact, pair_file_bounds, rep_chunks, value_parts, write_by_file
+from .store import (PartFile, PartReader, Run, SignatureFile, compact, pair_file_bounds, remove_part_file,
+                    rep_chunks, value_parts)
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -84,7 +85,8 @@ def containment(short: np.ndarray, long: np.ndarray) -> float:
 class SlotTask:
     """Phase one of the candidate search, in a task: the slots `slots` of the distinct texts'
     signatures (read from the index's file `signatures`), whose pairs sharing a value go to
-    `n_files` files in `folder` by their smaller text (`pairs-{file}-{task}.u64`). `arrays`:
+    `n_files` files of pairs by their smaller text: parts of one store.PartFile in `folder`
+    (`pair_file`). `arrays`:
     an .npz of each distinct text's row (reps), length (nchars) and near-duplicate component
     (comp)."""
 
@@ -113,21 +115,23 @@ def slot_pairs(task: SlotTask) -> int:
     slots = np.concatenate(slot_chunks) if slot_chunks else np.empty(0, np.int64)
     values = np.concatenate(value_chunks) if value_chunks else np.empty((0, len(task.slots)), np.uint32)
     del slot_chunks, value_chunks, rep_row
-    folder = Path(task.folder)
-    pair_files = [open(folder / f"pairs-{i:04d}-{task.task:04d}.u64", "wb") for i in range(task.n_files)]
+    out = PartFile(pair_file(task.folder, task.task), pair_file_bounds(task.n_files, n_slots))
     written = 0
-    bounds = pair_file_bounds(task.n_files, n_slots)
     try:
         for column in range(values.shape[1]):
             vals = np.ascontiguousarray(values[:, column])
             for at in value_parts(vals):  # a part of the values at a time: see store.value_parts
                 keys = _shared_value_pairs(vals[at], slots[at], nchars, comp_of_slot, settings)
-                write_by_file(keys, bounds, pair_files)
+                out.write(keys)
                 written += len(keys)
     finally:
-        for fh in pair_files:
-            fh.close()
+        out.close()
     return written
+
+
+def pair_file(folder: str, task: int) -> Path:
+    """The file of a phase-one task's pairs (a store.PartFile: a part per file of pairs)."""
+    return Path(folder) / f"pairs-{task:04d}.u64"
 
 
 @dataclass(frozen=True)
@@ -143,17 +147,19 @@ class CountTask:
 
 def counted_pairs(task: CountTask) -> np.ndarray:
     """(short, long) slots of the pairs in the task's files that share MIN_SHARED_SLOTS values and
-    whose estimated containment passes ESTIMATE_FLOOR. The files are deleted once read."""
+    whose estimated containment passes ESTIMATE_FLOOR."""
     with np.load(task.arrays) as arrays:
         nchars = arrays["nchars"]
+    readers = [PartReader(pair_file(task.folder, t)) for t in range(task.n_tasks)]
     passing = []
-    for i in task.files:
-        paths = [Path(task.folder) / f"pairs-{i:04d}-{t:04d}.u64" for t in range(task.n_tasks)]
-        uniq, count = np.unique(np.concatenate([np.fromfile(p, dtype=np.uint64) for p in paths]), return_counts=True)
-        for path in paths:
-            path.unlink()
+    for i in task.files:  # a file of pairs at a time: every phase-one task's share of it
+        found = [run for reader in readers for run in reader.part(i)]
+        uniq, count = np.unique(np.concatenate(found) if found else np.empty(0, np.uint64), return_counts=True)
+        del found
         keep = count >= MIN_SHARED_SLOTS
         passing.append(_estimated(uniq[keep], count[keep], nchars, task.settings))
+    for reader in readers:
+        reader.close()
     return np.concatenate(passing) if passing else np.empty((0, 2), np.int64)
 
 
@@ -181,6 +187,8 @@ def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, comp_of_slot: np.
     count_tasks = [CountTask(str(arrays), str(folder), range(i, min(i + FILES_PER_TASK, n_files)), len(slot_tasks),
                              settings) for i in range(0, n_files, FILES_PER_TASK)]
     passing = list(run(counted_pairs, count_tasks))
+    for t in range(len(slot_tasks)):
+        remove_part_file(pair_file(str(folder), t))
     arrays.unlink()
     pairs = np.concatenate(passing) if passing else np.empty((0, 2), np.int64)
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs

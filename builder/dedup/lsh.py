@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .minhash import EMPTY, _mix64, _seed64
-from .store import Run, SignatureFile, compact, pair_file_bounds, rep_chunks, value_parts, write_by_file
+from .store import (PartFile, PartReader, Run, SignatureFile, compact, pair_file_bounds, remove_part_file,
+                    rep_chunks, value_parts)
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
 
 BANDS_PER_TASK = 4  # LSH bands a task searches (each task reads the whole signature file once)
-COUNT_FILES = 16  # files the candidate pairs are counted in, by their smaller slot
+COUNT_FILES = 16  # parts the candidate pairs are counted in, by their smaller slot
 
 
 def _lsh_curve(s: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -128,30 +129,31 @@ def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, settings: DedupSe
                     folder: Path, run: Run) -> tuple[int, np.ndarray]:
     """(how many distinct pairs of slots share an LSH band, the verified ones packed and sorted):
     bands in tasks of BANDS_PER_TASK, run by `run` (each task reads the signature file). The
-    candidates are only counted: each task's go to COUNT_FILES files by their smaller slot, and
-    each file's distinct pairs are counted apart (held together, a million texts' 4 million
-    candidates and their merges were the largest thing the driver held in dedup)."""
+    candidates are only counted: each task's go to COUNT_FILES parts of a file by their smaller
+    slot (store.PartFile), and each part's distinct pairs are counted apart (held together, a
+    million texts' 4 million candidates and their merges were the largest thing the driver
+    held in dedup)."""
     store.flush()
     reps = folder / "reps.npy"
     np.save(reps, compact(rep_row))
     n_bands = settings.lsh_bands[0]
     tasks = [BandTask(str(store.path), str(reps), range(b, min(b + BANDS_PER_TASK, n_bands)), settings, bucket_window)
              for b in range(0, n_bands, BANDS_PER_TASK)]
-    bounds = pair_file_bounds(COUNT_FILES, len(rep_row))
-    paths = [folder / f"candidates-{i:02d}.u64" for i in range(COUNT_FILES)]
+    path = folder / "candidates.u64"
+    out = PartFile(path, pair_file_bounds(COUNT_FILES, len(rep_row)))
     verified = np.empty(0, dtype=np.uint64)
-    files = [open(path, "wb") for path in paths]
     try:
         for pairs, ok in run(band_pairs, tasks):
-            write_by_file(pairs, bounds, files)
+            out.write(pairs)
             verified = merge_unique(verified, [pairs[ok]])
     finally:
-        for fh in files:
-            fh.close()
+        out.close()
     n_candidates = 0
-    for path in paths:
-        n_candidates += len(merge_unique(np.fromfile(path, dtype=np.uint64), []))
-        path.unlink()
+    reader = PartReader(path)
+    for i in range(COUNT_FILES):
+        n_candidates += len(merge_unique(np.empty(0, np.uint64), reader.part(i)))
+    reader.close()
+    remove_part_file(path)
     reps.unlink()
     return n_candidates, verified
 
