@@ -228,7 +228,7 @@ def test_a_read_task_writes_its_rows_and_hands_back_only_facts(tmp_path):
     from multiprocessing.reduction import ForkingPickler
 
     from builder.parts import part_path, read_part
-    from builder.read.discover import ArticleList
+    from builder.read.paths import ArticleList
     from builder.run.worker import ReadTask, read_task
 
     write_corpus(tmp_path, {"a.md": article("甲", "<p>" + distinct_text(1) + "</p>"),

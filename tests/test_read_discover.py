@@ -1,7 +1,5 @@
 import os
 
-import pytest
-
 from builder.read.discover import discover
 from conftest import write_corpus
 
@@ -54,45 +52,6 @@ def test_walk_order_is_the_order_of_whole_paths(tmp_path):
     assert rels == sorted(names)
     assert found.articles[-1] == (rels[-1], str(tmp_path / rels[-1]))
     assert found.articles[1:3] == [(r, str(tmp_path / r)) for r in rels[1:3]]
-
-
-@pytest.mark.parametrize("spool", [False, True])
-def test_article_list_round_trips_every_entry_and_slice(spool, tmp_path):
-    from builder.read.discover import ArticleList
-
-    rels = sorted({f"source/_posts/金融/新浪财经/国内/{i:05d}-{'x' * (i % 7)}.md" for i in range(300)}
-                  | {"a.md", "a/b.md", "a/b/c" * 40 + ".md", "z/\udcff-raw-byte.md", "短.md"})
-    items = ArticleList("/root", tmp_path if spool else None)
-    if spool:
-        items._SPOOL_AT = 100  # to a file every few entries: slices span file and memory
-    for rel in rels:
-        items.append(rel)
-    assert len(items) == len(rels)
-    assert [items[i][1] for i in range(len(rels))] == [f"/root/{r}" for r in rels]
-    assert items[-1] == items[len(rels) - 1]
-    for start, stop in [(0, 0), (0, 1), (31, 33), (30, 97), (290, 400), (5, 5)]:
-        assert [p for _, p in items[start:stop]] == [f"/root/{r}" for r in rels[start:stop]]
-    assert [p for _, p in items[3:50:7]] == [f"/root/{r}" for r in rels[3:50:7]]
-    raw = rels.index("z/\udcff-raw-byte.md")
-    assert items[raw][0] == "z/\\xff-raw-byte.md"  # shown: the raw byte escaped, never an unencodable str
-    with pytest.raises(IndexError):
-        items[len(rels)]
-    if spool:
-        assert items._spooled > 1000 and len(items._blob) < 200
-        assert len(list(tmp_path.iterdir())) <= 1  # an unnamed temporary file where the system allows
-    items.close()
-
-
-def test_common_prefix_is_the_bytes_two_paths_share():
-    import random
-
-    from builder.read.discover import _common_prefix
-
-    rng = random.Random(4)
-    for _ in range(3000):  # NUL and 0xff bytes included: leading zeros must not count as equal
-        a, b = (bytes(rng.choice(b"a\x00\xff") for _ in range(rng.randrange(12))) for _ in range(2))
-        shared = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        assert _common_prefix(a, b) == shared
 
 
 def test_excluded_files_are_counted_never_read(tmp_path):

@@ -28,7 +28,7 @@ from ..errors import CacheError, Reject
 from ..parts import (FACTS, SIGNATURE, big_endian64, binary_column, hex_bytes, part_path, part_schema, signature_column, take_rows,
                      write_part)
 from ..read import sources
-from ..read.discover import PathBlock
+from ..read.paths import PathBlock
 from ..read.article import Article
 from ..settings import BuildSettings
 from ..transform.process import run_steps
