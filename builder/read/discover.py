@@ -168,10 +168,11 @@ _FILE, _DIR, _OTHER, _FILES = 0, 1, 2, 3
 
 def _entries(folder: str, prefix: str, out: Discovered) -> Iterator[tuple[str, int, object]]:
     """A folder's entries as (sort key, kind, name), sorted by key: the shown name, plus '/'
-    for a folder; a run of plain files between them as one (key, _FILES, their names). A folder of 400,000 files is held as their names alone (os.DirEntry objects,
-    each with its full path, and a key each held ~450 bytes a file, 200 MB for that folder: the
-    peak of a million-file build): plain files and folders sorted as they are, the rare rest
-    (links, undecodable names, other types) with computed keys, the three merged as read."""
+    for a folder; a run of plain files between them as one (key, _FILES, their names). A folder
+    of 400,000 files is held as their names alone (os.DirEntry objects, each with its full path,
+    and a key each held ~450 bytes a file, 200 MB for that folder: the peak of a million-file
+    build): plain files and folders sorted as they are, the rare rest (links, undecodable names,
+    other types) with computed keys, merged as read."""
     files: list[str] = []
     dirs: list[str] = []
     other: list[tuple[str, int, str]] = []

@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import layout, memory
-from ..card.provenance import manifest_lines
 from ..cache import INDEX_SCHEMA, Stat, reusable, stat_of, trusted
+from ..card.provenance import manifest_lines
 from ..dedup import signatures
 from ..errors import CacheError, Reject
-from ..parts import (FACTS, SIGNATURE, big_endian64, binary_column, hex_bytes, part_path, part_schema, signature_column, take_rows,
-                     write_part)
+from ..parts import (FACTS, SIGNATURE, big_endian64, binary_column, hex_bytes, part_path, part_schema,
+                     signature_column, take_rows, write_part)
 from ..read import sources
 from ..read.paths import PathBlock
 from ..read.article import Article
@@ -178,7 +178,8 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
     index = _index(payload.no, known.table, fresh, unread, same, places)
     shas = pc.fill_null(index.column("sha256"), "unread")
     kept = index.filter(pc.greater_equal(index.column("part"), 0))
-    warnings = {v["values"]: v["counts"] for v in pc.value_counts(pc.list_flatten(kept.column("warnings"))).to_pylist()}
+    warnings = {v["values"]: v["counts"]
+                for v in pc.value_counts(pc.list_flatten(kept.column("warnings"))).to_pylist()}
     facts = _facts(table, places, shas, payload.extra)
     return ReadResult(index, facts, manifest_lines(index.column("path"), shas), warnings, len(unread), len(same))
 
