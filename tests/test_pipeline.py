@@ -406,6 +406,25 @@ def test_tasks_cut_otherwise_than_the_cached_build_take_its_rows(corpus, tmp_pat
     assert_same_files(tmp_path / "again", tmp_path / "clean")
 
 
+def test_runs_of_a_rebuild_skip_the_entries_of_deleted_files_and_read_new_ones(corpus, tmp_path, monkeypatch):
+    # Each read task is given the cached entries of its stretch of path order: those of files
+    # gone since sit between runs (or in one) and match nothing; a new or renamed file has none.
+    import builder.reading
+
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "first", progress=False, cache_dir=cache)
+    monkeypatch.setattr(builder.reading, "_span_for", lambda n: 2)
+    (corpus / "source/_posts/金融/新浪财经/国内/二.md").unlink()
+    (corpus / "broken/404.md").unlink()
+    (corpus / "source/_posts/金融/新浪财经/国内/三.md").rename(corpus / "source/_posts/金融/新浪财经/国内/三b.md")
+    write_corpus(corpus, {"source/_posts/金融/新浪财经/国内/一a.md": article("新的一篇", f"<p>{distinct_text(7)}</p>")})
+    report = build(corpus, tmp_path / "cached", progress=False, cache_dir=cache)
+    articles = sum(rel.endswith(".md") for rel in CORPUS) - 2 + 1  # two deleted, one renamed, one new
+    assert sum(report.from_cache.values()) == articles - 2  # the renamed and the new file are read
+    build(corpus, tmp_path / "clean", progress=False)
+    assert_same_files(tmp_path / "cached", tmp_path / "clean")
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the worker processes in /proc")
 def test_a_worker_killed_while_reading_costs_time_not_rows(tmp_path, caplog):
     # A worker killed from outside (the system's out-of-memory killer, a person) breaks the
