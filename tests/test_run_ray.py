@@ -39,7 +39,11 @@ def cluster():
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": STORE,
                                                        "include_dashboard": False})
     c.add_node(num_cpus=1, object_store_memory=STORE)
+    c.wait_for_nodes()
     ray.init(address=c.address)
+    deadline = time.monotonic() + 60  # both nodes' CPUs offered (a loaded machine registers them late)
+    while ray.cluster_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     try:
         yield c
     finally:
