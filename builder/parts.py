@@ -92,17 +92,30 @@ class Partitions:
 
     def take(self, tasks: np.ndarray, rows: np.ndarray) -> pa.Table:
         """The rows at handles (tasks[i], rows[i]), in that order (one handle at least)."""
+        pieces, at = zip(*self.runs(tasks, rows, views=False))
+        joined = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+        back = np.empty(len(tasks), dtype=np.int64)
+        back[np.concatenate(at)] = np.arange(len(tasks))
+        return joined.take(pa.array(back))
+
+    def runs(self, tasks: np.ndarray, rows: np.ndarray, *, views: bool = True) -> list[tuple[pa.Table, np.ndarray]]:
+        """The rows at handles (tasks[i], rows[i]) a partition at a time, each partition's in row
+        order: (its rows, the i of each). With `views`, a run of consecutive rows comes as a
+        slice of the mapped partition, not a copy (the caller copies it before closing)."""
         order = np.lexsort((rows, tasks))
-        pieces = []
+        out = []
         cuts = np.flatnonzero(np.diff(tasks[order])) + 1
         for run in np.split(order, cuts):
-            task = int(tasks[run[0]])
-            pieces.append(self._table(task).take(pa.array(rows[run])))
-            self._let_go(task)
-        joined = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
-        back = np.empty(len(order), dtype=np.int64)
-        back[order] = np.arange(len(order))
-        return joined.take(pa.array(back))
+            task, mine = int(tasks[run[0]]), rows[run]
+            table = self._table(task)
+            if mine[-1] >= table.num_rows:
+                raise IndexError(f"row {int(mine[-1])} of a partition of {table.num_rows} rows")
+            if views and mine[-1] - mine[0] + 1 == len(mine):
+                out.append((table.slice(int(mine[0]), len(mine)), run))
+            else:
+                out.append((table.take(pa.array(mine)), run))
+                self._let_go(task)
+        return out
 
     def _let_go(self, task: int) -> None:
         """Hand back a partition's mapped pages (read again from the page cache when needed;

@@ -25,8 +25,8 @@ from ..cache import INDEX_SCHEMA, Stat, reusable, stat_of, trusted
 from ..card.provenance import manifest_lines
 from ..dedup import signatures
 from ..errors import CacheError, Reject
-from ..parts import (FACTS, SIGNATURE, big_endian64, binary_column, hex_bytes, part_path, part_schema,
-                     signature_column, take_rows, write_part)
+from ..parts import (FACTS, SIGNATURE, Partitions, big_endian64, binary_column, hex_bytes, part_path, part_schema,
+                     signature_column, write_part)
 from ..read import sources
 from ..read.paths import PathBlock
 from ..read.article import Article
@@ -161,20 +161,24 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
             [pa.array([row[f.name] for _, row in rows], type=f.type) for f in schema if f.name != SIGNATURE]
             + [signature_column(sigs)], schema=schema))
         places += [k for k, _ in rows]
-    if taken:
-        taken.sort()
-        t = np.array(taken, dtype=np.int64).reshape(-1, 3)
-        tables.append(_cached_rows(payload.cache, t[:, 1], t[:, 2], schema))
-        places += t[:, 0].tolist()
-    if tables:
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        order = np.argsort(np.array(places, dtype=np.int64), kind="stable")
-        table = table.take(pa.array(order))
+    with Partitions(payload.cache or "") as cached:
+        if taken:
+            t = np.array(taken, dtype=np.int64).reshape(-1, 3)
+            for piece, at in _cached_rows(cached, t[:, 1], t[:, 2], schema):
+                tables.append(piece)
+                places += t[at, 0].tolist()
+        if tables:  # one copy into place order (a cached run is a view of its partition till here)
+            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            order = np.argsort(np.array(places, dtype=np.int64), kind="stable")
+            table = table.take(pa.array(order))
+            places = np.array(places, dtype=np.int64)[order]
+            tables.clear()  # the views, before their partitions are closed
+            piece = None
+        else:
+            table = schema.empty_table()
+            places = np.empty(0, np.int64)
+    if len(places):
         write_part(part_path(payload.folder, payload.no), table)
-        places = np.array(places, dtype=np.int64)[order]
-    else:
-        table = schema.empty_table()
-        places = np.empty(0, np.int64)
     index = _index(payload.no, known.table, fresh, unread, same, places)
     shas = pc.fill_null(index.column("sha256"), "unread")
     kept = index.filter(pc.greater_equal(index.column("part"), 0))
@@ -233,12 +237,14 @@ def _set(table: pa.Table, name: str, values) -> pa.Table:
                             else pa.array(values, field.type))
 
 
-def _cached_rows(cache: str, parts: np.ndarray, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
-    """The cached build's rows at these handles; CacheError if it no longer holds them."""
+def _cached_rows(cached: Partitions, parts: np.ndarray, rows: np.ndarray, schema: pa.Schema
+                 ) -> list[tuple[pa.Table, np.ndarray]]:
+    """The cached build's rows at these handles, a partition's run at a time (Partitions.runs);
+    CacheError if it no longer holds them."""
     try:
-        table = take_rows(cache, parts, rows)
-        if table.schema.equals(schema):
-            return table
+        runs = cached.runs(parts, rows)
+        if all(table.schema.equals(schema) for table, _ in runs):
+            return runs
         problem = "rows of another shape"
     except (OSError, IndexError, pa.ArrowException) as exc:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
