@@ -119,9 +119,14 @@ class RayExecutor(Executor):
                 result = self._get(ref, payload) if ref is not None else None
                 pending.popleft()
                 yield key, result
-        finally:
-            for _, _, ref in pending:  # a failed or abandoned map: nothing left running
-                if ref is not None:
+        finally:  # a failed or abandoned map: nothing left running
+            refs = [ref for _, _, ref in pending if ref is not None]
+            if refs:
+                # Only the tasks still running: cancelling one that already ended (the task whose
+                # failure stopped the map) crashed Ray's driver-side task manager ("Tried to
+                # complete task that was not pending", Ray 2.60) and the process with it.
+                _, running = ray.wait(refs, num_returns=len(refs), timeout=0)
+                for ref in running:
                     ray.cancel(ref)
 
     def _get(self, ref, payload):
