@@ -135,7 +135,9 @@ class Lookup:
                 break
         rows = self._window.slice(self._at, end - self._at)
         self._at = end
-        return rows
+        # Copied out: a slice keeps (and pickles, to the read task) the whole batches under it.
+        return pa.Table.from_arrays([pa.concat_arrays(column.chunks) if column.num_chunks else column
+                                     for column in rows.columns], schema=INDEX_SCHEMA)
 
     def _more(self) -> bool:
         batch = next(self._batches, None)
