@@ -324,6 +324,6 @@ class DedupIndex:
     def close(self) -> None:
         """Delete the signature file (and the temporary folder, when the index made one)."""
         self._sigs.close()
-        self._sigs.path.unlink(missing_ok=True)
+        self._sigs.unlink()
         if self._tmp is not None:
             self._tmp.cleanup()

@@ -5,8 +5,8 @@ J ~ 0.07), so they get their own candidates and an exact check:
 
 - Candidates come from the MinHash signatures already computed: two texts whose signatures hold
   the same value in at least `MIN_SHARED_SLOTS` of the num_perm slots share shingles (32-bit
-  values rarely collide by chance). A task searches SLOTS_PER_TASK slots, reading them from
-  the signature file, and sorts one slot's values a part at a time (store.value_parts). A
+  values rarely collide by chance). A task searches SLOTS_PER_TASK slots, reading those
+  slots from the signature file's column copy (store.SignatureFile.columns), and sorts one slot's values a part at a time (store.value_parts). A
   value held by more than
   `MAX_BUCKET` texts is a shingle frequent across the corpus (boilerplate, a standard
   sentence): it proposes nothing. A loose estimate of the containment from the shared slots
@@ -39,7 +39,7 @@ import numpy as np
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
 from .store import (PartFile, PartReader, Run, SignatureFile, compact, pair_file_bounds, remove_part_file,
-                    rep_chunks, value_parts)
+                    value_parts)
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -84,7 +84,7 @@ def containment(short: np.ndarray, long: np.ndarray) -> float:
 @dataclass(frozen=True)
 class SlotTask:
     """Phase one of the candidate search, in a task: the slots `slots` of the distinct texts'
-    signatures (read from the index's file `signatures`), whose pairs sharing a value go to
+    signatures (read from the index's column file beside `signatures`), whose pairs sharing a value go to
     `n_files` files of pairs by their smaller text: parts of one store.PartFile in `folder`
     (`pair_file`). `arrays`:
     an .npz of each distinct text's row (reps), length (nchars) and near-duplicate component
@@ -108,13 +108,9 @@ def slot_pairs(task: SlotTask) -> int:
     with np.load(task.arrays) as arrays:
         rep_row, nchars, comp_of_slot = arrays["reps"], arrays["nchars"], arrays["comp"]
     n_slots = len(rep_row)
-    slot_chunks, value_chunks = [], []
-    for slots, sigs in rep_chunks(store, rep_row):
-        slot_chunks.append(slots)
-        value_chunks.append(np.ascontiguousarray(sigs[:, task.slots.start:task.slots.stop]))
-    slots = np.concatenate(slot_chunks) if slot_chunks else np.empty(0, np.int64)
-    values = np.concatenate(value_chunks) if value_chunks else np.empty((0, len(task.slots)), np.uint32)
-    del slot_chunks, value_chunks, rep_row
+    values = store.columns(task.slots)[rep_row]  # the task's slots of each distinct text
+    slots = compact(np.arange(n_slots))
+    del rep_row
     out = PartFile(pair_file(task.folder, task.task), pair_file_bounds(task.n_files, n_slots))
     written = 0
     try:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .minhash import EMPTY, _mix64, _seed64
+from .minhash import _mix64, _seed64
 from .store import (PartFile, PartReader, Run, SignatureFile, compact, pair_file_bounds, remove_part_file,
-                    rep_chunks, value_parts)
+                    value_parts)
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -49,14 +49,16 @@ def optimal_bands(threshold: float, num_perm: int, *, fn_weight: float = 0.8) ->
 
 
 
-def band_keys(sigs: np.ndarray, settings: DedupSettings, bands: range | None = None) -> np.ndarray:
-    """One 64-bit key per LSH band of each signature: (len(sigs), len(bands)); every band by default."""
+def band_keys(sigs: np.ndarray, settings: DedupSettings, bands: range | None = None, *, first: int = 0
+              ) -> np.ndarray:
+    """One 64-bit key per LSH band of each signature: (len(sigs), len(bands)); every band by
+    default. `first`: the slot of sigs[:, 0] (sigs may hold the bands' slots only)."""
     n_bands, rows = settings.lsh_bands
     bands = range(n_bands) if bands is None else bands
     keys = np.empty((len(sigs), len(bands)), dtype=np.uint64)
     for k, b in enumerate(bands):
         h = np.full(len(sigs), _seed64(settings.seed, 100 + b), dtype=np.uint64)
-        for c in sigs[:, b * rows:(b + 1) * rows].T.astype(np.uint64):
+        for c in sigs[:, b * rows - first:(b + 1) * rows - first].T.astype(np.uint64):
             h ^= c
             h = _mix64(h)
         keys[:, k] = h
@@ -86,14 +88,12 @@ def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
     settings = task.settings
     store = SignatureFile.reader(task.signatures, settings.num_perm)
     rep_row = np.load(task.reps)
-    slot_parts, key_parts = [], []
-    for slots, sigs in rep_chunks(store, rep_row):
-        alive = ~(sigs == EMPTY).all(1)
-        slot_parts.append(slots[alive])
-        key_parts.append(band_keys(sigs[alive], settings, task.bands))
-    slots = np.concatenate(slot_parts) if slot_parts else np.empty(0, np.int64)
-    keys = np.concatenate(key_parts) if key_parts else np.empty((0, len(task.bands)), np.uint64)
-    del slot_parts, key_parts
+    rows = settings.lsh_bands[1]
+    first = task.bands.start * rows
+    slots = np.flatnonzero(~store.empty_rows()[rep_row])  # an empty text has no band keys
+    sigs = store.columns(range(first, task.bands.stop * rows))[rep_row[slots]]
+    keys = band_keys(sigs, settings, task.bands, first=first)
+    del sigs
     # Pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair. Templated corpora
     # (a shared disclaimer paragraph) give millions of candidates: de-duplicated whenever the new
     # ones outgrow the distinct ones so far, so memory holds about twice the distinct pairs.
