@@ -16,7 +16,7 @@ from .store import (PartFile, PartReader, Run, SignatureFile, compact, pair_file
 if TYPE_CHECKING:
     from .settings import DedupSettings
 
-BANDS_PER_TASK = 4  # LSH bands a task searches (each task reads the whole signature file once)
+BANDS_PER_TASK = 4  # LSH bands a task searches (it reads those bands' slots of every text)
 COUNT_FILES = 16  # parts the candidate pairs are counted in, by their smaller slot
 
 

@@ -94,9 +94,8 @@ class SignatureFile:
 
     Beside it, the same signatures column by column (`columns`): a block of at least
     _BLOCK_ROWS rows at a time, each block's slots one after another, so a candidate search
-    that needs a few slots of every text reads those, not every slot (24 search tasks each
-    read the whole file before: 1.2 GB at 100,000 texts). And a flag per row: its signature
-    is all EMPTY (an empty text)."""
+    that needs a few slots of every text reads those, not every slot. And a flag per row: its
+    signature is all EMPTY (an empty text)."""
 
     def __init__(self, folder: Path, num_perm: int) -> None:
         self.path = folder / "signatures.u32"
