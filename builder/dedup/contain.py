@@ -108,7 +108,7 @@ def slot_pairs(task: SlotTask) -> int:
     with np.load(task.arrays) as arrays:
         rep_row, nchars, comp_of_slot = arrays["reps"], arrays["nchars"], arrays["comp"]
     n_slots = len(rep_row)
-    values = store.columns(task.slots)[rep_row]  # the task's slots of each distinct text
+    values = store.columns(task.slots, rep_row)  # the task's slots of each distinct text
     slots = compact(np.arange(n_slots))
     del rep_row
     out = PartFile(pair_file(task.folder, task.task), pair_file_bounds(task.n_files, n_slots))

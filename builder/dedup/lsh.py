@@ -91,7 +91,7 @@ def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
     rows = settings.lsh_bands[1]
     first = task.bands.start * rows
     slots = np.flatnonzero(~store.empty_rows()[rep_row])  # an empty text has no band keys
-    sigs = store.columns(range(first, task.bands.stop * rows))[rep_row[slots]]
+    sigs = store.columns(range(first, task.bands.stop * rows), rep_row[slots])
     keys = band_keys(sigs, settings, task.bands, first=first)
     del sigs
     # Pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair. Templated corpora

@@ -139,17 +139,23 @@ class SignatureFile:
             self._cols.write(np.ascontiguousarray(rows.T).tobytes())
             self._blocks.append(len(rows))
 
-    def columns(self, cols: range) -> np.ndarray:
-        """Slots `cols` (consecutive) of every row's signature, (rows, len(cols)), from the
-        column file: one read a block."""
+    def columns(self, cols: range, rows: np.ndarray) -> np.ndarray:
+        """Slots `cols` (consecutive) of the signatures of `rows` (any order, no repeats needed),
+        (len(rows), len(cols)), from the column file: one read a block, and only `rows` kept
+        (a task holds its slots of the texts it searches, not of every row)."""
         blocks = np.load(_beside(self.path, ".blocks.npy")).tolist()
-        out = np.empty((self.n, len(cols)), dtype=np.uint32)
-        row = offset = 0
+        out = np.empty((len(rows), len(cols)), dtype=np.uint32)
+        order = np.argsort(rows, kind="stable")
+        in_order = np.asarray(rows)[order]
+        first = offset = 0
         with open(_beside(self.path, ".cols"), "rb") as fh:
             for m in blocks:
-                fh.seek((offset + cols.start * m) * 4)
-                out[row:row + m] = np.fromfile(fh, dtype=np.uint32, count=len(cols) * m).reshape(len(cols), m).T
-                row, offset = row + m, offset + self.num_perm * m
+                lo, hi = np.searchsorted(in_order, [first, first + m])
+                if hi > lo:
+                    fh.seek((offset + cols.start * m) * 4)
+                    block = np.fromfile(fh, dtype=np.uint32, count=len(cols) * m).reshape(len(cols), m)
+                    out[order[lo:hi]] = block[:, in_order[lo:hi] - first].T
+                first, offset = first + m, offset + self.num_perm * m
         return out
 
     def empty_rows(self) -> np.ndarray:
