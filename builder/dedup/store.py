@@ -106,6 +106,7 @@ class SignatureFile:
         self._empty = open(_beside(self.path, ".empty"), "wb")
         self._blocks: list[int] = []        # rows in each block of the column file
         self._pending: list[np.ndarray] = []  # rows not yet in a block
+        self._pending_rows = 0
 
     @classmethod
     def reader(cls, path: str | os.PathLike, num_perm: int) -> "SignatureFile":
@@ -128,19 +129,20 @@ class SignatureFile:
         self._fh.write(sigs.tobytes())
         self._empty.write((sigs == EMPTY).all(1).astype(np.uint8).tobytes())
         self._pending.append(sigs)
+        self._pending_rows += len(sigs)
         self.n += len(sigs)
-        if sum(map(len, self._pending)) >= _BLOCK_ROWS:
+        if self._pending_rows >= _BLOCK_ROWS:
             self._block()
 
     def _block(self) -> None:
         if self._pending:
             rows = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
-            self._pending = []
+            self._pending, self._pending_rows = [], 0
             self._cols.write(np.ascontiguousarray(rows.T).tobytes())
             self._blocks.append(len(rows))
 
     def columns(self, cols: range, rows: np.ndarray) -> np.ndarray:
-        """Slots `cols` (consecutive) of the signatures of `rows` (any order, no repeats needed),
+        """Slots `cols` (consecutive) of the signatures of `rows` (any order, repeats allowed),
         (len(rows), len(cols)), from the column file: one read a block, and only `rows` kept
         (a task holds its slots of the texts it searches, not of every row)."""
         blocks = np.load(_beside(self.path, ".blocks.npy")).tolist()

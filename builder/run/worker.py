@@ -164,16 +164,16 @@ def read_task(settings: BuildSettings, payload: ReadTask) -> ReadResult:
     with Partitions(payload.cache or "") as cached:
         if taken:
             t = np.array(taken, dtype=np.int64).reshape(-1, 3)
-            for piece, at in _cached_rows(cached, t[:, 1], t[:, 2], schema):
-                tables.append(piece)
-                places += t[at, 0].tolist()
+            runs = _cached_rows(cached, t[:, 1], t[:, 2], schema)
+            tables += [piece for piece, _ in runs]
+            places += t[np.concatenate([at for _, at in runs]), 0].tolist()
+            del runs
         if tables:  # one copy into place order (a cached run is a view of its partition till here)
             table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
             order = np.argsort(np.array(places, dtype=np.int64), kind="stable")
             table = table.take(pa.array(order))
             places = np.array(places, dtype=np.int64)[order]
             tables.clear()  # the views, before their partitions are closed
-            piece = None
         else:
             table = schema.empty_table()
             places = np.empty(0, np.int64)
