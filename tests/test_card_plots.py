@@ -38,7 +38,27 @@ def test_a_helper_that_fails_to_draw_reports_no_plots(tmp_path):
 def test_closing_an_unused_helper_ends_it():
     helper = plots.BackgroundPlots()
     helper.close()
-    assert not helper._proc.is_alive()
+    assert not helper.running()
+
+
+def test_the_helper_does_not_run_the_callers_script_again(tmp_path):
+    # A script without an `if __name__ == '__main__':` guard: a multiprocessing "spawn" helper
+    # ran its top level again (a build() in it built twice, the second one failing as busy).
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(f"from builder.card import plots\n"
+                      f"with open({str(tmp_path / 'runs.txt')!r}, 'a') as fh:\n"
+                      f"    fh.write('ran\\n')\n"
+                      f"helper = plots.BackgroundPlots()\n"
+                      f"helper.start({str(tmp_path / 'out')!r}, **{NUMBERS!r})\n"
+                      f"print(len(helper.result()))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=os.getcwd())
+    assert done.stdout.strip() == "3", done.stderr
+    assert (tmp_path / "runs.txt").read_text() == "ran\n"
+    assert done.stderr == ""
 
 
 def _legend_fits(path) -> bool:

@@ -12,6 +12,8 @@ by the card's feed table.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -115,26 +117,33 @@ def plots_in_background(n_files: int, at_least: int) -> bool:
     """Whether a build of `n_files` should draw its plots in a helper process: not for a small
     build (the helper's own start costs more), nor where matplotlib is imported already (it
     would be imported again in the helper), nor without matplotlib."""
-    import sys
-
-    return n_files >= at_least and "matplotlib" not in sys.modules and available()
+    return n_files >= at_least and "matplotlib" not in sys.modules and bool(sys.executable) and available()
 
 
 class BackgroundPlots:
     """write_plots in a helper process started early, so that importing matplotlib (0.3 s) and
     drawing (0.3 s) overlap the build's last single-threaded stages (duplicates, splits,
     shards) instead of adding to them. `start` the drawing, do other work, then `result`.
-    Any failure of the helper leaves the card without images, as without matplotlib."""
+    Any failure of the helper leaves the card without images, as without matplotlib.
+
+    The helper is a fresh interpreter that imports this module and matplotlib only: not a
+    multiprocessing "spawn" child, which runs the caller's main script again first (a script
+    that calls build() without an `if __name__ == '__main__':` guard then built twice)."""
 
     def __init__(self) -> None:
-        import multiprocessing
+        from multiprocessing import Pipe
 
-        # spawn: a fresh interpreter that imports this module and matplotlib only; starting
-        # it does not wait for the imports (a fork server would first load its preloads).
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._proc = context.Process(target=_serve, args=(child,), daemon=True, name="corpus-plots")
-        self._proc.start()
+        self._conn, child = Pipe()
+        # The caller's import path, as multiprocessing gives its children: the same builder.
+        code = (f"import sys; sys.path[:] = {sys.path!r}; "
+                f"from builder.card.plots import _serve_fd; _serve_fd({child.fileno()})")
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=[child.fileno()],
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+        except OSError:  # no interpreter to start: start() and result() find the pipe closed
+            self._proc = None
+            self._conn.close()
         child.close()
         self._expected: list[Plot] | None = None
 
@@ -157,12 +166,25 @@ class BackgroundPlots:
         self.close()
         return drawn if isinstance(drawn, list) else []
 
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def close(self) -> None:
-        self._conn.close()
-        self._proc.join(timeout=5)
-        if self._proc.is_alive():
+        self._conn.close()  # the helper, waiting for work, sees the pipe closed and ends
+        if self._proc is None:
+            return
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.join()
+            self._proc.wait()
+
+
+def _serve_fd(fd: int) -> None:
+    """The helper's entry point: serve one drawing over the pipe end `fd`."""
+    from multiprocessing.connection import Connection
+
+    _serve(Connection(fd))
 
 
 def _serve(conn) -> None:
