@@ -37,8 +37,8 @@ import numpy as np
 
 from .minhash import EMPTY, _shingle_hashes, _short_hash
 from .normalize import _codepoints, _normalized_codepoints
-from .store import (PartFile, PartReader, Run, SignatureFile, compact, pair_file_bounds, remove_part_file,
-                    value_parts)
+from .store import (ColumnReader, PartFile, PartReader, Run, SignatureFile, compact, pair_file_bounds,
+                    remove_part_file, value_parts)
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -107,14 +107,14 @@ def slot_pairs(task: SlotTask) -> int:
     with np.load(task.arrays) as arrays:
         rep_row, nchars, comp_of_slot = arrays["reps"], arrays["nchars"], arrays["comp"]
     n_slots = len(rep_row)
-    values = store.columns(task.slots, rep_row)  # the task's slots of each distinct text
+    columns = ColumnReader(store, rep_row)  # a slot's values at a time, of each distinct text
     slots = compact(np.arange(n_slots))
     del rep_row
     out = PartFile(pair_file(task.folder, task.task), pair_file_bounds(task.n_files, n_slots))
     written = 0
     try:
-        for column in range(values.shape[1]):
-            vals = np.ascontiguousarray(values[:, column])
+        for column in task.slots:
+            vals = columns.read(range(column, column + 1))[:, 0]
             for at in value_parts(vals):  # a part of the values at a time: see store.value_parts
                 keys = _shared_value_pairs(vals[at], slots[at], nchars, comp_of_slot, settings)
                 out.write(keys)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .minhash import _mix64, _seed64
-from .store import (PartFile, PartReader, Run, SignatureFile, compact, pair_file_bounds, remove_part_file,
-                    value_parts)
+from .store import (ColumnReader, PartFile, PartReader, Run, SignatureFile, compact, pair_file_bounds,
+                    remove_part_file, value_parts)
 
 if TYPE_CHECKING:
     from .settings import DedupSettings
@@ -89,19 +89,18 @@ def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
     store = SignatureFile.reader(task.signatures, settings.num_perm)
     rep_row = np.load(task.reps)
     rows = settings.lsh_bands[1]
-    first = task.bands.start * rows
     slots = np.flatnonzero(~store.empty_rows()[rep_row])  # an empty text has no band keys
-    sigs = store.columns(range(first, task.bands.stop * rows), rep_row[slots])
-    keys = band_keys(sigs, settings, task.bands, first=first)
-    del sigs
+    columns = ColumnReader(store, rep_row[slots])
     # Pairs as one uint64 each (smaller slot << 32 | larger): 8 bytes a pair. Templated corpora
     # (a shared disclaimer paragraph) give millions of candidates: de-duplicated whenever the new
     # ones outgrow the distinct ones so far, so memory holds about twice the distinct pairs.
     distinct = np.empty(0, dtype=np.uint64)
     found: list[np.ndarray] = []
     pending = 0
-    for b in range(keys.shape[1]):
-        band = np.ascontiguousarray(keys[:, b])
+    for b in task.bands:  # a band's slots at a time: its keys, then its buckets
+        sigs = columns.read(range(b * rows, (b + 1) * rows))
+        band = band_keys(sigs, settings, range(b, b + 1), first=b * rows)[:, 0]
+        del sigs
         for at in value_parts(band):  # a part of the keys at a time: see store.value_parts
             ss, ks = slots[at], band[at]
             order = np.lexsort((ss, ks))  # by key, ties in slot order

@@ -143,22 +143,8 @@ class SignatureFile:
 
     def columns(self, cols: range, rows: np.ndarray) -> np.ndarray:
         """Slots `cols` (consecutive) of the signatures of `rows` (any order, repeats allowed),
-        (len(rows), len(cols)), from the column file: one read a block, and only `rows` kept
-        (a task holds its slots of the texts it searches, not of every row)."""
-        blocks = np.load(_beside(self.path, ".blocks.npy")).tolist()
-        out = np.empty((len(rows), len(cols)), dtype=np.uint32)
-        order = np.argsort(rows, kind="stable")
-        in_order = np.asarray(rows)[order]
-        first = offset = 0
-        with open(_beside(self.path, ".cols"), "rb") as fh:
-            for m in blocks:
-                lo, hi = np.searchsorted(in_order, [first, first + m])
-                if hi > lo:
-                    fh.seek((offset + cols.start * m) * 4)
-                    block = np.fromfile(fh, dtype=np.uint32, count=len(cols) * m).reshape(len(cols), m)
-                    out[order[lo:hi]] = block[:, in_order[lo:hi] - first].T
-                first, offset = first + m, offset + self.num_perm * m
-        return out
+        (len(rows), len(cols)), from the column file (see ColumnReader)."""
+        return ColumnReader(self, rows).read(cols)
 
     def empty_rows(self) -> np.ndarray:
         """Whether each row's signature is all EMPTY (an empty text: no band keys)."""
@@ -302,6 +288,35 @@ def _runs_path(path: Path) -> Path:
 
 
 PART_ROWS = 1 << 17  # values a candidate search sorts at a time
+
+
+class ColumnReader:
+    """A few slots at a time of the signatures of `rows` (any order, repeats allowed), from a
+    SignatureFile's column file: one read a block, and only `rows` kept. A search reads its
+    slots in turn, each into (len(rows), slots) and dropped before the next: a task holds a
+    few slots of the texts it searches, not all its slots (at a million texts, a band task's
+    32 slots at once were 128 MB)."""
+
+    def __init__(self, store: SignatureFile, rows: np.ndarray) -> None:
+        self.path, self.num_perm = _beside(store.path, ".cols"), store.num_perm
+        self.blocks = np.load(_beside(store.path, ".blocks.npy")).tolist()
+        self.n = len(rows)
+        self.order = np.argsort(rows, kind="stable")
+        self.in_order = np.asarray(rows)[self.order]
+
+    def read(self, cols: range) -> np.ndarray:
+        out = np.empty((self.n, len(cols)), dtype=np.uint32)
+        order, in_order = self.order, self.in_order
+        first = offset = 0
+        with open(self.path, "rb") as fh:
+            for m in self.blocks:
+                lo, hi = np.searchsorted(in_order, [first, first + m])
+                if hi > lo:
+                    fh.seek((offset + cols.start * m) * 4)
+                    block = np.fromfile(fh, dtype=np.uint32, count=len(cols) * m).reshape(len(cols), m)
+                    out[order[lo:hi]] = block[:, in_order[lo:hi] - first].T
+                first, offset = first + m, offset + self.num_perm * m
+        return out
 
 
 def value_parts(values: np.ndarray) -> Iterator[np.ndarray]:
