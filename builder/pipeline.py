@@ -129,9 +129,11 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                          time.perf_counter() - t0)
                 if early and plotter is None:
                     plotter = BackgroundPlots()
+                executor.next_stage()
                 dups = find_duplicates(facts, settings.dedup, work, report, executor)
                 rejects += dups.rejects
                 memory.release()
+                executor.next_stage()
                 log.info("assigning splits")
                 plan = plan_splits(facts, dups, split_spec)
                 memory.release()
