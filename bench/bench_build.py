@@ -5,6 +5,7 @@
     python bench/bench_build.py --n 100000 --workers 1,2 --incremental
     python bench/bench_build.py --corpus path/to/articles --no-naive
     python bench/bench_build.py --scale 100000,1000000 --all-feeds   # peak memory as the corpus grows
+    python bench/bench_build.py --scale DIR100K,DIR1M --baseline CHECKOUT   # ... beside another checkout's
 
 The corpus comes from ../shared/tools/make_corpus.py when it is there (then filtered to the
 Sina feed with --sina-only, the default), else from bench/gen_corpus.py. Each command runs
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -97,6 +99,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--scale", help="memory scaling instead: corpus sizes (e.g. 100000,1000000), or existing "
                                     "corpus folders, built one after another; prints peak RSS and its growth")
+    ap.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                    help="with --scale: also build each corpus with another checkout's builder (its folder on "
+                         "PYTHONPATH), before ours")
     args = ap.parse_args()
     if args.scale:
         return scale(args)
@@ -139,24 +144,28 @@ def main() -> None:
 
 
 def scale(args) -> None:
-    """Peak RSS (build and workers) and docs/s per corpus size, and the growth from the first."""
+    """Peak RSS (build and workers) and docs/s per corpus size, and the growth from the first;
+    with --baseline, the other checkout's figures beside ours, corpus by corpus."""
     work = Path(tempfile.mkdtemp(prefix="corpus-bench-scale-"))
+    builders = ([("base", {**os.environ, "PYTHONPATH": str(args.baseline.resolve())})] if args.baseline else []) \
+        + [("ours", None)]
     try:
-        rows = []
+        first: dict[str, tuple[int, int, int]] = {}
         for k, item in enumerate(args.scale.split(",")):
             corpus = Path(item) if not item.isdigit() else make_corpus(work / f"corpus{k}", int(item),
                                                                        not args.all_feeds, args.seed)
             n = count_files(corpus)
-            pss: list[int] = []
-            sec, rss, _ = run(corpus_cmd(str(corpus), "-o", str(work / f"out{k}"), "--no-cache"), pss=pss)
-            shutil.rmtree(work / f"out{k}", ignore_errors=True)
+            for label, env in builders:
+                pss: list[int] = []
+                sec, rss, _ = run(corpus_cmd(str(corpus), "-o", str(work / f"out{k}"), "--no-cache"), env, pss=pss)
+                shutil.rmtree(work / f"out{k}", ignore_errors=True)
+                base = first.setdefault(label, (n, rss, pss[0]))
+                print(f"{label:>5} {n:>10,} files {sec:8.1f} s {n / sec:8,.0f} docs/s  peak RSS {rss / 2**20:6.0f} MB"
+                      + (f" ({rss / base[1] - 1:+.0%} vs {base[0]:,} files)" if k else "")
+                      + f"  peak PSS {pss[0] / 2**20:6.0f} MB"
+                      + (f" ({pss[0] / base[2] - 1:+.0%})" if k else ""), flush=True)
             if item.isdigit():
                 shutil.rmtree(corpus, ignore_errors=True)  # a million files is 4 GB
-            rows.append((n, sec, rss, pss[0]))
-            print(f"{n:>10,} files {sec:8.1f} s {n / sec:8,.0f} docs/s  peak RSS {rss / 2**20:6.0f} MB"
-                  + (f" ({rss / rows[0][2] - 1:+.0%} vs {rows[0][0]:,} files)" if k else "")
-                  + f"  peak PSS {pss[0] / 2**20:6.0f} MB"
-                  + (f" ({pss[0] / rows[0][3] - 1:+.0%})" if k else ""), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
