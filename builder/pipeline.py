@@ -31,7 +31,7 @@ from .reading import INLINE_BELOW, executor_of_build, install_cache, read_all
 from .report import BuildReport
 from .schema import ROW_SCHEMA
 from .settings import BuildSettings
-from .shards import write_shards
+from .shards import facts_read, write_shards
 from .splitting import audit_copies, plan_splits, split_columns
 from .subsets import SUMMARY_KEY as SUBSETS_KEY, check_subset_column, subsets_summary
 
@@ -136,6 +136,7 @@ def build(source: str | os.PathLike | None = None, output: str | os.PathLike = "
                 executor.next_stage()
                 log.info("assigning splits")
                 plan = plan_splits(facts, dups, split_spec)
+                facts = facts.narrowed(facts_read(subset_by))
                 memory.release()
                 report.rows = len(plan.kept)
                 log.info("writing shards")

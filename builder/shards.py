@@ -137,6 +137,11 @@ def _rows(task: ShardTask, parts: Partitions, at: slice) -> pa.Table:
                                 schema=ROW_SCHEMA)
 
 
+def facts_read(subset_by: str | None) -> list[str]:
+    """The facts columns the shard stage reads (the ids among them, which the audit after it reads)."""
+    return ["id", "date", "nbytes", "file_digest", "task", "row"] + ([subset_by] if subset_by else [])
+
+
 def write_shards(executor: Executor, facts: Facts, dups: Duplicates, plan: SplitPlan, spec: SplitSpec,
                  data_dir: Path, subset_by: str | None, *, salt: str,
                  previous: Path | None = None) -> tuple[dict | None, list[ShardFigures]]:
