@@ -29,8 +29,13 @@ def context():
     return ctx
 
 
+def server_pid() -> int | None:
+    """The running server's process id (None when none runs)."""
+    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+
+
 def running() -> bool:
-    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None) is not None
+    return server_pid() is not None
 
 
 def start() -> None:

@@ -9,6 +9,7 @@ in this process; `LocalPool` in worker processes started from the fork server (`
 from __future__ import annotations
 
 import logging
+import os
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -53,6 +54,18 @@ class Inline(Executor):
             yield key, (fn(payload) if payload is not None else None)
 
 
+RESTART_ABOVE = 32 * 2**20  # a worker's RSS over the fork server's that earns it a restart between stages
+
+
+def _rss(pid: int | None) -> int | None:
+    """A process's resident bytes (None: no such process, or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
 class LocalPool(Executor):
     """`workers` processes started from the fork server, `window` tasks in flight at most.
 
@@ -78,12 +91,23 @@ class LocalPool(Executor):
             readers.stop()
 
     def next_stage(self) -> None:
-        """The next stage's tasks go to new workers, started from the fork server (which stays):
-        what a worker allocated and freed in one stage stayed in its RSS through the next, the
-        read stage's ~60 MB a worker under dedup's and the shard writers' own peaks."""
-        if self._pool is not None:
+        """The next stage's tasks go to new workers, started from the fork server (which stays),
+        when a worker holds RESTART_ABOVE more than the server: what a worker allocated and
+        freed in one stage stayed in its RSS through the next (the read stage's ~60-120 MB a
+        worker under dedup's and the shard writers' own peaks). A restart costs ~0.12 s of CPU a
+        worker, so workers that stayed small (a small build, a rebuild) are kept."""
+        if self._pool is not None and self._grown():
             self._pool.shutdown()
             self._pool = None
+
+    def _grown(self) -> bool:
+        """Whether a worker's RSS exceeds the fork server's by RESTART_ABOVE (True when either
+        cannot be read: no /proc)."""
+        base = _rss(readers.server_pid())
+        sizes = [_rss(pid) for pid in getattr(self._pool, "_processes", None) or {}]
+        if base is None or not sizes or None in sizes:
+            return True
+        return max(sizes) - base > RESTART_ABOVE
 
     def map(self, fn, tasks):
         if self._pool is None:
