@@ -81,8 +81,7 @@ class Facts:
 
     def narrowed(self, columns: list[str]) -> "Facts":
         """These facts with only `columns` of the table: once a stage is done, what only it read
-        is freed before the next one's peak (at a million rows, the split's text hashes alone
-        are 32 MB)."""
+        is freed before the next one's peak."""
         return replace(self, table=self.table.select(columns))
 
     def signature_rows(self, rows: np.ndarray) -> np.ndarray:

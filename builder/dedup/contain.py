@@ -6,7 +6,7 @@ J ~ 0.07), so they get their own candidates and an exact check:
 - Candidates come from the MinHash signatures already computed: two texts whose signatures hold
   the same value in at least `MIN_SHARED_SLOTS` of the num_perm slots share shingles (32-bit
   values rarely collide by chance). A task searches SLOTS_PER_TASK slots, reading those
-  slots from the signature file's column copy (store.SignatureFile.columns), and sorts one
+  slots from the signature file's column copy (store.ColumnReader), and sorts one
   slot's values a part at a time (store.value_parts). A value held by more than `MAX_BUCKET`
   texts is a shingle frequent across the corpus (boilerplate, a standard sentence): it proposes nothing. A loose estimate of the containment from the shared slots
   and the lengths (J * (|A| + |B|) / ((1 + J) |A|)) drops pairs that share a paragraph only.

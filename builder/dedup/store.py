@@ -92,7 +92,7 @@ class SignatureFile:
     """One signature per row, appended to a file: the index's memory does not grow with the
     signatures (512 bytes a row at num_perm=128). Read back in chunks, never mapped whole.
 
-    Beside it, the same signatures column by column (`columns`): a block of at least
+    Beside it, the same signatures column by column (read by ColumnReader): a block of at least
     _BLOCK_ROWS rows at a time, each block's slots one after another, so a candidate search
     that needs a few slots of every text reads those, not every slot. And a flag per row: its
     signature is all EMPTY (an empty text)."""
@@ -140,11 +140,6 @@ class SignatureFile:
             self._pending, self._pending_rows = [], 0
             self._cols.write(np.ascontiguousarray(rows.T).tobytes())
             self._blocks.append(len(rows))
-
-    def columns(self, cols: range, rows: np.ndarray) -> np.ndarray:
-        """Slots `cols` (consecutive) of the signatures of `rows` (any order, repeats allowed),
-        (len(rows), len(cols)), from the column file (see ColumnReader)."""
-        return ColumnReader(self, rows).read(cols)
 
     def empty_rows(self) -> np.ndarray:
         """Whether each row's signature is all EMPTY (an empty text: no band keys)."""
@@ -294,8 +289,7 @@ class ColumnReader:
     """A few slots at a time of the signatures of `rows` (any order, repeats allowed), from a
     SignatureFile's column file: one read a block, and only `rows` kept. A search reads its
     slots in turn, each into (len(rows), slots) and dropped before the next: a task holds a
-    few slots of the texts it searches, not all its slots (at a million texts, a band task's
-    32 slots at once were 128 MB)."""
+    few slots of the texts it searches, not all its slots at once."""
 
     def __init__(self, store: SignatureFile, rows: np.ndarray) -> None:
         self.path, self.num_perm = _beside(store.path, ".cols"), store.num_perm

@@ -93,9 +93,8 @@ class LocalPool(Executor):
     def next_stage(self) -> None:
         """The next stage's tasks go to new workers, started from the fork server (which stays),
         when a worker holds RESTART_ABOVE more than the server: what a worker allocated and
-        freed in one stage stayed in its RSS through the next (the read stage's ~60-120 MB a
-        worker under dedup's and the shard writers' own peaks). A restart costs ~0.12 s of CPU a
-        worker, so workers that stayed small (a small build, a rebuild) are kept."""
+        freed in one stage stayed in its RSS through the next, under that stage's own peak. A
+        restart costs CPU (bench/NOTES_memory.md), so workers that stayed small are kept."""
         if self._pool is not None and self._grown():
             self._pool.shutdown()
             self._pool = None
