@@ -41,8 +41,6 @@ def test_common_prefix_is_the_bytes_two_paths_share():
         assert _common_prefix(a, b) == shared
 
 
-
-
 @pytest.mark.parametrize("spool", [False, True])
 def test_a_folder_extended_at_once_is_the_list_appended_one_by_one(spool, tmp_path):
     one, many = (ArticleList("/root", tmp_path if spool else None) for _ in range(2))

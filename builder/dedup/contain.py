@@ -6,10 +6,11 @@ J ~ 0.07), so they get their own candidates and an exact check:
 - Candidates come from the MinHash signatures already computed: two texts whose signatures hold
   the same value in at least `MIN_SHARED_SLOTS` of the num_perm slots share shingles (32-bit
   values rarely collide by chance). A task searches SLOTS_PER_TASK slots, reading those
-  slots from the signature file's column copy (store.ColumnReader), and sorts one
-  slot's values a part at a time (store.value_parts). A value held by more than `MAX_BUCKET`
-  texts is a shingle frequent across the corpus (boilerplate, a standard sentence): it proposes nothing. A loose estimate of the containment from the shared slots
-  and the lengths (J * (|A| + |B|) / ((1 + J) |A|)) drops pairs that share a paragraph only.
+  slots from the signature file's column copy (store.ColumnReader), and sorts one slot's
+  values a part at a time (store.value_parts). A value held by more than `MAX_BUCKET` texts
+  is a shingle frequent across the corpus (boilerplate, a standard sentence): it proposes
+  nothing. A loose estimate of the containment from the shared slots and the lengths
+  (J * (|A| + |B|) / ((1 + J) |A|)) drops pairs that share a paragraph only.
 - Every candidate is verified exactly, within a window: the largest share of the shorter
   text's distinct shingles (`shingle_set`: the same normalisation and shingles as the
   signatures) found in any stretch of the longer text `WINDOW` times the shorter one's length
@@ -83,11 +84,10 @@ def containment(short: np.ndarray, long: np.ndarray) -> float:
 @dataclass(frozen=True)
 class SlotTask:
     """Phase one of the candidate search, in a task: the slots `slots` of the distinct texts'
-    signatures (read from the index's column file beside `signatures`), whose pairs sharing a value go to
-    `n_files` files of pairs by their smaller text: parts of one store.PartFile in `folder`
-    (`pair_file`). `arrays`:
-    an .npz of each distinct text's row (reps), length (nchars) and near-duplicate component
-    (comp)."""
+    signatures (read from the index's column file beside `signatures`), whose pairs sharing a
+    value go to `n_files` files of pairs by their smaller text: parts of one store.PartFile in
+    `folder` (`pair_file`). `arrays`: an .npz of each distinct text's row (reps), length
+    (nchars) and near-duplicate component (comp)."""
 
     signatures: str
     arrays: str

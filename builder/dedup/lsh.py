@@ -127,7 +127,7 @@ def band_pairs(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
 def candidate_pairs(store: SignatureFile, rep_row: np.ndarray, settings: DedupSettings, *, bucket_window: int,
                     folder: Path, run: Run) -> tuple[int, np.ndarray]:
     """(how many distinct pairs of slots share an LSH band, the verified ones packed and sorted):
-    bands in tasks of BANDS_PER_TASK, run by `run` (each task reads the signature file). The
+    bands in tasks of BANDS_PER_TASK, run by `run` (each reads its bands' slots). The
     candidates are only counted: each task's go to COUNT_FILES parts of a file by their smaller
     slot (store.PartFile), and each part's distinct pairs are counted apart (held together, a
     million texts' 4 million candidates and their merges were the largest thing the driver

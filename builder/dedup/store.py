@@ -250,14 +250,14 @@ class PartFile:
 
     def close(self) -> None:
         self._fh.close()
-        np.save(_runs_path(self.path), np.array(self._runs, dtype=np.int64).reshape(-1, 3))
+        np.save(_beside(self.path, ".runs.npy"), np.array(self._runs, dtype=np.int64).reshape(-1, 3))
 
 
 class PartReader:
     """A PartFile's pairs, a part at a time."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        runs = np.load(_runs_path(Path(path)))
+        runs = np.load(_beside(Path(path), ".runs.npy"))
         self._runs = runs[np.argsort(runs[:, 0], kind="stable")]
         self._fh = open(path, "rb")
 
@@ -275,11 +275,7 @@ class PartReader:
 
 def remove_part_file(path: str | os.PathLike) -> None:
     Path(path).unlink(missing_ok=True)
-    _runs_path(Path(path)).unlink(missing_ok=True)
-
-
-def _runs_path(path: Path) -> Path:
-    return path.with_name(path.name + ".runs.npy")
+    _beside(Path(path), ".runs.npy").unlink(missing_ok=True)
 
 
 PART_ROWS = 1 << 17  # values a candidate search sorts at a time
